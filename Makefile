@@ -1,0 +1,26 @@
+# The two commands of the README. Each creates .venv (Python 3.11 or newer) when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format clean
+
+$(BIN)/feedlake: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+run: $(BIN)/feedlake  ## the bundled sample into ./lake, then what landed
+	$(BIN)/feedlake run --lake lake
+
+test: $(BIN)/feedlake  ## lint, format check and the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+format: $(BIN)/feedlake
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf lake .pytest_cache build *.egg-info

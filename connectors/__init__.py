@@ -1,0 +1,1 @@
+"""Every read from the outside world: drop files now, feeds later."""

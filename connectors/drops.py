@@ -1,0 +1,123 @@
+"""Read MIL-OSI drop files through Beam's filesystems (local paths, gs://, s3://).
+
+Guarantees: every file a pattern matches is read whole and emitted once as a
+:class:`~pipeline.records.Drop` with its SHA-256 and its reference date (the date that gives
+dateline dates their year): a date in the file name, else the configured reference date,
+else the file's modification time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import FileMetadata
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from pipeline.records import Drop
+
+__all__ = ["ReadDrops", "as_glob", "date_from_name", "expand_patterns", "reference_for"]
+
+_LOG = logging.getLogger(__name__)
+_NAME_DATE = re.compile(r"(?<!\d)(20\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def date_from_name(uri: str) -> dt.date | None:
+    """The date written in a file's name (``milosi-2025-08-29.txt``, ``20250829.txt``)."""
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    for match in _NAME_DATE.finditer(name):
+        try:
+            return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            continue
+    return None
+
+
+def reference_for(
+    uri: str, modified: dt.datetime | None, configured: dt.date | None
+) -> tuple[dt.date | None, str | None]:
+    """A drop's reference date and where it came from, in order of trust."""
+    if named := date_from_name(uri):
+        return named, "drop_name"
+    if configured is not None:
+        return configured, "reference_date"
+    if modified is not None:
+        return modified.date(), "file_mtime"
+    return None, None
+
+
+def expand_patterns(patterns: list[str]) -> dict[str, list[str]]:
+    """The files each pattern matches; a directory stands for every file in it.
+
+    Returns:
+        Pattern (a directory rewritten as ``dir/*``) to matched paths, in order.
+    """
+    matched: dict[str, list[str]] = {}
+    for pattern in patterns:
+        glob = as_glob(pattern)
+        result = FileSystems.match([glob])[0]
+        matched[glob] = sorted(m.path for m in result.metadata_list if not m.path.endswith("/"))
+    return matched
+
+
+def as_glob(pattern: str) -> str:
+    """A local pattern made absolute, and a folder (local, or a URI ending in /) as ``folder/*``."""
+    if "://" in pattern:
+        return pattern + "*" if pattern.endswith("/") else pattern
+    if os.path.isdir(pattern):
+        return os.path.join(os.path.abspath(pattern), "*")
+    return os.path.abspath(pattern)
+
+
+class _ReadDropFn(beam.DoFn):
+    def __init__(self, reference_date: dt.date | None) -> None:
+        self.reference_date = reference_date
+        self.drops = Metrics.counter("feedlake", "drops")
+        self.bytes = Metrics.counter("feedlake", "drop_bytes")
+
+    def process(self, readable: fileio.ReadableFile) -> Iterator[Drop]:
+        metadata: FileMetadata = readable.metadata
+        data = readable.read()
+        modified = None
+        if metadata.last_updated_in_seconds:
+            modified = dt.datetime.fromtimestamp(metadata.last_updated_in_seconds, dt.timezone.utc)
+        reference, year_from = reference_for(metadata.path, modified, self.reference_date)
+        self.drops.inc()
+        self.bytes.inc(len(data))
+        _LOG.info("read %s (%s bytes)", metadata.path, f"{len(data):,}")
+        yield Drop(
+            uri=metadata.path,
+            data=data,
+            sha256=hashlib.sha256(data).hexdigest(),
+            modified=modified,
+            reference_date=reference,
+            year_from=year_from,
+        )
+
+
+class ReadDrops(beam.PTransform):
+    """File patterns in the constructor; one :class:`Drop` per matched file out."""
+
+    def __init__(self, patterns: list[str], reference_date: dt.date | None = None) -> None:
+        super().__init__()
+        if not patterns:
+            raise ValueError("ReadDrops: give at least one file pattern")
+        self.patterns = list(patterns)
+        self.reference_date = reference_date
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "List drop patterns" >> beam.Create(self.patterns, reshuffle=False)
+            | "Match drop files" >> fileio.MatchAll()
+            | "Spread files over workers" >> beam.Reshuffle()
+            | "Open drop files" >> fileio.ReadMatches()
+            | "Read whole drops" >> beam.ParDo(_ReadDropFn(self.reference_date))
+        )

@@ -1,0 +1,214 @@
+"""The ``feedlake`` command: ``run`` a batch into the lake (more commands come with issues).
+
+Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+
+__all__ = ["main"]
+
+SAMPLE_DROPS = Path(__file__).resolve().parent.parent / "samples" / "drops"
+_LOG = logging.getLogger("feedlake")
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done; exit code 2."""
+
+
+def _configure_logging(quiet: bool, verbose: bool) -> None:
+    root = logging.getLogger()
+    root.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.ERROR)
+    ours = logging.StreamHandler(sys.stderr)
+    ours.setFormatter(logging.Formatter("feedlake: %(message)s"))
+    for name in ("feedlake", "pipeline", "connectors"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [ours]
+        logger.propagate = False
+        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    from pipeline.options import DropOptions, LakeOptions
+
+    parser = argparse.ArgumentParser(
+        prog="feedlake run",
+        description="Read MIL-OSI drops, split and parse them into articles, and write them "
+        "to a Hive-partitioned Avro lake. With no arguments: the bundled sample into ./lake.",
+        epilog="Every other flag is a Beam pipeline option and passes through, e.g. "
+        "--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing.",
+    )
+    DropOptions._add_argparse_args(parser)
+    LakeOptions._add_argparse_args(parser)
+    _add_output_flags(parser)
+    return parser
+
+
+def _add_output_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
+    parser.add_argument("--verbose", action="store_true", help="Show Beam's own log too.")
+    parser.add_argument(
+        "--json", action="store_true", help="Print the run manifest as JSON on stdout."
+    )
+
+
+def _parse_date(text: str | None, flag: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def _lake_root(lake: str) -> str:
+    return lake.rstrip("/") if "://" in lake else str(Path(lake).resolve())
+
+
+def _matched_drops(patterns: list[str] | None) -> tuple[list[str], int]:
+    from connectors.drops import expand_patterns
+
+    if not patterns:
+        if not SAMPLE_DROPS.is_dir():
+            raise UsageError(
+                "no --drops given and the bundled sample is missing (feedlake was installed "
+                "without its repository); pass --drops GLOB"
+            )
+        patterns = [str(SAMPLE_DROPS)]
+    matched = expand_patterns(patterns)
+    empty = [glob for glob, paths in matched.items() if not paths]
+    if empty:
+        raise UsageError(f"--drops {empty[0]!r} matches no file; check the path or the glob")
+    return list(matched), len({path for paths in matched.values() for path in paths})
+
+
+def _new_run_id(started: dt.datetime) -> str:
+    return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def _command_run(argv: list[str]) -> int:
+    # Before Beam is imported: its import logs warnings about optional GCP clients.
+    _configure_logging("--quiet" in argv, "--verbose" in argv)
+    args, beam_args = _run_parser().parse_known_args(argv)
+
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from pipeline import __version__
+    from pipeline.factory import JobConfig, build_pipeline
+    from pipeline.manifest import RunFailed, finish_run, manifest_path
+    from pipeline.options import unknown_flags
+    from pipeline.records import RunContext
+
+    if unknown := unknown_flags(beam_args):
+        flag, close = unknown[0]
+        hint = f"did you mean {close}? " if close else ""
+        raise UsageError(
+            f"unknown option {flag}; {hint}see 'feedlake run --help' for feedlake's options "
+            "(Beam's pipeline options pass through)"
+        )
+    stray = [arg for arg in beam_args if not arg.startswith("-")]
+    if stray and not any(arg.startswith("--") for arg in beam_args):
+        raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+    reference_date = _parse_date(args.reference_date, "--reference-date")
+    if args.max_segment_bytes < 1024:
+        raise UsageError("--max-segment-bytes must be at least 1024")
+    patterns, drop_count = _matched_drops(args.drops)
+    started = dt.datetime.now(dt.timezone.utc)
+    run_id = args.run_id or _new_run_id(started)
+    if "/" in run_id or "~" in run_id:
+        raise UsageError(f"--run-id {run_id!r} must not contain '/' or '~'")
+    config = JobConfig(
+        drops=tuple(patterns),
+        lake=_lake_root(args.lake),
+        run=RunContext(run_id, started.replace(microsecond=0), __version__),
+        reference_date=reference_date,
+        codec=args.codec,
+        max_segment_bytes=args.max_segment_bytes,
+    )
+    options = PipelineOptions(beam_args)
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    _LOG.info("run %s: %d drop(s) into %s on %s", run_id, drop_count, config.lake, runner)
+    clock = time.monotonic()
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config)
+    try:
+        state = pipeline.run().wait_until_finish()
+    except Exception as error:  # the runner's failure, whatever its type, ends the run
+        _LOG.error("run %s failed in the pipeline: %s: %s", run_id, type(error).__name__, error)
+        _LOG.error("rerun with --verbose for Beam's log")
+        return 1
+    if state not in (None, "DONE"):
+        _LOG.error("run %s ended in state %s", run_id, state)
+        return 1
+    try:
+        manifest = finish_run(config, started, runner, drop_count)
+    except RunFailed as failed:
+        for problem in failed.problems:
+            _LOG.error("%s", problem)
+        _LOG.error("run %s failed; manifest: %s", run_id, manifest_path(config.lake, run_id))
+        return 1
+    if args.json:
+        print(json.dumps(manifest, indent=2, sort_keys=True))
+    elif not args.quiet:
+        _print_summary(manifest, time.monotonic() - clock, manifest_path(config.lake, run_id))
+    return 0
+
+
+def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    counts = manifest["counts"]
+    lake = manifest["lake"]
+    table = Table(
+        title=f"feedlake run {manifest['run_id']}: {manifest['status']}", title_justify="left"
+    )
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail", overflow="fold")
+    table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes")
+    table.add_row("segments", str(counts["segments"]), "each ends as an article or a reject")
+    table.add_row("articles", str(counts["articles"]), "")
+    reasons = ", ".join(f"{k}: {v}" for k, v in counts["rejects_by_reason"].items())
+    table.add_row("rejects", str(counts["rejects"]), reasons)
+    for output in manifest["outputs"]:
+        table.add_row(output["kind"], str(output["records"]), output["path"].removeprefix(lake))
+    table.add_row("time", f"{seconds:.1f} s", "")
+    console = Console(stderr=False, soft_wrap=True)
+    console.print(table)
+    console.print(f"manifest: {manifest_file}")
+    console.print(f"lake:     {lake}  (articles/, rejects/, _runs/)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``feedlake`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"run": _command_run}
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: feedlake {run} [options]   ('feedlake run --help' for the options)")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in commands:
+        print(
+            f"feedlake: unknown command {command!r}; choose one of: {', '.join(commands)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return commands[command](rest)
+    except UsageError as error:
+        print(f"feedlake {command}: error: {error}", file=sys.stderr)
+        return 2

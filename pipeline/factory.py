@@ -1,0 +1,104 @@
+"""The pipeline factory: builds the graph for one run; the caller runs it.
+
+The graph writes the lake's data files and, into the run's staging folder, two small JSON
+Lines reports the driver turns into the manifest: one line per drop (what it was and what
+became of its segments) and one per published file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from connectors.drops import ReadDrops
+from pipeline.lake import WriteToLake
+from pipeline.parse import ParseArticles
+from pipeline.records import Article, Reject, RunContext
+from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, SplitDrops
+
+__all__ = ["JobConfig", "build_pipeline", "staging_folder"]
+
+DROPS_REPORT = "drops.jsonl"
+FILES_REPORT = "files.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class JobConfig:
+    """Everything one batch run needs, as plain values."""
+
+    drops: tuple[str, ...]
+    lake: str
+    run: RunContext
+    reference_date: dt.date | None = None
+    codec: str = "deflate"
+    max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
+
+
+def staging_folder(lake: str, run_id: str) -> str:
+    """The run's private folder inside the lake; readers never look below ``_staging``."""
+    return FileSystems.join(lake, "_staging", run_id)
+
+
+def _outcome(record: Article | Reject) -> tuple[str, str]:
+    label = "articles" if isinstance(record, Article) else f"rejects:{record.reason}"
+    return record.lineage.source_uri, label
+
+
+def _drop_report(element: tuple[str, dict]) -> str:
+    _uri, grouped = element
+    (summary,) = grouped["summary"]
+    line = dataclasses.asdict(summary)
+    outcomes = dict(grouped["outcomes"])
+    line["articles"] = outcomes.pop("articles", 0)
+    line["rejects_by_reason"] = {
+        label.split(":", 1)[1]: count for label, count in sorted(outcomes.items())
+    }
+    line["rejects"] = sum(line["rejects_by_reason"].values())
+    return json.dumps(line, sort_keys=True)
+
+
+def _write_report(pcoll, staging: str, name: str):
+    return pcoll | f"Write {name}" >> beam.io.WriteToText(
+        FileSystems.join(staging, name), shard_name_template="", num_shards=1
+    )
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam.PCollection]:
+    """Add the batch graph for ``config`` to ``pipeline`` and return its main collections."""
+    staging = staging_folder(config.lake, config.run.run_id)
+    drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
+    split = drops | "Split into articles" >> SplitDrops(config.max_segment_bytes)
+    parsed = split["segments"] | "Parse articles" >> ParseArticles(config.run)
+    records = (parsed["articles"], parsed["rejects"]) | "Gather records" >> beam.Flatten()
+    published = records | "Write to lake" >> WriteToLake(
+        config.lake, staging, config.run.run_id, config.codec
+    )
+
+    outcomes = (
+        records
+        | "Label outcomes by drop" >> beam.Map(_outcome)
+        | "Count outcomes" >> beam.combiners.Count.PerElement()
+        | "Key counts by drop" >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
+    )
+    summaries = split["summaries"] | "Key summaries by drop" >> beam.Map(lambda s: (s.uri, s))
+    reports = (
+        {"summary": summaries, "outcomes": outcomes}
+        | "Join outcomes to drops" >> beam.CoGroupByKey()
+        | "Format drop report" >> beam.Map(_drop_report)
+    )
+    _write_report(reports, staging, DROPS_REPORT)
+    files = published | "Format file report" >> beam.Map(
+        lambda f: json.dumps(dataclasses.asdict(f), sort_keys=True)
+    )
+    _write_report(files, staging, FILES_REPORT)
+    return {
+        "drops": drops,
+        "segments": split["segments"],
+        "articles": parsed["articles"],
+        "rejects": parsed["rejects"],
+        "published": published,
+    }

@@ -1,0 +1,72 @@
+"""The MIL-OSI article layout: the line patterns the splitter and the parser agree on.
+
+Each pattern is written once as text; :data:`BYTES` holds the same patterns compiled for
+bytes, so the splitter can cut a drop at its line structure without decoding it first (every
+marker is ASCII, which reads the same in UTF-8, Windows-1252 and Latin-1).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "BYTES",
+    "DASHES",
+    "DISCLAIMER",
+    "FOOTER",
+    "HEADER_DATE",
+    "HEADER_TIME",
+    "REGION_LINE",
+    "SEPARATOR",
+    "SOURCE_LINE",
+    "is_header_line",
+]
+
+DASHES = "-\u2013\u2014"  # hyphen-minus, en dash, em dash: drops use all three
+
+_SEPARATOR = r"\s*\.\s*"
+_FOOTER = r"\s*Please note:\s*This information is raw content"
+_REGION = rf"\s*(?P<translation>Translation\.\s*)?Region:\s*(?P<region>.*?)\s*[{DASHES}]?\s*"
+_SOURCE = rf"\s*Source:\s*(?P<text>.*?)\s*[{DASHES}]?\s*"
+_DISCLAIMER = r"\s*An important disclaimer is at the bottom of this article\.?\s*"
+
+SEPARATOR = re.compile(_SEPARATOR)
+FOOTER = re.compile(_FOOTER, re.IGNORECASE)
+REGION_LINE = re.compile(_REGION)
+SOURCE_LINE = re.compile(_SOURCE)
+DISCLAIMER = re.compile(_DISCLAIMER, re.IGNORECASE)
+_HEADER_DATE = (
+    r"\s*(?P<month>January|February|March|April|May|June|July|August|September|October"
+    r"|November|December)\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4})\s*"
+)
+_HEADER_TIME = r"\s*\d{1,2}:\d{2}(?::\d{2})?\s*"
+HEADER_DATE = re.compile(_HEADER_DATE)
+HEADER_TIME = re.compile(_HEADER_TIME)
+
+
+class _BytesPatterns:
+    separator = re.compile(_SEPARATOR.encode())
+    footer = re.compile(_FOOTER.encode(), re.IGNORECASE)
+    header_start = re.compile(
+        rb"\s*(?:(?:Translation\.\s*)?Region:|Source:|An important disclaimer is at the bottom)"
+    )
+    header_date = re.compile(_HEADER_DATE.encode())
+    header_time = re.compile(_HEADER_TIME.encode())
+
+    def is_header_line(self, line: bytes) -> bool:
+        return bool(
+            self.header_start.match(line)
+            or self.header_date.fullmatch(line)
+            or self.header_time.fullmatch(line)
+        )
+
+
+BYTES = _BytesPatterns()
+
+
+def is_header_line(line: str) -> bool:
+    """True for a line of the header block between the title and the body."""
+    return any(
+        pattern.fullmatch(line)
+        for pattern in (REGION_LINE, SOURCE_LINE, DISCLAIMER, HEADER_DATE, HEADER_TIME)
+    )

@@ -1,0 +1,167 @@
+"""The run manifest: what a run read, what it wrote, and proof that the counts add up.
+
+Runs in the driver after the pipeline ends. It reads the reports the graph staged, checks
+that every reported file exists and reads back as Avro with the reported number of records
+(Beam's local rename can fail silently), and that segments = articles + rejects for every
+drop. It then writes ``<lake>/_runs/<run_id>.json`` atomically and removes the staging folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from collections import Counter
+from typing import Any
+
+import apache_beam as beam
+import fastavro
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+import schemas
+from pipeline import __version__
+from pipeline.factory import DROPS_REPORT, FILES_REPORT, JobConfig, staging_folder
+
+__all__ = ["RunFailed", "count_records", "finish_run", "manifest_path"]
+
+
+class RunFailed(RuntimeError):
+    """The run's output does not add up; the manifest lists the problems."""
+
+    def __init__(self, problems: list[str], manifest: dict[str, Any]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.manifest = manifest
+
+
+def manifest_path(lake: str, run_id: str) -> str:
+    return FileSystems.join(lake, "_runs", f"{run_id}.json")
+
+
+def count_records(path: str) -> int:
+    """Records in an Avro container file, counted block by block (no record decoding)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        return sum(block.num_records for block in fastavro.block_reader(fh))
+
+
+def _read_report(staging: str, name: str) -> list[dict[str, Any]]:
+    path = FileSystems.join(staging, name)
+    if not FileSystems.exists(path):
+        return []
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        return [json.loads(line) for line in fh.read().decode("utf-8").splitlines() if line]
+
+
+def _check_outputs(files: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    outputs, problems = [], []
+    for entry in sorted(files, key=lambda f: f["path"]):
+        path = entry["path"]
+        if not FileSystems.exists(path):
+            problems.append(f"{path} was reported written but does not exist")
+            continue
+        try:
+            records = count_records(path)
+        except (OSError, ValueError, EOFError) as error:
+            problems.append(f"{path} does not read back as Avro: {error}")
+            continue
+        outputs.append({**entry, "records": records})
+    return outputs, problems
+
+
+def _totals(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    by_reason: Counter[str] = Counter()
+    for drop in inputs:
+        by_reason.update(drop["rejects_by_reason"])
+    return {
+        "drops": len(inputs),
+        "bytes": sum(drop["size"] for drop in inputs),
+        "segments": sum(drop["segments"] for drop in inputs),
+        "articles": sum(drop["articles"] for drop in inputs),
+        "duplicates": 0,
+        "rejects": sum(by_reason.values()),
+        "rejects_by_reason": dict(sorted(by_reason.items())),
+        "files": len(outputs),
+        "records_written": {
+            kind: sum(o["records"] for o in outputs if o["kind"] == kind)
+            for kind in ("articles", "rejects")
+        },
+    }
+
+
+def _balance_problems(inputs: list[dict[str, Any]], counts: dict[str, Any]) -> list[str]:
+    problems = [
+        f"{drop['uri']}: {drop['segments']} segments but {drop['articles']} articles + "
+        f"{drop['rejects']} rejects"
+        for drop in inputs
+        if drop["segments"] != drop["articles"] + drop["rejects"]
+    ]
+    for kind in ("articles", "rejects"):
+        if counts["records_written"][kind] != counts[kind]:
+            problems.append(
+                f"{counts[kind]} {kind} counted but {counts['records_written'][kind]} "
+                "found in the lake's files"
+            )
+    return problems
+
+
+def finish_run(
+    config: JobConfig, started: dt.datetime, runner: str, expected_drops: int
+) -> dict[str, Any]:
+    """Verify the run's output, write its manifest, clean its staging folder.
+
+    Raises:
+        RunFailed: something reported is missing, unreadable, or the counts do not add up.
+            The manifest is written all the same, with ``status: failed`` and the problems.
+    """
+    staging = staging_folder(config.lake, config.run.run_id)
+    inputs = sorted(_read_report(staging, DROPS_REPORT), key=lambda d: d["uri"])
+    outputs, problems = _check_outputs(_read_report(staging, FILES_REPORT))
+    counts = _totals(inputs, outputs)
+    problems += _balance_problems(inputs, counts)
+    if len(inputs) != expected_drops:
+        problems.append(f"{expected_drops} drops matched but {len(inputs)} were read")
+    finished = dt.datetime.now(dt.timezone.utc)
+    manifest = {
+        "run_id": config.run.run_id,
+        "status": "failed" if problems else "succeeded",
+        "problems": problems,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "lake": config.lake,
+        "runner": runner,
+        "versions": {
+            "feedlake": __version__,
+            "apache_beam": beam.__version__,
+            "fastavro": fastavro.__version__,
+            "python": platform.python_version(),
+            "schemas": {name: schemas.version(name) for name in ("Article", "Reject")},
+        },
+        "inputs": inputs,
+        "outputs": outputs,
+        "counts": counts,
+    }
+    _write_atomically(manifest_path(config.lake, config.run.run_id), manifest)
+    _remove_staging(config.lake, staging)
+    if problems:
+        raise RunFailed(problems, manifest)
+    return manifest
+
+
+def _remove_staging(lake: str, staging: str) -> None:
+    if FileSystems.exists(staging):
+        FileSystems.delete([staging])
+    parent = FileSystems.join(lake, "_staging")
+    if FileSystems.exists(parent) and not FileSystems.match([parent + "/*"])[0].metadata_list:
+        FileSystems.delete([parent])  # leave no empty folder behind once no run is staging
+
+
+def _write_atomically(path: str, document: dict[str, Any]) -> None:
+    folder = path.rsplit("/", 1)[0]
+    if not FileSystems.exists(folder):
+        FileSystems.mkdirs(folder)
+    partial = FileSystems.join(folder, "." + path.rsplit("/", 1)[1] + ".partial")
+    with FileSystems.create(partial, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        fh.write(json.dumps(document, indent=2, sort_keys=True).encode("utf-8"))
+    FileSystems.rename([partial], [path])

@@ -1,0 +1,79 @@
+"""feedlake's pipeline options, one class per concern; Beam's own flags pass through."""
+
+from __future__ import annotations
+
+import difflib
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.lake import CODECS
+from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
+
+__all__ = ["DropOptions", "LakeOptions", "unknown_flags"]
+
+
+class DropOptions(PipelineOptions):
+    """Where drops are and how to read them."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--drops",
+            action="append",
+            metavar="GLOB",
+            help="Drop files to read: a path, a glob or a folder, local or any Beam filesystem "
+            "(gs://, s3://). Repeat for several. Default: the bundled sample.",
+        )
+        parser.add_argument(
+            "--reference-date",
+            metavar="YYYY-MM-DD",
+            help='Date that gives dateline dates ("Aug. 29") their year when a drop\'s file '
+            "name holds no date. Default: the file's modification time.",
+        )
+        parser.add_argument(
+            "--max-segment-bytes",
+            type=int,
+            default=DEFAULT_MAX_SEGMENT_BYTES,
+            help="Longest article segment; longer runs of text are rejected in pieces of this "
+            "size. Default: %(default)s.",
+        )
+
+
+class LakeOptions(PipelineOptions):
+    """Where the lake is and how its files are written."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--lake",
+            default="lake",
+            help="Root of the lake: a local folder or a Beam filesystem URI. Default: ./lake.",
+        )
+        parser.add_argument(
+            "--codec",
+            choices=CODECS,
+            default="deflate",
+            help="Avro codec of the data files (DuckDB reads only these). Default: deflate.",
+        )
+        parser.add_argument(
+            "--run-id",
+            help="Name of this run (files and manifest carry it). Default: the start time in UTC "
+            "and a random suffix.",
+        )
+
+
+def unknown_flags(argv: list[str]) -> list[tuple[str, str | None]]:
+    """Flags in ``argv`` that no pipeline option (Beam's or feedlake's) defines.
+
+    Returns:
+        Each unknown flag as written, with the closest known flag (or None).
+    """
+    known = set(PipelineOptions([]).get_all_options())
+    unknown = set(PipelineOptions(argv).get_all_options(retain_unknown_options=True)) - known
+    found = []
+    for arg in argv:
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("--") and flag[2:].replace("-", "_") in unknown:
+            close = difflib.get_close_matches(flag[2:].replace("-", "_"), known, n=1)
+            found.append((flag, f"--{close[0]}" if close else None))
+    return found

@@ -1,0 +1,316 @@
+"""Parse article segments into records.
+
+Guarantees: every segment becomes exactly one :class:`Article` or one :class:`Reject`
+carrying the segment's raw bytes. The body starts at the dateline (or after the header when
+there is none) and holds no header line, disclaimer, end marker or footer. Rejected, with a
+reason code: ``binary_content``, ``segment_too_large``, ``footer_only``, ``no_title``,
+``no_body``; an unexpected exception becomes a reject with stage ``unexpected``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline import layout
+from pipeline.records import Article, Dateline, Reject, RunContext, Segment, Source
+from pipeline.text import clean_text, decode, fingerprint, words
+
+__all__ = [
+    "MAX_TITLE_CHARS",
+    "ParseArticles",
+    "Refusal",
+    "infer_year",
+    "parse_dateline",
+    "parse_segment",
+    "reject_for",
+]
+
+MAX_TITLE_CHARS = 400
+
+_MONTH_NAMES = tuple(
+    "January February March April May June July August September October November December".split()
+)
+_DATELINE = re.compile(
+    r"(?P<city>[A-Z][^\W\d_]*(?:[ .'\-][^\W\d_]+){0,4}\.?)"
+    r"(?:,\s*[A-Z][^\W\d_.]*(?:[ .][^\W\d_]+){0,3}\.?)?"  # an optional state or country
+    r",\s+(?P<date>(?P<month>[A-Z][a-z]{2,8})\.?\s+(?P<day>\d{1,2})(?:,\s*(?P<year>\d{4}))?)"
+    r"\s*(?:\((?P<agency>[^()]{1,60})\)\s*)?"
+    rf"[{layout.DASHES}]{{1,2}}\s*"
+)
+_END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
+_RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_ENGLISH = frozenset(
+    "the of and to in a is that for on with as by was were are at from said has have it its".split()
+)
+
+
+class Refusal(ValueError):
+    """An expected refusal: the segment is not an article, for a stated reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def month_number(word: str) -> int | None:
+    """1-12 for a month name or abbreviation ('Aug', 'Sept', 'August'), else None."""
+    word = word.lower()
+    for number, name in enumerate(_MONTH_NAMES, start=1):
+        if len(word) >= 3 and name.lower().startswith(word):
+            return number
+    return None
+
+
+def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
+    """The date with that month and day nearest to ``reference`` (a year back or forward).
+
+    A Dec. 31 dateline in a drop dated Jan. 2 is last year's; Jan. 2 in a drop dated Dec. 31
+    is next year's. None when no year gives a real date (Feb. 30).
+    """
+    candidates = []
+    for year in (reference.year - 1, reference.year, reference.year + 1):
+        try:
+            candidates.append(dt.date(year, month, day))
+        except ValueError:
+            continue
+    return min(candidates, key=lambda day: abs(day - reference), default=None)
+
+
+def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | None:
+    """The dateline opening ``paragraph``, with its month, day and year (if written)."""
+    match = _DATELINE.match(paragraph)
+    if match is None:
+        return None
+    month = month_number(match["month"])
+    if month is None:
+        return None
+    dateline = Dateline(
+        city=match["city"].rstrip("."),
+        date_text=match["date"],
+        agency=match["agency"].strip() if match["agency"] else None,
+    )
+    year = int(match["year"]) if match["year"] else None
+    return dateline, month, int(match["day"]), year
+
+
+def _language(body_words: list[str]) -> str:
+    if not body_words:
+        return "und"
+    sample = body_words[:400]
+    common = sum(1 for word in sample if word.lower() in _ENGLISH)
+    return "en" if common / len(sample) >= 0.12 else "und"
+
+
+@dataclasses.dataclass
+class _Header:
+    source_lines: list[str] = dataclasses.field(default_factory=list)
+    declared_region: str | None = None
+    translated: bool = False
+    date: dt.date | None = None
+
+    def read(self, line: str) -> bool:
+        """Take ``line`` into the header; False when it is not a header line."""
+        if match := layout.REGION_LINE.fullmatch(line):
+            self.translated = self.translated or bool(match["translation"])
+            self.declared_region = match["region"] or self.declared_region
+        elif match := layout.SOURCE_LINE.fullmatch(line):
+            self.source_lines.append(match["text"])
+        elif match := layout.HEADER_DATE.fullmatch(line):
+            self.date = dt.date(int(match["year"]), month_number(match["month"]), int(match["day"]))
+        elif not (layout.DISCLAIMER.fullmatch(line) or layout.HEADER_TIME.fullmatch(line)):
+            return False
+        return True
+
+    def source(self) -> Source:
+        channel = None
+        if self.source_lines:
+            channel = re.split(rf"\s+[{layout.DASHES}]\s+", self.source_lines[0])[0].strip() or None
+        return Source(
+            channel=channel,
+            origin=self.source_lines[-1] if self.source_lines else None,
+            lines=tuple(self.source_lines),
+            declared_region=self.declared_region,
+            translated=self.translated,
+        )
+
+
+def _paragraphs(text: str) -> list[str]:
+    lines = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not line or layout.SEPARATOR.fullmatch(line):
+            continue
+        if layout.FOOTER.match(line):
+            break
+        lines.append(line)
+    return lines
+
+
+def _strip_end_marker(body: list[str]) -> list[str]:
+    if body:
+        last = _END_MARKER.sub("", body[-1]).strip()
+        body = [*body[:-1], last] if last else body[:-1]
+    return body
+
+
+def parse_segment(segment: Segment, run: RunContext) -> Article:
+    """Parse one segment into an article.
+
+    Raises:
+        Refusal: the segment is not an article; ``reason`` says why.
+    """
+    if segment.cut:
+        raise Refusal(
+            "segment_too_large",
+            f"{segment.source_uri} at byte {segment.offset}: no article boundary within "
+            f"{segment.length:,} bytes; the bytes are kept in this reject. Check that the file "
+            "is a MIL-OSI drop.",
+        )
+    text, encoding = decode(segment.raw)
+    text = clean_text(text)
+    where = f"{segment.source_uri} at byte {segment.offset}"
+    if len(_CONTROL.findall(text)) > max(8, len(text) // 20):
+        raise Refusal(
+            "binary_content",
+            f"{where}: {segment.length:,} bytes are mostly control characters, not text; "
+            "is this a drop file?",
+        )
+    lines = _paragraphs(text)
+    if not lines:
+        raise Refusal("footer_only", f"{where}: only the MIL-OSI footer, no article before it.")
+    title = lines[0]
+    if len(title) > MAX_TITLE_CHARS or layout.is_header_line(title):
+        raise Refusal(
+            "no_title",
+            f"{where}: the segment does not start with a title line (first line: "
+            f"{title[:80]!r}); the drop may be cut off or not in MIL-OSI layout.",
+        )
+    header = _Header()
+    position = 1
+    while position < len(lines) and header.read(lines[position]):
+        position += 1
+    body = _strip_end_marker(lines[position:])
+    if not body:
+        raise Refusal("no_body", f"{where}: title {title[:80]!r} has no body paragraphs.")
+
+    rubric = None
+    if match := _RUBRIC.fullmatch(title):
+        rubric, title = match["rubric"].strip(), match["title"].strip()
+
+    dateline, published, published_from, year_from = None, None, "ingest", None
+    if parsed := parse_dateline(body[0]):
+        dateline, month, day, year = parsed
+        if year is not None:
+            published = _safe_date(year, month, day)
+        else:
+            reference = header.date or segment.reference_date
+            year_from = "header" if header.date else segment.year_from
+            published = infer_year(month, day, reference) if reference else None
+        if published is not None:
+            published_from = "dateline"
+        else:
+            year_from = None
+    if published is None and header.date is not None:
+        published, published_from = header.date, "header"
+    if published is None:
+        published = run.ingest_time.date()
+
+    body_words = words(" ".join(body))
+    return Article(
+        id=fingerprint(body),
+        title=title,
+        rubric=rubric,
+        body=tuple(body),
+        language=_language(body_words),
+        published_date=published,
+        published_from=published_from,
+        year_from=year_from,
+        dateline=dateline,
+        source=header.source(),
+        word_count=len(body_words),
+        lineage=segment.lineage(encoding, run),
+    )
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def reject_for(segment: Segment, run: RunContext, stage: str, reason: str, message: str) -> Reject:
+    """A reject that keeps the segment's bytes and lineage."""
+    encoding = decode(segment.raw)[1]
+    return Reject(
+        stage=stage,
+        reason=reason,
+        message=message,
+        raw=segment.raw,
+        lineage=segment.lineage(encoding, run),
+    )
+
+
+class _ParseSegmentFn(beam.DoFn):
+    REJECTS = "rejects"
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.articles = Metrics.counter("feedlake", "articles")
+        self.rejects = Metrics.counter("feedlake", "rejects")
+
+    def process(self, segment: Segment) -> Iterator[Article | beam.pvalue.TaggedOutput]:
+        try:
+            article = parse_segment(segment, self.run)
+        except Refusal as refusal:
+            self.rejects.inc()
+            Metrics.counter("feedlake", f"rejects_{refusal.reason}").inc()
+            yield beam.pvalue.TaggedOutput(
+                self.REJECTS,
+                reject_for(segment, self.run, "parse", refusal.reason, refusal.message),
+            )
+            return
+        self.articles.inc()
+        yield article
+
+
+def _reject_unexpected(failure: tuple, run: RunContext) -> Reject:
+    segment, (_exc_class, exc_repr, _traceback) = failure
+    return reject_for(
+        segment,
+        run,
+        "unexpected",
+        "parser_error",
+        f"{segment.source_uri} at byte {segment.offset}: the parser failed with {exc_repr}; "
+        "this is a feedlake bug, please report it with this reject's raw bytes.",
+    )
+
+
+class ParseArticles(beam.PTransform):
+    """Segments in; ``articles`` and ``rejects`` out (unexpected errors become rejects too)."""
+
+    def __init__(self, run: RunContext) -> None:
+        super().__init__()
+        if not run.run_id:
+            raise ValueError("ParseArticles: run.run_id must not be empty")
+        self.run = run
+
+    def expand(self, segments):
+        parsed = segments | "Parse each segment" >> beam.ParDo(
+            _ParseSegmentFn(self.run)
+        ).with_outputs(_ParseSegmentFn.REJECTS, main="articles").with_exception_handling(
+            main_tag="articles", dead_letter_tag="failed"
+        )
+        failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
+            _reject_unexpected, self.run
+        )
+        rejects = (parsed[_ParseSegmentFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
+        return {"articles": parsed["articles"], "rejects": rejects}

@@ -1,0 +1,159 @@
+"""The records that flow between stages, and their Avro form at the sink.
+
+One article type flows through the pipeline (like datatrove's ``Document``); the dict that
+fastavro writes exists only in :func:`to_avro`. The shapes follow ``schemas/*.avsc``, and a
+unit test holds the two together field by field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+__all__ = [
+    "Article",
+    "Dateline",
+    "Drop",
+    "Lineage",
+    "Reject",
+    "RunContext",
+    "Segment",
+    "Source",
+    "partition_date",
+    "to_avro",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What every record of one run shares."""
+
+    run_id: str
+    ingest_time: dt.datetime
+    pipeline_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Lineage:
+    source_uri: str
+    source_sha256: str
+    segment_index: int
+    byte_offset: int
+    byte_length: int
+    encoding: str
+    ingest_time: dt.datetime
+    run_id: str
+    pipeline_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Dateline:
+    city: str
+    date_text: str
+    agency: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    channel: str | None = None
+    origin: str | None = None
+    lines: tuple[str, ...] = ()
+    declared_region: str | None = None
+    translated: bool = False
+    feed_url: str | None = None
+    item_url: str | None = None
+    author: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    rubric: str | None
+    body: tuple[str, ...]
+    language: str
+    published_date: dt.date
+    published_from: str
+    year_from: str | None
+    dateline: Dateline | None
+    source: Source
+    word_count: int
+    lineage: Lineage
+
+
+@dataclasses.dataclass(frozen=True)
+class Reject:
+    stage: str
+    reason: str
+    message: str
+    raw: bytes
+    lineage: Lineage
+
+
+@dataclasses.dataclass(frozen=True)
+class Drop:
+    """A drop file as read: its bytes and what the reader learned about it.
+
+    ``reference_date`` is the drop's own date, which gives dateline dates their year;
+    ``year_from`` says where it came from (``drop_name``, ``reference_date``, ``file_mtime``).
+    """
+
+    uri: str
+    data: bytes
+    sha256: str
+    modified: dt.datetime | None
+    reference_date: dt.date | None
+    year_from: str | None
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """One article's worth of bytes cut from a drop, before parsing.
+
+    ``raw`` is exactly ``source[offset:offset + length]``. ``cut`` names why the splitter
+    could not give it a natural end (``"oversize"``), or is ``None``.
+    """
+
+    source_uri: str
+    source_sha256: str
+    index: int
+    offset: int
+    raw: bytes
+    reference_date: dt.date | None
+    year_from: str | None
+    cut: str | None = None
+
+    @property
+    def length(self) -> int:
+        return len(self.raw)
+
+    def lineage(self, encoding: str, run: RunContext) -> Lineage:
+        """The lineage of a record made from this segment."""
+        return Lineage(
+            source_uri=self.source_uri,
+            source_sha256=self.source_sha256,
+            segment_index=self.index,
+            byte_offset=self.offset,
+            byte_length=self.length,
+            encoding=encoding,
+            ingest_time=run.ingest_time,
+            run_id=run.run_id,
+            pipeline_version=run.pipeline_version,
+        )
+
+
+def partition_date(record: Article | Reject) -> dt.date:
+    """The ``dt=`` partition of a record: an article's published date, else the ingest date."""
+    if isinstance(record, Article):
+        return record.published_date
+    return record.lineage.ingest_time.date()
+
+
+def to_avro(record: Article | Reject) -> dict[str, Any]:
+    """The dict fastavro writes for ``record`` under its schema."""
+    return dataclasses.asdict(record)

@@ -1,0 +1,75 @@
+"""Shared fixtures: the real drop, a run context, and builders for records."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pipeline.records import Article, Lineage, RunContext, Segment, Source
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DROP = ROOT / "samples" / "drops" / "milosi-2025-08-29.txt"
+RUN = RunContext("test-run", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc), "0.0.test")
+
+
+@pytest.fixture(scope="session")
+def sample_bytes() -> bytes:
+    return SAMPLE_DROP.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def run() -> RunContext:
+    return RUN
+
+
+def make_segment(raw: bytes, **overrides) -> Segment:
+    """A segment of ``raw`` as the splitter would make it, with fields overridable."""
+    fields = dict(
+        source_uri="/drops/milosi-2025-08-29.txt",
+        source_sha256="0" * 64,
+        index=0,
+        offset=0,
+        raw=raw,
+        reference_date=dt.date(2025, 8, 29),
+        year_from="drop_name",
+        cut=None,
+    )
+    fields.update(overrides)
+    return Segment(**fields)
+
+
+def make_article(**overrides) -> Article:
+    """A valid article; override any field."""
+    fields = dict(
+        id="a" * 32,
+        title="Namibia launches national campaign to rebuild schools",
+        rubric=None,
+        body=("WINDHOEK, Aug. 29 (Xinhua) — The Namibian government has launched a campaign.",),
+        language="en",
+        published_date=dt.date(2025, 8, 29),
+        published_from="dateline",
+        year_from="drop_name",
+        dateline=None,
+        source=Source(channel="People's Republic of China in Russian", translated=True),
+        word_count=12,
+        lineage=Lineage(
+            source_uri="/drops/milosi-2025-08-29.txt",
+            source_sha256="0" * 64,
+            segment_index=0,
+            byte_offset=0,
+            byte_length=100,
+            encoding="utf-8",
+            ingest_time=RUN.ingest_time,
+            run_id=RUN.run_id,
+            pipeline_version=RUN.pipeline_version,
+        ),
+    )
+    fields.update(overrides)
+    return Article(**fields)
+
+
+def replace(record, **changes):
+    return dataclasses.replace(record, **changes)

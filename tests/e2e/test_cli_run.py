@@ -1,0 +1,116 @@
+"""`feedlake run` end to end: drops in a temp folder, the lake read back with fastavro."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import fastavro
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import ROOT, SAMPLE_DROP
+
+pytestmark = pytest.mark.e2e
+
+
+def read_lake(lake: Path, kind: str) -> list[dict]:
+    records = []
+    for path in sorted(lake.glob(f"{kind}/**/*.avro")):
+        with path.open("rb") as fh:
+            records.extend(fastavro.reader(fh))
+    return records
+
+
+def only_manifest(lake: Path) -> dict:
+    (path,) = (lake / "_runs").glob("*.json")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """One run over the real drop and a garbage file beside it."""
+    drops = tmp_path_factory.mktemp("drops")
+    shutil.copy(SAMPLE_DROP, drops)
+    (drops / "garbage.bin").write_bytes(bytes(range(256)) * 40)
+    lake = tmp_path_factory.mktemp("lake")
+    code = main(["run", "--drops", str(drops), "--lake", str(lake), "--run-id", "r1", "--quiet"])
+    return code, drops, lake
+
+
+def test_run_writes_the_ten_articles(batch):
+    code, _, lake = batch
+    assert code == 0
+    articles = read_lake(lake, "articles")
+    assert len(articles) == 10
+    assert {a["dateline"]["city"] for a in articles} >= {"KABUL", "WINDHOEK", "TIANJIN"}
+    files = sorted(p.relative_to(lake).as_posix() for p in lake.glob("articles/**/*.avro"))
+    assert files == ["articles/dt=2025-08-29/r1-00000-of-00001.avro"]
+
+
+def test_garbage_beside_the_drop_becomes_a_reject_with_its_bytes(batch):
+    _, drops, lake = batch
+    (reject,) = read_lake(lake, "rejects")
+    assert reject["reason"] == "binary_content"
+    assert reject["lineage"]["source_uri"].endswith("garbage.bin")
+    offset, length = reject["lineage"]["byte_offset"], reject["lineage"]["byte_length"]
+    assert reject["raw"] == (drops / "garbage.bin").read_bytes()[offset : offset + length]
+
+
+def test_manifest_counts_add_up_and_name_inputs_and_outputs(batch):
+    _, _drops, lake = batch
+    manifest = only_manifest(lake)
+    counts = manifest["counts"]
+    assert manifest["status"] == "succeeded"
+    assert (counts["drops"], counts["segments"], counts["articles"], counts["rejects"]) == (
+        2,
+        11,
+        10,
+        1,
+    )
+    assert counts["segments"] == counts["articles"] + counts["duplicates"] + counts["rejects"]
+    sample = next(i for i in manifest["inputs"] if i["uri"].endswith(SAMPLE_DROP.name))
+    assert sample["size"] == SAMPLE_DROP.stat().st_size
+    assert len(sample["sha256"]) == 64
+    assert (sample["segments"], sample["articles"], sample["rejects"]) == (10, 10, 0)
+    assert {o["kind"]: o["records"] for o in manifest["outputs"]} == {"articles": 10, "rejects": 1}
+    for output in manifest["outputs"]:
+        assert Path(output["path"]).is_file()
+
+
+def test_lake_holds_no_staging_or_partial_files(batch):
+    _, _, lake = batch
+    names = {p.name for p in lake.rglob("*")}
+    assert not any(n.startswith(".") or n.endswith(".partial") for n in names)
+    assert not (lake / "_staging").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--drops", "/no/such/file.txt"], "matches no file"),
+        (["run", "--reference-date", "29/08/2025"], "YYYY-MM-DD"),
+        (["run", "--no-such-flag"], "unknown option --no-such-flag"),
+        (["explode"], "unknown command"),
+    ],
+)
+def test_usage_errors_exit_2_and_say_what_to_fix(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_console_script_runs_the_bundled_sample_and_prints_json(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--lake", str(tmp_path / "lake"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    manifest = json.loads(completed.stdout)
+    assert manifest["counts"]["articles"] == 10
+    assert manifest["inputs"][0]["year_from"] == "drop_name"

@@ -1,0 +1,163 @@
+"""The parser on the real drop, field by field, and its refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline.parse import Refusal, infer_year, month_number, parse_dateline, parse_segment
+from pipeline.split import split_drop
+from tests.conftest import make_segment
+
+TITLES = [
+    "How Xi Jinping is Strengthening Good-Neighborly Ties with SCO Friends",
+    "Chinese fruits are in demand among consumers from other SCO member countries",
+    "Exclusive: Humanitarian cooperation in the SCO lays the foundation for long-term ties "
+    "between peoples — Russian expert",
+    "Xijiang Autonomous Region has achieved significant socio-economic success in 60 years – "
+    "Chinese Ambassador to Russia Zhang Hanhui",
+    "Almost 3,000 Afghan families returned home from Pakistan and Iran in one day",
+    "Namibia launches national campaign to rebuild schools",
+    "Vietnamese to receive cash ahead of National Day",
+    "China's SOEs post stable performance in first 7 months of 2025",
+    "The Ministry of Defense of Kyrgyzstan presented jubilee medals in honor of the 80th "
+    "anniversary of the victory in the Chinese People's War of Resistance against Japanese "
+    "Aggression",
+    "Xi Jinping Outlines Grand Plan for New Stage of High-Quality Development of SCO",
+]
+CITIES = [
+    "BEIJING",
+    "URUMQI",
+    "Vladivostok",
+    "Moscow",
+    "KABUL",
+    "WINDHOEK",
+    "HANOI",
+    "BEIJING",
+    "BISHKEK",
+    "TIANJIN",
+]
+
+
+@pytest.fixture(scope="module")
+def articles(sample_bytes, run):
+    spans = split_drop(sample_bytes)
+    return [
+        parse_segment(make_segment(sample_bytes[s.offset : s.end], index=i, offset=s.offset), run)
+        for i, s in enumerate(spans)
+    ]
+
+
+def test_real_drop_gives_ten_articles_with_their_titles(articles):
+    assert [a.title for a in articles] == TITLES
+
+
+def test_rubrics_are_split_from_titles(articles):
+    rubrics = [a.rubric for a in articles]
+    assert rubrics[2] == rubrics[9] == "SCO Summit in Tianjin"
+    assert rubrics.count(None) == 8
+
+
+def test_datelines_name_city_date_and_agency(articles):
+    assert [a.dateline.city for a in articles] == CITIES
+    assert {a.dateline.agency for a in articles} == {"Xinhua"}
+    assert {a.dateline.date_text for a in articles} == {"Aug. 29"}
+
+
+def test_published_date_takes_its_year_from_the_drop_name(articles):
+    assert {a.published_date for a in articles} == {dt.date(2025, 8, 29)}
+    assert {a.published_from for a in articles} == {"dateline"}
+    assert {a.year_from for a in articles} == {"drop_name"}
+
+
+def test_header_gives_translation_region_and_sources(articles):
+    for article in articles:
+        assert article.source.translated is True
+        assert article.source.declared_region == "Russian Federal"
+        assert article.source.channel == "People's Republic of China in Russian"
+        assert article.source.origin == "People's Republic of China – State Council News"
+        assert len(article.source.lines) == 2
+
+
+def test_bodies_start_at_the_dateline_and_hold_no_boilerplate(articles):
+    for article, city in zip(articles, CITIES, strict=True):
+        assert article.body[0].startswith(f"{city}, Aug. 29 (Xinhua) — ")
+        text = "\n".join(article.body)
+        for boilerplate in ("Please note:", "disclaimer", "Source:", "Region:", "MIL-OSI"):
+            assert boilerplate not in text
+        assert not article.body[-1].endswith(("–0–", "-0-", "—0—"))
+    assert articles[0].body[-1].endswith("plays a pioneering role in this.”")
+    assert articles[7].body[-1].endswith("higher than a year earlier.")
+
+
+def test_language_words_and_lineage(articles):
+    assert {a.language for a in articles} == {"en"}
+    assert articles[6].word_count == 87
+    assert [a.lineage.segment_index for a in articles] == list(range(10))
+    assert articles[1].lineage.byte_offset == 12051
+    assert len({a.id for a in articles}) == 10
+
+
+def test_infer_year_crosses_new_year_both_ways():
+    assert infer_year(12, 31, dt.date(2026, 1, 2)) == dt.date(2025, 12, 31)
+    assert infer_year(1, 2, dt.date(2025, 12, 31)) == dt.date(2026, 1, 2)
+    assert infer_year(8, 29, dt.date(2025, 8, 29)) == dt.date(2025, 8, 29)
+    assert infer_year(2, 29, dt.date(2025, 3, 1)) == dt.date(2024, 2, 29)
+    assert infer_year(2, 30, dt.date(2025, 3, 1)) is None
+
+
+def test_year_end_dateline_keeps_its_text_and_takes_last_year(run):
+    raw = "Title\n\nMOSCOW, Dec. 31 (TASS) — New year news.\n".encode()
+    article = parse_segment(make_segment(raw, reference_date=dt.date(2026, 1, 2)), run)
+    assert article.published_date == dt.date(2025, 12, 31)
+    assert article.dateline.date_text == "Dec. 31"
+
+
+@pytest.mark.parametrize(
+    ("word", "number"),
+    [("Aug", 8), ("Sept", 9), ("Sep", 9), ("June", 6), ("December", 12), ("Augt", None)],
+)
+def test_month_names_and_abbreviations(word, number):
+    assert month_number(word) == number
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "city", "agency"),
+    [
+        ("NEW DELHI, Sept. 3 (Xinhua) -- India said", "NEW DELHI", "Xinhua"),
+        ("ADDIS ABABA, May 5 (Xinhua) — The", "ADDIS ABABA", "Xinhua"),
+        ("WASHINGTON, Jan. 7 — The", "WASHINGTON", None),
+        ("Ulan Bator, June 30 (Montsame) – The", "Ulan Bator", "Montsame"),
+    ],
+)
+def test_dateline_variants(paragraph, city, agency):
+    dateline = parse_dateline(paragraph)[0]
+    assert (dateline.city, dateline.agency) == (city, agency)
+
+
+def test_sentence_is_not_a_dateline():
+    assert parse_dateline("The year 2025 marks, Aug. 29 the anniversary") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\x00\x01\x02\x03\xff\xfe" * 50, "binary_content"),
+        (b"Just a title\n\nTranslation. Region: Russian Federal\n", "no_body"),
+        (b"Please note: This information is raw content obtained directly", "footer_only"),
+        (b"Source: somebody\n\nBody text follows here.\n", "no_title"),
+        (b"x" * 500 + b"\n\nA body.", "no_title"),
+    ],
+)
+def test_refusals_name_their_reason_and_place(raw, reason, run):
+    with pytest.raises(Refusal) as refused:
+        parse_segment(make_segment(raw, offset=1234), run)
+    assert refused.value.reason == reason
+    assert "milosi-2025-08-29.txt at byte 1234" in refused.value.message
+
+
+def test_cut_segments_are_refused_as_too_large(run):
+    with pytest.raises(Refusal) as refused:
+        parse_segment(make_segment(b"A title\n\nA body.", cut="oversize"), run)
+    assert refused.value.reason == "segment_too_large"

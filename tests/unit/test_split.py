@@ -1,0 +1,80 @@
+"""The splitter: real drop boundaries, separator styles, and bounded pieces."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from pipeline.split import split_drop
+
+ARTICLE = (
+    "Title {n}\n\nTranslation. Region: Russian Federal –\n\nSource: Channel – Channel –\n\n"
+    "An important disclaimer is at the bottom of this article.\n\n"
+    "BEIJING, Aug. 29 (Xinhua) — Body of article {n}.\n\nSecond paragraph {n}. –0–\n\n"
+)
+FOOTER = (
+    "Please note: This information is raw content obtained directly from the source of the "
+    "information. It is an accurate report of what the source claims and does not necessarily "
+    "reflect the position of MIL-OSI or its clients.\n\n"
+)
+
+
+def segments(data: bytes, **kwargs) -> list[bytes]:
+    return [data[s.offset : s.end] for s in split_drop(data, **kwargs)]
+
+
+def test_real_drop_splits_into_ten_segments_that_start_at_titles(sample_bytes):
+    spans = split_drop(sample_bytes)
+    assert len(spans) == 10
+    assert sample_bytes[spans[2].offset :].startswith(b"/SCO Summit in Tianjin/ Exclusive")
+    assert all(s.cut is None for s in spans)
+    for span in spans:
+        assert sample_bytes[span.offset : span.end].endswith(b"MIL-OSI or its clients.")
+
+
+def test_bytes_between_segments_are_only_blank_and_dot_lines(sample_bytes):
+    spans = split_drop(sample_bytes)
+    gaps = [sample_bytes[a.end : b.offset] for a, b in itertools.pairwise(spans)]
+    gaps += [sample_bytes[: spans[0].offset], sample_bytes[spans[-1].end :]]
+    for gap in gaps:
+        assert set(gap.replace(b".", b"").decode()) <= {"\n", " ", "\r", "\t"}
+
+
+@pytest.mark.parametrize(
+    "separator",
+    ["{footer}.\n\n", "{footer}", ".\n\n", ""],
+    ids=["footer-and-dot", "footer-only", "dot-only", "neither"],
+)
+def test_every_separator_style_gives_one_segment_per_article(separator):
+    text = "".join(ARTICLE.format(n=n) + separator.format(footer=FOOTER) for n in range(3))
+    found = segments(text.encode())
+    assert len(found) == 3
+    for n, segment in enumerate(found):
+        assert segment.startswith(f"Title {n}\n".encode())
+        assert f"Second paragraph {n}.".encode() in segment
+
+
+def test_crlf_and_cr_line_ends_split_the_same():
+    text = "".join(ARTICLE.format(n=n) + FOOTER + ".\n" for n in range(2))
+    for newline in ("\r\n", "\r"):
+        assert len(segments(text.replace("\n", newline).encode())) == 2
+
+
+def test_long_line_is_cut_into_bounded_marked_pieces():
+    data = b"Title\n\n" + b"y" * 10_000 + b"\n"
+    spans = split_drop(data, max_segment_bytes=4096)
+    assert [s.cut for s in spans] == ["oversize"] * 4
+    assert spans[0].end - spans[0].offset == len(b"Title")
+    assert max(s.end - s.offset for s in spans) <= 4096
+    assert b"".join(data[s.offset : s.end] for s in spans[1:]) == b"y" * 10_000
+
+
+def test_empty_and_blank_input_give_no_segment():
+    assert split_drop(b"") == []
+    assert split_drop(b"\n\n.\n  \n.\n") == []
+
+
+def test_max_segment_bytes_must_hold_a_title():
+    with pytest.raises(ValueError, match="max_segment_bytes"):
+        split_drop(b"x", max_segment_bytes=10)
