@@ -17,13 +17,21 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import FileMetadata
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.records import Drop
 
-__all__ = ["ReadDrops", "as_glob", "date_from_name", "expand_patterns", "reference_for"]
+__all__ = [
+    "ReadDrops",
+    "as_glob",
+    "date_from_name",
+    "expand_patterns",
+    "make_drop",
+    "read_drop",
+    "reference_for",
+]
 
 _LOG = logging.getLogger(__name__)
 _NAME_DATE = re.compile(r"(?<!\d)(20\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
@@ -76,6 +84,29 @@ def as_glob(pattern: str) -> str:
     return os.path.abspath(pattern)
 
 
+def make_drop(metadata: FileMetadata, data: bytes, configured: dt.date | None) -> Drop:
+    """The drop record of a file's bytes, dated by :func:`reference_for`."""
+    modified = None
+    if metadata.last_updated_in_seconds:
+        modified = dt.datetime.fromtimestamp(metadata.last_updated_in_seconds, dt.timezone.utc)
+    reference, year_from = reference_for(metadata.path, modified, configured)
+    return Drop(
+        uri=metadata.path,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        modified=modified,
+        reference_date=reference,
+        year_from=year_from,
+    )
+
+
+def read_drop(path: str, configured: dt.date | None = None) -> Drop:
+    """Read one drop file outside a pipeline (``feedlake validate``), as ReadMatches would."""
+    (metadata,) = FileSystems.match([path])[0].metadata_list
+    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as fh:
+        return make_drop(metadata, fh.read(), configured)
+
+
 class _ReadDropFn(beam.DoFn):
     def __init__(self, reference_date: dt.date | None) -> None:
         self.reference_date = reference_date
@@ -83,23 +114,11 @@ class _ReadDropFn(beam.DoFn):
         self.bytes = Metrics.counter("feedlake", "drop_bytes")
 
     def process(self, readable: fileio.ReadableFile) -> Iterator[Drop]:
-        metadata: FileMetadata = readable.metadata
-        data = readable.read()
-        modified = None
-        if metadata.last_updated_in_seconds:
-            modified = dt.datetime.fromtimestamp(metadata.last_updated_in_seconds, dt.timezone.utc)
-        reference, year_from = reference_for(metadata.path, modified, self.reference_date)
+        drop = make_drop(readable.metadata, readable.read(), self.reference_date)
         self.drops.inc()
-        self.bytes.inc(len(data))
-        _LOG.info("read %s (%s bytes)", metadata.path, f"{len(data):,}")
-        yield Drop(
-            uri=metadata.path,
-            data=data,
-            sha256=hashlib.sha256(data).hexdigest(),
-            modified=modified,
-            reference_date=reference,
-            year_from=year_from,
-        )
+        self.bytes.inc(drop.size)
+        _LOG.info("read %s (%s bytes)", drop.uri, f"{drop.size:,}")
+        yield drop
 
 
 class ReadDrops(beam.PTransform):

@@ -1,4 +1,4 @@
-"""The ``feedlake`` command: ``run`` a batch into the lake (more commands come with issues).
+"""The ``feedlake`` command: ``run`` a batch into the lake, ``validate`` drops.
 
 Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix).
 """
@@ -167,6 +167,75 @@ def _command_run(argv: list[str]) -> int:
     return 0
 
 
+def _validate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedlake validate",
+        description="Split and parse drop files as 'feedlake run' would and report what they "
+        "hold, writing nothing. Exit 0 when every file parsed cleanly, 1 when any segment "
+        "would be rejected.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="Drop files, paths or globs.")
+    parser.add_argument(
+        "--reference-date",
+        metavar="YYYY-MM-DD",
+        help="Date giving dateline dates their year when a file name holds no date.",
+    )
+    parser.add_argument("--json", action="store_true", help="Print the reports as JSON.")
+    return parser
+
+
+def _command_validate(argv: list[str]) -> int:
+    _configure_logging(quiet=True, verbose=False)
+    args = _validate_parser().parse_args(argv)
+    reference_date = _parse_date(args.reference_date, "--reference-date")
+
+    from connectors.drops import expand_patterns, read_drop
+    from pipeline import __version__
+    from pipeline.records import RunContext
+    from pipeline.validate import validate_drop
+
+    matched = expand_patterns(args.files)
+    if empty := [glob for glob, paths in matched.items() if not paths]:
+        raise UsageError(f"{empty[0]!r} matches no file")
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    run = RunContext("validate", now, __version__)
+    paths = sorted({path for paths in matched.values() for path in paths})
+    reports = [validate_drop(read_drop(path, reference_date), run) for path in paths]
+    if args.json:
+        print(json.dumps([_report_json(r) for r in reports], indent=2, sort_keys=True))
+    else:
+        for report in reports:
+            _print_report(report)
+    return 0 if all(report.clean for report in reports) else 1
+
+
+def _report_json(report) -> dict:
+    import dataclasses
+
+    document = dataclasses.asdict(report)
+    document.update(clean=report.clean, segments=report.segments)
+    document["rejects_by_reason"] = report.rejects_by_reason()
+    return document
+
+
+def _counted(counter) -> str:
+    return ", ".join(f"{key} ×{count}" for key, count in counter.most_common()) or "-"
+
+
+def _print_report(report) -> None:
+    verdict = "clean" if report.clean else "REJECTS"
+    print(
+        f"{report.uri}: {report.articles} articles, {len(report.rejects)} rejects "
+        f"({report.size:,} bytes) {verdict}"
+    )
+    print(f"  reference date: {report.reference_date or '-'} (from {report.year_from or '-'})")
+    print(f"  encodings:      {_counted(report.encodings)}")
+    print(f"  segment ends:   {_counted(report.endings)}")
+    print(f"  end markers:    {_counted(report.end_markers)}")
+    for note in report.rejects:
+        print(f"  reject {note.reason} at byte {note.offset} (+{note.length}): {note.message}")
+
+
 def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -196,9 +265,13 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``feedlake`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": _command_run}
+    commands = {"run": _command_run, "validate": _command_validate}
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: feedlake {run} [options]   ('feedlake run --help' for the options)")
+        print(
+            "usage: feedlake {run,validate} [options]\n"
+            "  run       drops into the lake ('feedlake run --help' for the options)\n"
+            "  validate  parse drops and report what they hold, writing nothing"
+        )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command not in commands:

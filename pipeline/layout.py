@@ -53,11 +53,14 @@ class _BytesPatterns:
     header_date = re.compile(_HEADER_DATE.encode())
     header_time = re.compile(_HEADER_TIME.encode())
 
-    def is_header_line(self, line: bytes) -> bool:
+    blank = re.compile(rb"\s*")
+
+    def is_header_line(self, data: bytes, start: int, end: int) -> bool:
+        """Whether ``data[start:end]`` is a header line; looks in place, copies nothing."""
         return bool(
-            self.header_start.match(line)
-            or self.header_date.fullmatch(line)
-            or self.header_time.fullmatch(line)
+            self.header_start.match(data, start, end)
+            or self.header_date.fullmatch(data, start, end)
+            or self.header_time.fullmatch(data, start, end)
         )
 
 

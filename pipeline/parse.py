@@ -26,6 +26,7 @@ __all__ = [
     "ParseArticles",
     "Refusal",
     "infer_year",
+    "inspect_segment",
     "parse_dateline",
     "parse_segment",
     "reject_for",
@@ -45,7 +46,8 @@ _DATELINE = re.compile(
 )
 _END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _ENGLISH = frozenset(
     "the of and to in a is that for on with as by was were are at from said has have it its".split()
 )
@@ -154,11 +156,11 @@ def _paragraphs(text: str) -> list[str]:
     return lines
 
 
-def _strip_end_marker(body: list[str]) -> list[str]:
-    if body:
-        last = _END_MARKER.sub("", body[-1]).strip()
-        body = [*body[:-1], last] if last else body[:-1]
-    return body
+def _strip_end_marker(body: list[str]) -> tuple[list[str], str | None]:
+    if not body or not (match := _END_MARKER.search(body[-1])):
+        return body, None
+    last = body[-1][: match.start()].strip()
+    return ([*body[:-1], last] if last else body[:-1]), match.group().strip()
 
 
 def parse_segment(segment: Segment, run: RunContext) -> Article:
@@ -167,7 +169,12 @@ def parse_segment(segment: Segment, run: RunContext) -> Article:
     Raises:
         Refusal: the segment is not an article; ``reason`` says why.
     """
-    if segment.cut:
+    return inspect_segment(segment, run)[0]
+
+
+def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | None]:
+    """Like :func:`parse_segment`, and also the end marker the body had (``–0–``), if any."""
+    if segment.ended_by == "oversize":
         raise Refusal(
             "segment_too_large",
             f"{segment.source_uri} at byte {segment.offset}: no article boundary within "
@@ -187,7 +194,7 @@ def parse_segment(segment: Segment, run: RunContext) -> Article:
     if not lines:
         raise Refusal("footer_only", f"{where}: only the MIL-OSI footer, no article before it.")
     title = lines[0]
-    if len(title) > MAX_TITLE_CHARS or layout.is_header_line(title):
+    if len(title) > MAX_TITLE_CHARS or layout.is_header_line(title) or not _WORDLIKE.search(title):
         raise Refusal(
             "no_title",
             f"{where}: the segment does not start with a title line (first line: "
@@ -197,8 +204,8 @@ def parse_segment(segment: Segment, run: RunContext) -> Article:
     position = 1
     while position < len(lines) and header.read(lines[position]):
         position += 1
-    body = _strip_end_marker(lines[position:])
-    if not body:
+    body, end_marker = _strip_end_marker(lines[position:])
+    if not any(_WORDLIKE.search(paragraph) for paragraph in body):
         raise Refusal("no_body", f"{where}: title {title[:80]!r} has no body paragraphs.")
 
     rubric = None
@@ -224,7 +231,7 @@ def parse_segment(segment: Segment, run: RunContext) -> Article:
         published = run.ingest_time.date()
 
     body_words = words(" ".join(body))
-    return Article(
+    article = Article(
         id=fingerprint(body),
         title=title,
         rubric=rubric,
@@ -238,6 +245,7 @@ def parse_segment(segment: Segment, run: RunContext) -> Article:
         word_count=len(body_words),
         lineage=segment.lineage(encoding, run),
     )
+    return article, end_marker
 
 
 def _safe_date(year: int, month: int, day: int) -> dt.date | None:

@@ -115,8 +115,9 @@ class Drop:
 class Segment:
     """One article's worth of bytes cut from a drop, before parsing.
 
-    ``raw`` is exactly ``source[offset:offset + length]``. ``cut`` names why the splitter
-    could not give it a natural end (``"oversize"``), or is ``None``.
+    ``raw`` is exactly ``source[offset:offset + length]``. ``ended_by`` says what ended it:
+    ``separator``, ``footer``, ``next_title``, ``end_of_file``, or ``oversize`` when the
+    splitter found no boundary within its size limit.
     """
 
     source_uri: str
@@ -126,7 +127,7 @@ class Segment:
     raw: bytes
     reference_date: dt.date | None
     year_from: str | None
-    cut: str | None = None
+    ended_by: str = "end_of_file"
 
     @property
     def length(self) -> int:

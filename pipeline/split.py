@@ -2,10 +2,11 @@
 
 Guarantees: every segment is exactly ``drop[offset:offset + length]``; segments never
 overlap; the bytes between them are only blank lines and ``.`` separator lines, so nothing
-with content is lost. A segment ends at a ``.`` line, after the MIL-OSI footer, or where the
-next article's title and header block begins. Nothing is rejected here: a segment longer
-than ``max_segment_bytes`` is cut into pieces marked ``cut="oversize"``, which the parser
-turns into rejects, so a 20 MB line costs bounded memory per element.
+with content is lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
+next article's title and header block begins, or at the end of the file; ``ended_by`` says
+which. Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut into
+pieces that end ``"oversize"``, which the parser turns into rejects. Lines are examined in
+place, so a 20 MB line costs no more memory than its pieces.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 import apache_beam as beam
@@ -21,55 +23,63 @@ from apache_beam.metrics import Metrics
 from pipeline.layout import BYTES
 from pipeline.records import Drop, Segment
 
-__all__ = ["DEFAULT_MAX_SEGMENT_BYTES", "DropSummary", "SplitDrops", "split_drop"]
+__all__ = [
+    "DEFAULT_MAX_SEGMENT_BYTES",
+    "ENDINGS",
+    "DropSummary",
+    "Span",
+    "SplitDrops",
+    "segments_of",
+    "split_drop",
+]
 
 DEFAULT_MAX_SEGMENT_BYTES = 1 << 20
 MAX_TITLE_BYTES = 600  # a line longer than this is body text, never a title
+ENDINGS = ("separator", "footer", "next_title", "end_of_file", "oversize")
 
 _LOG = logging.getLogger(__name__)
 _CONTENT_LINE = re.compile(rb"[^\r\n]+")
 
 
 @dataclasses.dataclass(frozen=True)
-class _Span:
+class Span:
+    """Where a segment lies in its drop, and what ended it (one of :data:`ENDINGS`)."""
+
     offset: int
     end: int
-    cut: str | None = None
+    ended_by: str
 
 
 class _Splitter:
     """Walks the content lines of one drop and closes segments as the layout says."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, data: bytes, max_bytes: int) -> None:
+        self.data = data
         self.max_bytes = max_bytes
-        self.spans: list[_Span] = []
+        self.spans: list[Span] = []
         self.start: int | None = None
         self.end = 0
-        self.cut: str | None = None
+        self.oversize = False
         self.body_seen = False
         self.prev: tuple[int, int] | None = None  # (start, end) of the last content line
         self.end_before_prev = 0
 
-    def close(self, end: int | None = None) -> None:
+    def close(self, ended_by: str, end: int | None = None) -> None:
         if self.start is not None:
-            self.spans.append(_Span(self.start, self.end if end is None else end, self.cut))
-        self.start, self.cut, self.body_seen, self.prev = None, None, False, None
+            end = self.end if end is None else end
+            self.spans.append(Span(self.start, end, "oversize" if self.oversize else ended_by))
+        self.start, self.oversize, self.body_seen, self.prev = None, False, False, None
 
-    def open(self, start: int) -> None:
-        self.start, self.end = start, start
-
-    def add(self, start: int, end: int, line: bytes) -> None:
-        header = BYTES.is_header_line(line)
+    def add(self, start: int, end: int) -> None:
+        header = BYTES.is_header_line(self.data, start, end)
         if header and self.body_seen and self.prev is not None:
             title_start, title_end = self.prev
             if title_end - title_start <= MAX_TITLE_BYTES:
                 # No separator and no footer: the previous line is the next article's title.
-                self.close(self.end_before_prev)
-                self.open(title_start)
-                self.end = title_end
-                self.prev = (title_start, title_end)
+                self.close("next_title", self.end_before_prev)
+                self.start, self.end = title_start, title_end
         if self.start is None:
-            self.open(start)
+            self.start = start
         elif not header and self.prev is not None:
             self.body_seen = True
         self.end_before_prev = self.end
@@ -81,16 +91,15 @@ class _Splitter:
             self.end = end
             return
         if self.start < start:
-            self.cut = "oversize"
-            self.close()
-            self.open(start)
+            self.oversize = True
+            self.close("oversize")
         while end - start > self.max_bytes:
-            self.spans.append(_Span(start, start + self.max_bytes, "oversize"))
+            self.spans.append(Span(start, start + self.max_bytes, "oversize"))
             start += self.max_bytes
-        self.start, self.end, self.cut = start, end, "oversize"
+        self.start, self.end, self.oversize = start, end, True
 
 
-def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) -> list[_Span]:
+def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) -> list[Span]:
     """Cut a drop into article segments.
 
     Args:
@@ -102,19 +111,36 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     """
     if max_segment_bytes < MAX_TITLE_BYTES:
         raise ValueError(f"split_drop: max_segment_bytes must be at least {MAX_TITLE_BYTES}")
-    splitter = _Splitter(max_segment_bytes)
+    splitter = _Splitter(data, max_segment_bytes)
     for match in _CONTENT_LINE.finditer(data):
-        line = match.group()
-        if not line.strip():
+        start, end = match.span()
+        if BYTES.blank.fullmatch(data, start, end):
             continue
-        if BYTES.separator.fullmatch(line):
-            splitter.close()
+        if BYTES.separator.fullmatch(data, start, end):
+            splitter.close("separator")
             continue
-        splitter.add(match.start(), match.end(), line)
-        if BYTES.footer.match(line):
-            splitter.close()
-    splitter.close()
+        splitter.add(start, end)
+        if BYTES.footer.match(data, start, end):
+            splitter.close("footer")
+    splitter.close("end_of_file")
     return splitter.spans
+
+
+def segments_of(
+    drop: Drop, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
+) -> Iterator[Segment]:
+    """The segments of a drop, in file order, each holding its own bytes."""
+    for index, span in enumerate(split_drop(drop.data, max_segment_bytes)):
+        yield Segment(
+            source_uri=drop.uri,
+            source_sha256=drop.sha256,
+            index=index,
+            offset=span.offset,
+            raw=drop.data[span.offset : span.end],
+            reference_date=drop.reference_date,
+            year_from=drop.year_from,
+            ended_by=span.ended_by,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +154,7 @@ class DropSummary:
     reference_date: str | None
     year_from: str | None
     segments: int
+    endings: dict[str, int]
 
 
 class _SplitDropFn(beam.DoFn):
@@ -136,25 +163,15 @@ class _SplitDropFn(beam.DoFn):
     def __init__(self, max_segment_bytes: int) -> None:
         self.max_segment_bytes = max_segment_bytes
         self.segments = Metrics.counter("feedlake", "segments")
-        self.cut = Metrics.counter("feedlake", "segments_cut")
 
     def process(self, drop: Drop) -> Iterator[Segment | beam.pvalue.TaggedOutput]:
-        spans = split_drop(drop.data, self.max_segment_bytes)
-        for index, span in enumerate(spans):
+        endings: Counter[str] = Counter()
+        for segment in segments_of(drop, self.max_segment_bytes):
+            endings[segment.ended_by] += 1
             self.segments.inc()
-            if span.cut:
-                self.cut.inc()
-            yield Segment(
-                source_uri=drop.uri,
-                source_sha256=drop.sha256,
-                index=index,
-                offset=span.offset,
-                raw=drop.data[span.offset : span.end],
-                reference_date=drop.reference_date,
-                year_from=drop.year_from,
-                cut=span.cut,
-            )
-        _LOG.info("%s: %d segments in %s bytes", drop.uri, len(spans), f"{drop.size:,}")
+            yield segment
+        count = sum(endings.values())
+        _LOG.info("%s: %d segments in %s bytes", drop.uri, count, f"{drop.size:,}")
         yield beam.pvalue.TaggedOutput(
             self.SUMMARIES,
             DropSummary(
@@ -164,7 +181,8 @@ class _SplitDropFn(beam.DoFn):
                 modified=drop.modified.isoformat() if drop.modified else None,
                 reference_date=drop.reference_date.isoformat() if drop.reference_date else None,
                 year_from=drop.year_from,
-                segments=len(spans),
+                segments=count,
+                endings=dict(sorted(endings.items())),
             ),
         )
 

@@ -13,7 +13,9 @@ import unicodedata
 
 __all__ = ["clean_text", "decode", "fingerprint", "normalise_for_matching", "words"]
 
-_ENCODINGS = ("utf-8", "cp1252")
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 _NEWLINES = re.compile(r"\r\n?")
 _QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}) | str.maketrans(
     {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
@@ -23,23 +25,36 @@ _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
 
 
+def _cp1252_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
+    bad = error.object[error.start : error.end]
+    return bad.decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error("feedlake_cp1252", _cp1252_fallback)
+
+
 def decode(raw: bytes) -> tuple[str, str]:
-    """Decode a segment: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+    """Decode a segment, trying what real drops come in, most likely first.
+
+    UTF-8 (with or without BOM; a sequence cut off at the very end is replaced, not fatal);
+    UTF-8 with stray Windows-1252 bytes (a file re-encoded in part: ``utf-8+cp1252``);
+    Windows-1252; and Latin-1, which decodes any bytes and leaves the verdict to the parser.
 
     Returns:
         The text and the name of the encoding that decoded it.
     """
-    if raw.startswith(codecs.BOM_UTF8):
-        try:
-            return raw.decode("utf-8-sig"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass
-    for encoding in _ENCODINGS:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1"), "latin-1"  # every byte decodes; the parser judges the result
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        return raw.decode(encoding), encoding
+    except UnicodeDecodeError as error:
+        if error.reason == "unexpected end of data":  # the drop was cut mid-character
+            return raw.decode(encoding, errors="replace"), encoding
+        if _UTF8_MULTIBYTE.search(raw):
+            return raw.decode(encoding, errors="feedlake_cp1252"), "utf-8+cp1252"
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
 
 
 def clean_text(text: str) -> str:

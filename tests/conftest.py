@@ -35,7 +35,7 @@ def make_segment(raw: bytes, **overrides) -> Segment:
         raw=raw,
         reference_date=dt.date(2025, 8, 29),
         year_from="drop_name",
-        cut=None,
+        ended_by="footer",
     )
     fields.update(overrides)
     return Segment(**fields)

@@ -159,5 +159,5 @@ def test_refusals_name_their_reason_and_place(raw, reason, run):
 
 def test_cut_segments_are_refused_as_too_large(run):
     with pytest.raises(Refusal) as refused:
-        parse_segment(make_segment(b"A title\n\nA body.", cut="oversize"), run)
+        parse_segment(make_segment(b"A title\n\nA body.", ended_by="oversize"), run)
     assert refused.value.reason == "segment_too_large"

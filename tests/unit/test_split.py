@@ -28,7 +28,7 @@ def test_real_drop_splits_into_ten_segments_that_start_at_titles(sample_bytes):
     spans = split_drop(sample_bytes)
     assert len(spans) == 10
     assert sample_bytes[spans[2].offset :].startswith(b"/SCO Summit in Tianjin/ Exclusive")
-    assert all(s.cut is None for s in spans)
+    assert {s.ended_by for s in spans} == {"footer"}
     for span in spans:
         assert sample_bytes[span.offset : span.end].endswith(b"MIL-OSI or its clients.")
 
@@ -64,7 +64,7 @@ def test_crlf_and_cr_line_ends_split_the_same():
 def test_long_line_is_cut_into_bounded_marked_pieces():
     data = b"Title\n\n" + b"y" * 10_000 + b"\n"
     spans = split_drop(data, max_segment_bytes=4096)
-    assert [s.cut for s in spans] == ["oversize"] * 4
+    assert [s.ended_by for s in spans] == ["oversize"] * 4
     assert spans[0].end - spans[0].offset == len(b"Title")
     assert max(s.end - s.offset for s in spans) <= 4096
     assert b"".join(data[s.offset : s.end] for s in spans[1:]) == b"y" * 10_000

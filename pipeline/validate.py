@@ -1,0 +1,82 @@
+"""Validate drops without writing anything: what the pipeline would make of each file.
+
+Runs the same split and parse functions as the pipeline, in-process, and reports per file
+the articles found, the rejects with their reasons and offsets, and the layout variants seen
+(encodings, how segments ended, end markers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from pipeline.parse import Refusal, inspect_segment
+from pipeline.records import Drop, RunContext
+from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, segments_of
+from pipeline.text import decode
+
+__all__ = ["DropReport", "RejectNote", "validate_drop"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RejectNote:
+    reason: str
+    offset: int
+    length: int
+    message: str
+
+
+@dataclasses.dataclass
+class DropReport:
+    """What validating one drop found."""
+
+    uri: str
+    size: int
+    sha256: str
+    reference_date: str | None
+    year_from: str | None
+    articles: int = 0
+    titles: list[str] = dataclasses.field(default_factory=list)
+    rejects: list[RejectNote] = dataclasses.field(default_factory=list)
+    encodings: Counter[str] = dataclasses.field(default_factory=Counter)
+    endings: Counter[str] = dataclasses.field(default_factory=Counter)
+    end_markers: Counter[str] = dataclasses.field(default_factory=Counter)
+
+    @property
+    def clean(self) -> bool:
+        return not self.rejects
+
+    @property
+    def segments(self) -> int:
+        return self.articles + len(self.rejects)
+
+    def rejects_by_reason(self) -> dict[str, int]:
+        return dict(sorted(Counter(note.reason for note in self.rejects).items()))
+
+
+def validate_drop(
+    drop: Drop, run: RunContext, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
+) -> DropReport:
+    """Split and parse ``drop`` as the pipeline would, keeping a report instead of records."""
+    report = DropReport(
+        uri=drop.uri,
+        size=drop.size,
+        sha256=drop.sha256,
+        reference_date=drop.reference_date.isoformat() if drop.reference_date else None,
+        year_from=drop.year_from,
+    )
+    for segment in segments_of(drop, max_segment_bytes):
+        report.endings[segment.ended_by] += 1
+        try:
+            article, end_marker = inspect_segment(segment, run)
+        except Refusal as refusal:
+            report.encodings[decode(segment.raw)[1]] += 1
+            report.rejects.append(
+                RejectNote(refusal.reason, segment.offset, segment.length, refusal.message)
+            )
+            continue
+        report.articles += 1
+        report.titles.append(article.title)
+        report.encodings[article.lineage.encoding] += 1
+        report.end_markers[end_marker or "none"] += 1
+    return report
