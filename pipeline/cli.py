@@ -212,9 +212,17 @@ def _command_validate(argv: list[str]) -> int:
 def _report_json(report) -> dict:
     import dataclasses
 
-    document = dataclasses.asdict(report)
-    document.update(clean=report.clean, segments=report.segments)
-    document["rejects_by_reason"] = report.rejects_by_reason()
+    document = {
+        field.name: getattr(report, field.name)
+        for field in dataclasses.fields(report)
+        if field.name != "rejects"
+    }
+    document.update(
+        clean=report.clean,
+        segments=report.segments,
+        rejects=[dataclasses.asdict(note) for note in report.rejects],
+        rejects_by_reason=report.rejects_by_reason(),
+    )
     return document
 
 

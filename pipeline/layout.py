@@ -45,23 +45,30 @@ HEADER_TIME = re.compile(_HEADER_TIME)
 
 
 class _BytesPatterns:
-    separator = re.compile(_SEPARATOR.encode())
-    footer = re.compile(_FOOTER.encode(), re.IGNORECASE)
-    header_start = re.compile(
-        rb"\s*(?:(?:Translation\.\s*)?Region:|Source:|An important disclaimer is at the bottom)"
+    """The splitter's view: one regex call tells what kind of line ``data[start:end]`` is."""
+
+    _kind = re.compile(
+        rb"(?P<blank>\s*$)"
+        + rb"|(?P<separator>"
+        + _SEPARATOR.encode()
+        + rb"$)|(?P<footer>(?i:"
+        + _FOOTER.encode()
+        + rb"))|(?P<header>\s*(?:(?:Translation\.\s*)?Region:|Source:"
+        + rb"|An important disclaimer is at the bottom)"
+        + rb"|(?:"
+        + _HEADER_DATE.encode()
+        + rb"|"
+        + _HEADER_TIME.encode()
+        + rb")$)"
     )
-    header_date = re.compile(_HEADER_DATE.encode())
-    header_time = re.compile(_HEADER_TIME.encode())
 
-    blank = re.compile(rb"\s*")
+    def kind(self, data: bytes, start: int, end: int) -> str | None:
+        """``blank``, ``separator``, ``footer``, ``header`` or None for other content.
 
-    def is_header_line(self, data: bytes, start: int, end: int) -> bool:
-        """Whether ``data[start:end]`` is a header line; looks in place, copies nothing."""
-        return bool(
-            self.header_start.match(data, start, end)
-            or self.header_date.fullmatch(data, start, end)
-            or self.header_time.fullmatch(data, start, end)
-        )
+        Looks at the line in place: a 20 MB line is not copied.
+        """
+        match = self._kind.match(data, start, end)
+        return match.lastgroup if match else None
 
 
 BYTES = _BytesPatterns()

@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import layout
 from pipeline.records import Article, Dateline, Reject, RunContext, Segment, Source
-from pipeline.text import clean_text, decode, fingerprint, words
+from pipeline.text import clean_text, control_bytes, decode, fingerprint, tokens
 
 __all__ = [
     "MAX_TITLE_CHARS",
@@ -46,10 +46,10 @@ _DATELINE = re.compile(
 )
 _END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_C1 = re.compile(r"[\x80-\x9f]")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _ENGLISH = frozenset(
-    "the of and to in a is that for on with as by was were are at from said has have it its".split()
+    b"the of and to in a is that for on with as by was were are at from said has have its".split()
 )
 
 
@@ -103,12 +103,19 @@ def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | No
     return dateline, month, int(match["day"]), year
 
 
-def _language(body_words: list[str]) -> str:
-    if not body_words:
+def _language(words: list[bytes]) -> str:
+    """'en' when English function words are common among the first words, else 'und'."""
+    sample = words[:200]
+    if not sample:
         return "und"
-    sample = body_words[:400]
-    common = sum(1 for word in sample if word.lower() in _ENGLISH)
-    return "en" if common / len(sample) >= 0.12 else "und"
+    return "en" if sum(map(_ENGLISH.__contains__, sample)) >= 0.12 * len(sample) else "und"
+
+
+def _unusual_characters(raw: bytes, text: str, encoding: str) -> int:
+    count = control_bytes(raw) + text.count("\ufffd")
+    if encoding == "latin-1":  # bytes no Windows-1252 character has: C1 controls
+        count += len(_C1.findall(text))
+    return count
 
 
 @dataclasses.dataclass
@@ -148,16 +155,18 @@ def _paragraphs(text: str) -> list[str]:
     lines = []
     for line in text.split("\n"):
         line = line.strip()
-        if not line or layout.SEPARATOR.fullmatch(line):
+        if not line or line == ".":  # stripped, a separator line is just the dot
             continue
-        if layout.FOOTER.match(line):
+        if line[:6].lower() == "please" and layout.FOOTER.match(line):
             break
         lines.append(line)
     return lines
 
 
 def _strip_end_marker(body: list[str]) -> tuple[list[str], str | None]:
-    if not body or not (match := _END_MARKER.search(body[-1])):
+    # Only the tail can hold the marker; searching the whole paragraph costs a scan per dash.
+    tail = max(0, len(body[-1]) - 16) if body else 0
+    if not body or not (match := _END_MARKER.search(body[-1], tail)):
         return body, None
     last = body[-1][: match.start()].strip()
     return ([*body[:-1], last] if last else body[:-1]), match.group().strip()
@@ -184,7 +193,7 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
     text, encoding = decode(segment.raw)
     text = clean_text(text)
     where = f"{segment.source_uri} at byte {segment.offset}"
-    if len(_CONTROL.findall(text)) > max(8, len(text) // 20):
+    if _unusual_characters(segment.raw, text, encoding) > max(8, segment.length // 20):
         raise Refusal(
             "binary_content",
             f"{where}: {segment.length:,} bytes are mostly control characters, not text; "
@@ -230,19 +239,19 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
     if published is None:
         published = run.ingest_time.date()
 
-    body_words = words(" ".join(body))
+    words = tokens(" ".join(body))
     article = Article(
-        id=fingerprint(body),
+        id=fingerprint(words),
         title=title,
         rubric=rubric,
         body=tuple(body),
-        language=_language(body_words),
+        language=_language(words),
         published_date=published,
         published_from=published_from,
         year_from=year_from,
         dateline=dateline,
         source=header.source(),
-        word_count=len(body_words),
+        word_count=len(words),
         lineage=segment.lineage(encoding, run),
     )
     return article, end_marker

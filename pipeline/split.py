@@ -53,8 +53,7 @@ class Span:
 class _Splitter:
     """Walks the content lines of one drop and closes segments as the layout says."""
 
-    def __init__(self, data: bytes, max_bytes: int) -> None:
-        self.data = data
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.spans: list[Span] = []
         self.start: int | None = None
@@ -70,8 +69,7 @@ class _Splitter:
             self.spans.append(Span(self.start, end, "oversize" if self.oversize else ended_by))
         self.start, self.oversize, self.body_seen, self.prev = None, False, False, None
 
-    def add(self, start: int, end: int) -> None:
-        header = BYTES.is_header_line(self.data, start, end)
+    def add(self, start: int, end: int, header: bool) -> None:
         if header and self.body_seen and self.prev is not None:
             title_start, title_end = self.prev
             if title_end - title_start <= MAX_TITLE_BYTES:
@@ -111,16 +109,17 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     """
     if max_segment_bytes < MAX_TITLE_BYTES:
         raise ValueError(f"split_drop: max_segment_bytes must be at least {MAX_TITLE_BYTES}")
-    splitter = _Splitter(data, max_segment_bytes)
+    splitter = _Splitter(max_segment_bytes)
     for match in _CONTENT_LINE.finditer(data):
         start, end = match.span()
-        if BYTES.blank.fullmatch(data, start, end):
+        kind = BYTES.kind(data, start, end)
+        if kind == "blank":
             continue
-        if BYTES.separator.fullmatch(data, start, end):
+        if kind == "separator":
             splitter.close("separator")
             continue
-        splitter.add(start, end)
-        if BYTES.footer.match(data, start, end):
+        splitter.add(start, end, header=kind == "header")
+        if kind == "footer":
             splitter.close("footer")
     splitter.close("end_of_file")
     return splitter.spans

@@ -11,18 +11,34 @@ import html
 import re
 import unicodedata
 
-__all__ = ["clean_text", "decode", "fingerprint", "normalise_for_matching", "words"]
+__all__ = ["clean_text", "control_bytes", "decode", "fingerprint", "tokens"]
 
 _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
 )
 _NEWLINES = re.compile(r"\r\n?")
-_QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4"}) | str.maketrans(
-    {c: '"' for c in "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"}
+# ASCII punctuation becomes a space, except the apostrophe inside words like "China's".
+_ASCII_PUNCTUATION_TO_SPACE = bytes(
+    byte if byte >= 128 or chr(byte).isalnum() or byte == ord("'") else ord(" ")
+    for byte in range(256)
 )
-_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"})
-_SPACES = re.compile(r"\s+")
-_WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
+_UNICODE_PUNCTUATION = [
+    (variant.encode("utf-8"), replacement)
+    for variant, replacement in {
+        "\u2019": b"'",  # right single quote used as an apostrophe
+        "\u2018": b" ",
+        "\u201c": b" ",
+        "\u201d": b" ",
+        "\u201e": b" ",
+        "\u2013": b" ",
+        "\u2014": b" ",
+        "\u2026": b" ",
+        "\u00ab": b" ",
+        "\u00bb": b" ",
+        "\u00a0": b" ",
+    }.items()
+]
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 
 
 def _cp1252_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
@@ -59,24 +75,37 @@ def decode(raw: bytes) -> tuple[str, str]:
 
 def clean_text(text: str) -> str:
     """Line ends to ``\\n``, NUL bytes out, HTML entities resolved, Unicode in NFC."""
-    text = _NEWLINES.sub("\n", text.replace("\x00", ""))
+    if "\r" in text:
+        text = _NEWLINES.sub("\n", text)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     if "&" in text:
         text = html.unescape(text)
-    return unicodedata.normalize("NFC", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
 
 
-def normalise_for_matching(text: str) -> str:
-    """Case, quote, dash and whitespace variants folded: two copies of a story compare equal."""
-    text = text.translate(_QUOTES).translate(_DASHES).casefold()
-    return _SPACES.sub(" ", text).strip()
+def tokens(text: str) -> list[bytes]:
+    """The words of ``text`` as lower-case UTF-8: what counts, fingerprints and shingles use.
+
+    Punctuation, quote and dash variants and white space fall away, so two copies of a story
+    that differ only in those give the same tokens. Works on bytes with C-speed translate and
+    split: a regex over the text costs about four times as much, and this is on the hot path.
+    """
+    data = text.encode("utf-8")
+    if not data.isascii():
+        for variant, replacement in _UNICODE_PUNCTUATION:
+            if variant in data:
+                data = data.replace(variant, replacement)
+    return data.translate(_ASCII_PUNCTUATION_TO_SPACE).lower().split()
 
 
-def fingerprint(paragraphs: tuple[str, ...] | list[str]) -> str:
-    """Stable content id: 32 hex digits of the SHA-256 of the normalised paragraphs."""
-    digest = hashlib.sha256(normalise_for_matching(" ".join(paragraphs)).encode("utf-8"))
-    return digest.hexdigest()[:32]
+def fingerprint(words: list[bytes]) -> str:
+    """Stable content id of a token list: 32 hex digits of SHA-256."""
+    return hashlib.sha256(b" ".join(words)).hexdigest()[:32]
 
 
-def words(text: str) -> list[str]:
-    """The words of ``text`` (letters and digits, inner apostrophes kept)."""
-    return _WORD.findall(text)
+def control_bytes(raw: bytes) -> int:
+    """How many bytes of ``raw`` are C0 control characters other than tab, CR and LF."""
+    return len(raw) - len(raw.translate(None, _CONTROL_BYTES))

@@ -114,3 +114,23 @@ def test_console_script_runs_the_bundled_sample_and_prints_json(tmp_path):
     manifest = json.loads(completed.stdout)
     assert manifest["counts"]["articles"] == 10
     assert manifest["inputs"][0]["year_from"] == "drop_name"
+
+
+def test_validate_reports_a_clean_drop_and_exits_0(capsys):
+    assert main(["validate", str(SAMPLE_DROP)]) == 0
+    out = capsys.readouterr().out
+    assert "10 articles, 0 rejects" in out
+    assert "end markers:    –0– ×8, -0- ×2" in out
+    assert "segment ends:   footer ×10" in out
+
+
+def test_validate_names_rejects_with_offsets_exits_1_and_writes_nothing(tmp_path, capsys):
+    data = SAMPLE_DROP.read_bytes()
+    cut = data.index(b"Source:", data.index(b"Namibia launches"))
+    drop = tmp_path / "milosi-2025-08-29.txt"
+    drop.write_bytes(data[:cut])
+    assert main(["validate", str(drop), "--json"]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    assert report["articles"] == 5 and report["rejects_by_reason"] == {"no_body": 1}
+    assert report["rejects"][0]["offset"] == data.index(b"Namibia launches")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["milosi-2025-08-29.txt"]

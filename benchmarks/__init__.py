@@ -1,0 +1,1 @@
+"""Corpus generation and benchmarks (not part of the installed package)."""

@@ -1,0 +1,81 @@
+"""Benchmarks that print numbers: throughput, memory, and a plain-Python baseline.
+
+    python -m benchmarks.bench parse --articles 20000 --repeat 3
+
+``parse`` times the pure split and parse functions on one large generated drop (no Beam):
+MB/s and articles/s, median of ``--repeat`` runs, and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import statistics
+import time
+
+from benchmarks.corpus import generate
+from pipeline.parse import Refusal, parse_segment
+from pipeline.records import Drop, RunContext
+from pipeline.split import segments_of
+
+__all__ = ["bench_parse", "main"]
+
+RUN = RunContext("bench", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), "bench")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _parse_once(drop: Drop) -> tuple[float, int, int]:
+    started = time.perf_counter()
+    articles = rejects = 0
+    for segment in segments_of(drop):
+        try:
+            parse_segment(segment, RUN)
+            articles += 1
+        except Refusal:
+            rejects += 1
+    return time.perf_counter() - started, articles, rejects
+
+
+def bench_parse(articles: int, repeat: int, seed: int) -> dict:
+    """Split and parse one drop of ``articles`` generated articles, ``repeat`` times."""
+    corpus = generate(articles, exact_rate=0, near_rate=0, seed=seed, per_drop=articles)
+    (text,) = corpus.drops.values()
+    data = text.encode("utf-8")
+    drop = Drop("bench.txt", data, "0" * 64, None, dt.date(2025, 8, 29), "drop_name")
+    runs = [_parse_once(drop) for _ in range(repeat)]
+    seconds = statistics.median(run[0] for run in runs)
+    _, parsed, rejected = runs[0]
+    return {
+        "articles": parsed,
+        "rejects": rejected,
+        "megabytes": round(len(data) / 1e6, 2),
+        "seconds_median": round(seconds, 3),
+        "seconds_all": [round(run[0], 3) for run in runs],
+        "articles_per_s": round(parsed / seconds),
+        "mb_per_s": round(len(data) / 1e6 / seconds, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
+    parser.add_argument("what", choices=["parse"], help="Which benchmark to run.")
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = bench_parse(args.articles, args.repeat, args.seed)
+    print(
+        f"parse: {result['articles']:,} articles, {result['megabytes']} MB in "
+        f"{result['seconds_median']} s (median of {args.repeat}: {result['seconds_all']})\n"
+        f"  {result['articles_per_s']:,} articles/s, {result['mb_per_s']} MB/s, "
+        f"peak RSS {result['peak_rss_mb']} MB, rejects {result['rejects']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
