@@ -1,9 +1,13 @@
 """Benchmarks that print numbers: throughput, memory, and a plain-Python baseline.
 
     python -m benchmarks.bench parse --articles 20000 --repeat 3
+    python -m benchmarks.bench classify --articles 5000
 
 ``parse`` times the pure split and parse functions on one large generated drop (no Beam):
 MB/s and articles/s, median of ``--repeat`` runs, and the process's peak RSS.
+``classify`` times region and topic classification per article (CPU time of this process,
+which a busy neighbour on a shared machine disturbs less than wall time): the median
+microseconds over every article of every repeat.
 """
 
 from __future__ import annotations
@@ -61,13 +65,46 @@ def bench_parse(articles: int, repeat: int, seed: int) -> dict:
     }
 
 
+def bench_classify(articles: int, repeat: int, seed: int) -> dict:
+    """Classify ``articles`` generated articles ``repeat`` times; per-article CPU time."""
+    from pipeline.classify import classifier
+
+    corpus = generate(articles, exact_rate=0, near_rate=0, seed=seed, per_drop=articles)
+    (text,) = corpus.drops.values()
+    drop = Drop("bench.txt", text.encode(), "0" * 64, None, dt.date(2025, 8, 29), "drop_name")
+    parsed = [parse_segment(segment, RUN) for segment in segments_of(drop)]
+    started = time.perf_counter()
+    classify = classifier()
+    setup = time.perf_counter() - started
+    times = []
+    for _ in range(repeat):
+        for article in parsed:
+            begin = time.process_time()
+            classify.classify(article)
+            times.append(time.process_time() - begin)
+    return {
+        "articles": len(parsed),
+        "setup_s": round(setup, 2),
+        "median_us": round(statistics.median(times) * 1e6, 1),
+        "p90_us": round(statistics.quantiles(times, n=10)[-1] * 1e6, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
-    parser.add_argument("what", choices=["parse"], help="Which benchmark to run.")
+    parser.add_argument("what", choices=["parse", "classify"], help="Which benchmark to run.")
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.what == "classify":
+        result = bench_classify(args.articles, args.repeat, args.seed)
+        print(
+            f"classify: {result['articles']:,} articles x {args.repeat}: median "
+            f"{result['median_us']} us/article, p90 {result['p90_us']} us "
+            f"(classifier set-up {result['setup_s']} s, once per worker)"
+        )
+        return
     result = bench_parse(args.articles, args.repeat, args.seed)
     print(
         f"parse: {result['articles']:,} articles, {result['megabytes']} MB in "

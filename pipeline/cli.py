@@ -108,6 +108,7 @@ def _command_run(argv: list[str]) -> int:
 
     from pipeline import __version__
     from pipeline.factory import JobConfig, build_pipeline
+    from pipeline.lake import parse_partition_keys
     from pipeline.manifest import RunFailed, finish_run, manifest_path
     from pipeline.options import unknown_flags
     from pipeline.records import RunContext
@@ -123,6 +124,10 @@ def _command_run(argv: list[str]) -> int:
     if stray and not any(arg.startswith("--") for arg in beam_args):
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
     reference_date = _parse_date(args.reference_date, "--reference-date")
+    try:
+        partition_by = parse_partition_keys(args.partition_by)
+    except ValueError as error:
+        raise UsageError(f"--partition-by: {error}") from None
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
     patterns, drop_count = _matched_drops(args.drops)
@@ -137,6 +142,7 @@ def _command_run(argv: list[str]) -> int:
         reference_date=reference_date,
         codec=args.codec,
         max_segment_bytes=args.max_segment_bytes,
+        partition_by=partition_by,
     )
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
@@ -180,6 +186,12 @@ def _validate_parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="Date giving dateline dates their year when a file name holds no date.",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="Also classify each article and show the evidence: region method, countries "
+        "mentioned, topics with scores, and the matched terms.",
+    )
     parser.add_argument("--json", action="store_true", help="Print the reports as JSON.")
     return parser
 
@@ -200,7 +212,14 @@ def _command_validate(argv: list[str]) -> int:
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     run = RunContext("validate", now, __version__)
     paths = sorted({path for paths in matched.values() for path in paths})
-    reports = [validate_drop(read_drop(path, reference_date), run) for path in paths]
+    explainer = None
+    if args.explain:
+        from pipeline.classify import classifier
+
+        explainer = classifier()
+    reports = [
+        validate_drop(read_drop(path, reference_date), run, classifier=explainer) for path in paths
+    ]
     if args.json:
         print(json.dumps([_report_json(r) for r in reports], indent=2, sort_keys=True))
     else:
@@ -215,12 +234,13 @@ def _report_json(report) -> dict:
     document = {
         field.name: getattr(report, field.name)
         for field in dataclasses.fields(report)
-        if field.name != "rejects"
+        if field.name not in ("rejects", "explanations")
     }
     document.update(
         clean=report.clean,
         segments=report.segments,
         rejects=[dataclasses.asdict(note) for note in report.rejects],
+        explanations=[dataclasses.asdict(e) for e in report.explanations],
         rejects_by_reason=report.rejects_by_reason(),
     )
     return document
@@ -242,6 +262,19 @@ def _print_report(report) -> None:
     print(f"  end markers:    {_counted(report.end_markers)}")
     for note in report.rejects:
         print(f"  reject {note.reason} at byte {note.offset} (+{note.length}): {note.message}")
+    for explained in report.explanations:
+        print(f"  article: {explained.title}")
+        print(
+            f"    region: {explained.country or '-'} {explained.region} by {explained.method}"
+            f"; mentioned: {', '.join(explained.mentioned) or '-'}"
+        )
+        topics = ", ".join(f"{label} {score:g}" for _code, label, score in explained.topics)
+        print(f"    topics: {topics or 'unclassified'}")
+        terms = ", ".join(
+            f"{term}{' (title)' if in_title else ''} -> {code.removeprefix('medtop:')} {weight:g}"
+            for term, code, weight, in_title in explained.terms
+        )
+        print(f"    terms:  {terms or '-'}")
 
 
 def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:

@@ -15,7 +15,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from connectors.drops import ReadDrops
-from pipeline.lake import WriteToLake
+from pipeline.classify import ClassifyArticles
+from pipeline.lake import PARTITION_KEYS, WriteToLake
 from pipeline.parse import ParseArticles
 from pipeline.records import Article, Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, SplitDrops
@@ -36,6 +37,7 @@ class JobConfig:
     reference_date: dt.date | None = None
     codec: str = "deflate"
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
+    partition_by: tuple[str, ...] = PARTITION_KEYS
 
 
 def staging_folder(lake: str, run_id: str) -> str:
@@ -73,9 +75,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
     split = drops | "Split into articles" >> SplitDrops(config.max_segment_bytes)
     parsed = split["segments"] | "Parse articles" >> ParseArticles(config.run)
-    records = (parsed["articles"], parsed["rejects"]) | "Gather records" >> beam.Flatten()
+    articles = parsed["articles"] | "Classify region and topic" >> ClassifyArticles()
+    records = (articles, parsed["rejects"]) | "Gather records" >> beam.Flatten()
     published = records | "Write to lake" >> WriteToLake(
-        config.lake, staging, config.run.run_id, config.codec
+        config.lake, staging, config.run.run_id, config.codec, config.partition_by
     )
 
     outcomes = (
@@ -98,7 +101,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     return {
         "drops": drops,
         "segments": split["segments"],
-        "articles": parsed["articles"],
+        "articles": articles,
         "rejects": parsed["rejects"],
         "published": published,
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 
 import apache_beam as beam
 import fastavro
@@ -23,19 +23,24 @@ from apache_beam.options.value_provider import StaticValueProvider
 
 import schemas
 from pipeline import __version__
-from pipeline.records import Article, Reject, partition_date, to_avro
+from pipeline.gazetteer import REGION_SLUGS
+from pipeline.records import Article, Reject, partition_date, primary_topic, to_avro
+from pipeline.topics import taxonomy
 
 __all__ = [
     "CODECS",
+    "PARTITION_KEYS",
     "AvroSink",
     "PublishedFile",
     "WriteToLake",
     "file_name",
     "kind_of",
+    "parse_partition_keys",
     "partition_of",
 ]
 
 CODECS = ("deflate", "snappy", "null")  # the codecs DuckDB reads as well as Spark and avro
+PARTITION_KEYS = ("dt", "region", "topic")
 _LOG = logging.getLogger(__name__)
 _KINDS = {Article: ("articles", "Article"), Reject: ("rejects", "Reject")}
 _STAGED_SEPARATOR = "~"
@@ -55,9 +60,37 @@ def kind_of(record: Article | Reject) -> str:
     return _KINDS[type(record)][0]
 
 
-def partition_of(record: Article | Reject) -> str:
-    """The partition path below the kind folder, built from controlled values only."""
-    return f"dt={partition_date(record).isoformat()}"
+def partition_of(record: Article | Reject, keys: tuple[str, ...] = PARTITION_KEYS) -> str:
+    """The partition path below the kind folder, built from controlled values only.
+
+    Articles are partitioned by ``keys`` (a subset of :data:`PARTITION_KEYS`, in the order
+    given); rejects by ``dt`` alone. A value outside its vocabulary, which the classifier
+    never makes, becomes ``unknown`` rather than a path.
+    """
+    date = f"dt={partition_date(record).isoformat()}"
+    if not isinstance(record, Article):
+        return date
+    values = {
+        "dt": date,
+        "region": f"region={_controlled(record.region.region, REGION_SLUGS)}",
+        "topic": f"topic={_controlled(primary_topic(record), taxonomy().slugs)}",
+    }
+    return "/".join(values[key] for key in keys)
+
+
+def _controlled(value: str, vocabulary: Collection[str]) -> str:
+    return value if value in vocabulary else "unknown"
+
+
+def parse_partition_keys(text: str) -> tuple[str, ...]:
+    """``"dt,region,topic"`` as a tuple, checked: known keys, no repeats, at least one."""
+    keys = tuple(key.strip() for key in text.split(",") if key.strip())
+    unknown = [key for key in keys if key not in PARTITION_KEYS]
+    if not keys or unknown or len(set(keys)) != len(keys):
+        raise ValueError(
+            f"partition keys must be some of {', '.join(PARTITION_KEYS)}, each once; got {text!r}"
+        )
+    return keys
 
 
 def file_name(run_id: str, shard: int, shards: int) -> str:
@@ -93,8 +126,11 @@ class AvroSink(fileio.FileSink):
         self._writer.flush()
 
 
-def _destination(record: Article | Reject) -> str:
-    return f"{kind_of(record)}/{partition_of(record)}"
+def _destination_for(keys: tuple[str, ...]) -> Callable[[Article | Reject], str]:
+    def destination(record: Article | Reject) -> str:
+        return f"{kind_of(record)}/{partition_of(record, keys)}"
+
+    return destination
 
 
 def _sink_for(codec: str) -> Callable[[str], AvroSink]:
@@ -153,10 +189,21 @@ class WriteToLake(beam.PTransform):
         staging: a folder inside the lake, private to this run, for files being written.
         run_id: names the files; the same run id gives the same names.
         codec: Avro codec, one of :data:`CODECS`.
+        partition_by: the article partition keys, in folder order.
     """
 
-    def __init__(self, lake: str, staging: str, run_id: str, codec: str = "deflate") -> None:
+    def __init__(
+        self,
+        lake: str,
+        staging: str,
+        run_id: str,
+        codec: str = "deflate",
+        partition_by: tuple[str, ...] = PARTITION_KEYS,
+    ) -> None:
         super().__init__()
+        if not partition_by or not set(partition_by) <= set(PARTITION_KEYS):
+            raise ValueError(f"WriteToLake: partition_by must be some of {PARTITION_KEYS}")
+        self.partition_by = tuple(partition_by)
         if codec not in CODECS:
             raise ValueError(f"WriteToLake: codec must be one of {', '.join(CODECS)}")
         if not run_id or "/" in run_id or _STAGED_SEPARATOR in run_id:
@@ -169,7 +216,7 @@ class WriteToLake(beam.PTransform):
     def expand(self, records):
         staged = records | "Write staged Avro files" >> fileio.WriteToFiles(
             path=self.staging,
-            destination=_destination,
+            destination=_destination_for(self.partition_by),
             sink=_sink_for(self.codec),
             file_naming=_staged_naming(self.run_id),
             shards=1,

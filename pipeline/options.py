@@ -6,7 +6,7 @@ import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.lake import CODECS
+from pipeline.lake import CODECS, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
 
 __all__ = ["DropOptions", "LakeOptions", "unknown_flags"]
@@ -54,6 +54,13 @@ class LakeOptions(PipelineOptions):
             choices=CODECS,
             default="deflate",
             help="Avro codec of the data files (DuckDB reads only these). Default: deflate.",
+        )
+        parser.add_argument(
+            "--partition-by",
+            default=",".join(PARTITION_KEYS),
+            metavar="KEYS",
+            help="Article partition folders, in order: some of dt, region, topic, comma "
+            "separated. Default: %(default)s.",
         )
         parser.add_argument(
             "--run-id",

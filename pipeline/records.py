@@ -12,15 +12,19 @@ import datetime as dt
 from typing import Any
 
 __all__ = [
+    "UNCLASSIFIED",
     "Article",
     "Dateline",
     "Drop",
     "Lineage",
+    "Region",
     "Reject",
     "RunContext",
     "Segment",
     "Source",
+    "Topic",
     "partition_date",
+    "primary_topic",
     "to_avro",
 ]
 
@@ -67,6 +71,26 @@ class Source:
 
 
 @dataclasses.dataclass(frozen=True)
+class Region:
+    country: str | None = None
+    subregion: str | None = None
+    subregion_m49: str | None = None
+    region: str = "unknown"
+    region_m49: str | None = None
+    method: str = "none"
+    mentioned: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Topic:
+    code: str
+    label: str
+    level: int
+    top_level: str
+    score: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Article:
     id: str
     title: str
@@ -78,6 +102,8 @@ class Article:
     year_from: str | None
     dateline: Dateline | None
     source: Source
+    region: Region = Region()
+    topics: tuple[Topic, ...] = ()
     word_count: int
     lineage: Lineage
 
@@ -148,11 +174,19 @@ class Segment:
         )
 
 
+UNCLASSIFIED = "unclassified"
+
+
 def partition_date(record: Article | Reject) -> dt.date:
     """The ``dt=`` partition of a record: an article's published date, else the ingest date."""
     if isinstance(record, Article):
         return record.published_date
     return record.lineage.ingest_time.date()
+
+
+def primary_topic(article: Article) -> str:
+    """The top-level slug of the article's best topic, or ``unclassified``."""
+    return article.topics[0].top_level if article.topics else UNCLASSIFIED
 
 
 def to_avro(record: Article | Reject) -> dict[str, Any]:

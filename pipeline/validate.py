@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from pipeline.classify import MAX_SCAN_CHARS, Classifier
 from pipeline.parse import Refusal, inspect_segment
-from pipeline.records import Drop, RunContext
+from pipeline.records import Article, Drop, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, segments_of
 from pipeline.text import decode
 
-__all__ = ["DropReport", "RejectNote", "validate_drop"]
+__all__ = ["DropReport", "Explanation", "RejectNote", "explain", "validate_drop"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,35 @@ class RejectNote:
     offset: int
     length: int
     message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """How one article was classified, for ``feedlake validate --explain``."""
+
+    title: str
+    country: str | None
+    region: str
+    method: str
+    mentioned: list[str]
+    topics: list[tuple[str, str, float]]  # (code, label, score), best first
+    terms: list[tuple[str, str, float, bool]]  # (term, code, weight, in title)
+
+
+def explain(article: Article, classifier: Classifier) -> Explanation:
+    """Classify ``article`` and say which evidence decided."""
+    classified = classifier.classify(article)
+    body = " ".join(article.body)[: MAX_SCAN_CHARS + 1]
+    matches = classifier.topics.matches(article.title, body)
+    return Explanation(
+        title=article.title,
+        country=classified.region.country,
+        region=classified.region.region,
+        method=classified.region.method,
+        mentioned=list(classified.region.mentioned),
+        topics=[(t.code, t.label, t.score) for t in classified.topics],
+        terms=[(m.term, m.code, m.weight, m.in_title) for m in matches],
+    )
 
 
 @dataclasses.dataclass
@@ -41,6 +71,7 @@ class DropReport:
     encodings: Counter[str] = dataclasses.field(default_factory=Counter)
     endings: Counter[str] = dataclasses.field(default_factory=Counter)
     end_markers: Counter[str] = dataclasses.field(default_factory=Counter)
+    explanations: list[Explanation] = dataclasses.field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -55,9 +86,15 @@ class DropReport:
 
 
 def validate_drop(
-    drop: Drop, run: RunContext, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
+    drop: Drop,
+    run: RunContext,
+    max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES,
+    classifier: Classifier | None = None,
 ) -> DropReport:
-    """Split and parse ``drop`` as the pipeline would, keeping a report instead of records."""
+    """Split and parse ``drop`` as the pipeline would, keeping a report instead of records.
+
+    With a ``classifier``, each article's classification is explained in the report too.
+    """
     report = DropReport(
         uri=drop.uri,
         size=drop.size,
@@ -79,4 +116,6 @@ def validate_drop(
         report.titles.append(article.title)
         report.encodings[article.lineage.encoding] += 1
         report.end_markers[end_marker or "none"] += 1
+        if classifier is not None:
+            report.explanations.append(explain(article, classifier))
     return report

@@ -7,11 +7,12 @@ import io
 import typing
 
 import fastavro
+import fastavro.schema
 import pytest
 
 import schemas
-from pipeline.records import Article, Dateline, Lineage, Reject, Source, to_avro
-from tests.conftest import make_article
+from pipeline.records import Article, Dateline, Lineage, Region, Reject, Source, Topic, to_avro
+from tests.conftest import ROOT, make_article
 
 TYPES = {
     "Article": Article,
@@ -19,7 +20,10 @@ TYPES = {
     "Lineage": Lineage,
     "Source": Source,
     "Dateline": Dateline,
+    "Region": Region,
+    "Topic": Topic,
 }
+V1 = ROOT / "tests" / "fixtures" / "schemas" / "v1"
 
 
 @pytest.mark.parametrize("name", sorted(TYPES))
@@ -55,3 +59,25 @@ def test_article_round_trips_through_avro():
 def test_records_are_typed():
     hints = typing.get_type_hints(Article)
     assert hints["published_date"].__name__ == "date"
+
+
+def test_version_1_files_read_with_the_current_schema_and_get_defaults():
+    old = fastavro.schema.load_schema(str(V1 / "feedlake.Article.avsc"))
+    record = to_avro(make_article())
+    del record["region"], record["topics"]
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, old, [record])
+    buffer.seek(0)
+    (back,) = list(fastavro.reader(buffer, reader_schema=schemas.load("Article")))
+    assert back["region"]["region"] == "unknown" and back["region"]["method"] == "none"
+    assert back["topics"] == []
+    assert back["title"] == record["title"]
+
+
+def test_current_files_read_with_the_version_1_schema():
+    old = fastavro.schema.load_schema(str(V1 / "feedlake.Article.avsc"))
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, schemas.load("Article"), [to_avro(make_article())])
+    buffer.seek(0)
+    (back,) = list(fastavro.reader(buffer, reader_schema=old))
+    assert "region" not in back and back["title"] == make_article().title

