@@ -109,7 +109,13 @@ def _command_run(argv: list[str]) -> int:
     from pipeline import __version__
     from pipeline.factory import JobConfig, build_pipeline
     from pipeline.lake import parse_partition_keys
-    from pipeline.manifest import RunFailed, finish_run, manifest_path
+    from pipeline.manifest import (
+        RunFailed,
+        finish_run,
+        manifest_path,
+        mark_running,
+        recover_incomplete_runs,
+    )
     from pipeline.options import unknown_flags
     from pipeline.records import RunContext
 
@@ -144,10 +150,15 @@ def _command_run(argv: list[str]) -> int:
         max_segment_bytes=args.max_segment_bytes,
         partition_by=partition_by,
     )
+    for old_run, removed in recover_incomplete_runs(config.lake).items():
+        _LOG.warning(
+            "run %s never committed (killed?): removed its %d published files", old_run, removed
+        )
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info("run %s: %d drop(s) into %s on %s", run_id, drop_count, config.lake, runner)
     clock = time.monotonic()
+    mark_running(config, started)
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config)
     try:
@@ -290,8 +301,12 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
     table.add_column("count", justify="right")
     table.add_column("detail", overflow="fold")
     table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes")
-    table.add_row("segments", str(counts["segments"]), "each ends as an article or a reject")
-    table.add_row("articles", str(counts["articles"]), "")
+    table.add_row(
+        "segments", str(counts["segments"]), "each ends as an article, a duplicate or a reject"
+    )
+    table.add_row("articles", str(counts["articles"]), "kept")
+    kinds = ", ".join(f"{k}: {v}" for k, v in counts["duplicates_by_kind"].items())
+    table.add_row("duplicates", str(counts["duplicates"]), kinds)
     reasons = ", ".join(f"{k}: {v}" for k, v in counts["rejects_by_reason"].items())
     table.add_row("rejects", str(counts["rejects"]), reasons)
     for output in manifest["outputs"]:
@@ -300,7 +315,7 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
     console = Console(stderr=False, soft_wrap=True)
     console.print(table)
     console.print(f"manifest: {manifest_file}")
-    console.print(f"lake:     {lake}  (articles/, rejects/, _runs/)")
+    console.print(f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)")
 
 
 def main(argv: list[str] | None = None) -> int:

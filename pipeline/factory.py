@@ -15,7 +15,9 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from connectors.drops import ReadDrops
+from connectors.lake_index import ReadLakeIndex
 from pipeline.classify import ClassifyArticles
+from pipeline.dedup import DEFAULT_THRESHOLD, DeduplicateArticles
 from pipeline.lake import PARTITION_KEYS, WriteToLake
 from pipeline.parse import ParseArticles
 from pipeline.records import Article, Reject, RunContext
@@ -38,6 +40,7 @@ class JobConfig:
     codec: str = "deflate"
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
     partition_by: tuple[str, ...] = PARTITION_KEYS
+    near_threshold: float = DEFAULT_THRESHOLD
 
 
 def staging_folder(lake: str, run_id: str) -> str:
@@ -46,7 +49,12 @@ def staging_folder(lake: str, run_id: str) -> str:
 
 
 def _outcome(record: Article | Reject) -> tuple[str, str]:
-    label = "articles" if isinstance(record, Article) else f"rejects:{record.reason}"
+    if isinstance(record, Reject):
+        label = f"rejects:{record.reason}"
+    elif record.dedup.duplicate_of is not None:
+        label = f"duplicates:{record.dedup.kind}"
+    else:
+        label = "articles"
     return record.lineage.source_uri, label
 
 
@@ -56,9 +64,13 @@ def _drop_report(element: tuple[str, dict]) -> str:
     line = dataclasses.asdict(summary)
     outcomes = dict(grouped["outcomes"])
     line["articles"] = outcomes.pop("articles", 0)
-    line["rejects_by_reason"] = {
-        label.split(":", 1)[1]: count for label, count in sorted(outcomes.items())
-    }
+    for kind in ("duplicates", "rejects"):
+        line[f"{kind}_by_kind" if kind == "duplicates" else "rejects_by_reason"] = {
+            label.split(":", 1)[1]: count
+            for label, count in sorted(outcomes.items())
+            if label.startswith(f"{kind}:")
+        }
+    line["duplicates"] = sum(line["duplicates_by_kind"].values())
     line["rejects"] = sum(line["rejects_by_reason"].values())
     return json.dumps(line, sort_keys=True)
 
@@ -75,14 +87,25 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
     split = drops | "Split into articles" >> SplitDrops(config.max_segment_bytes)
     parsed = split["segments"] | "Parse articles" >> ParseArticles(config.run)
-    articles = parsed["articles"] | "Classify region and topic" >> ClassifyArticles()
-    records = (articles, parsed["rejects"]) | "Gather records" >> beam.Flatten()
+    classified = parsed["articles"] | "Classify region and topic" >> ClassifyArticles()
+    lake_index = pipeline | "Read the lake's index" >> ReadLakeIndex(config.lake)
+    deduplicated = classified | "Remove duplicates" >> DeduplicateArticles(
+        lake_index, config.near_threshold
+    )
+    articles, duplicates = deduplicated["articles"], deduplicated["duplicates"]
+    records = (
+        articles,
+        duplicates,
+        parsed["rejects"],
+        deduplicated["index"],
+    ) | "Gather records" >> beam.Flatten()
     published = records | "Write to lake" >> WriteToLake(
         config.lake, staging, config.run.run_id, config.codec, config.partition_by
     )
 
     outcomes = (
-        records
+        (articles, duplicates, parsed["rejects"])
+        | "Gather outcomes" >> beam.Flatten()
         | "Label outcomes by drop" >> beam.Map(_outcome)
         | "Count outcomes" >> beam.combiners.Count.PerElement()
         | "Key counts by drop" >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
@@ -102,6 +125,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         "drops": drops,
         "segments": split["segments"],
         "articles": articles,
+        "duplicates": duplicates,
         "rejects": parsed["rejects"],
         "published": published,
     }

@@ -22,9 +22,18 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.value_provider import StaticValueProvider
 
 import schemas
+from connectors.lake_index import INDEX_FOLDER
 from pipeline import __version__
 from pipeline.gazetteer import REGION_SLUGS
-from pipeline.records import Article, Reject, partition_date, primary_topic, to_avro
+from pipeline.records import (
+    Article,
+    IndexEntry,
+    Reject,
+    is_duplicate,
+    partition_date,
+    primary_topic,
+    to_avro,
+)
 from pipeline.topics import taxonomy
 
 __all__ = [
@@ -42,7 +51,12 @@ __all__ = [
 CODECS = ("deflate", "snappy", "null")  # the codecs DuckDB reads as well as Spark and avro
 PARTITION_KEYS = ("dt", "region", "topic")
 _LOG = logging.getLogger(__name__)
-_KINDS = {Article: ("articles", "Article"), Reject: ("rejects", "Reject")}
+_SCHEMAS = {
+    "articles": "Article",
+    "duplicates": "Article",
+    "rejects": "Reject",
+    INDEX_FOLDER: "IndexEntry",
+}
 _STAGED_SEPARATOR = "~"
 
 
@@ -55,20 +69,28 @@ class PublishedFile:
     partition: str
 
 
-def kind_of(record: Article | Reject) -> str:
-    """The lake folder a record belongs in: ``articles`` or ``rejects``."""
-    return _KINDS[type(record)][0]
+def kind_of(record: Article | Reject | IndexEntry) -> str:
+    """The lake folder a record belongs in: articles, duplicates, rejects or _index."""
+    if isinstance(record, Reject):
+        return "rejects"
+    if isinstance(record, IndexEntry):
+        return INDEX_FOLDER
+    return "duplicates" if is_duplicate(record) else "articles"
 
 
-def partition_of(record: Article | Reject, keys: tuple[str, ...] = PARTITION_KEYS) -> str:
+def partition_of(
+    record: Article | Reject | IndexEntry, keys: tuple[str, ...] = PARTITION_KEYS
+) -> str:
     """The partition path below the kind folder, built from controlled values only.
 
-    Articles are partitioned by ``keys`` (a subset of :data:`PARTITION_KEYS`, in the order
-    given); rejects by ``dt`` alone. A value outside its vocabulary, which the classifier
-    never makes, becomes ``unknown`` rather than a path.
+    Kept articles are partitioned by ``keys`` (a subset of :data:`PARTITION_KEYS`, in the
+    order given); duplicates and rejects by ``dt`` alone; index entries not at all. A value
+    outside its vocabulary, which the classifier never makes, becomes ``unknown``.
     """
+    if isinstance(record, IndexEntry):
+        return ""
     date = f"dt={partition_date(record).isoformat()}"
-    if not isinstance(record, Article):
+    if not isinstance(record, Article) or is_duplicate(record):
         return date
     values = {
         "dt": date,
@@ -119,25 +141,24 @@ class AvroSink(fileio.FileSink):
             },
         )
 
-    def write(self, record: Article | Reject) -> None:
+    def write(self, record: Article | Reject | IndexEntry) -> None:
         self._writer.write(to_avro(record))
 
     def flush(self) -> None:
         self._writer.flush()
 
 
-def _destination_for(keys: tuple[str, ...]) -> Callable[[Article | Reject], str]:
-    def destination(record: Article | Reject) -> str:
-        return f"{kind_of(record)}/{partition_of(record, keys)}"
+def _destination_for(keys: tuple[str, ...]) -> Callable[[Article | Reject | IndexEntry], str]:
+    def destination(record: Article | Reject | IndexEntry) -> str:
+        partition = partition_of(record, keys)
+        return f"{kind_of(record)}/{partition}" if partition else kind_of(record)
 
     return destination
 
 
 def _sink_for(codec: str) -> Callable[[str], AvroSink]:
     def make(destination: str) -> AvroSink:
-        kind = destination.split("/", 1)[0]
-        schema_name = next(name for folder, name in _KINDS.values() if folder == kind)
-        return AvroSink(schema_name, codec)
+        return AvroSink(_SCHEMAS[destination.split("/", 1)[0]], codec)
 
     return make
 
@@ -167,7 +188,7 @@ class _PublishFileFn(beam.DoFn):
             FileSystems.rename([source], [target])
         elif not FileSystems.exists(target):  # a retried bundle may have moved it already
             raise OSError(f"staged file {source} vanished before it reached {target}")
-        kind, partition = staged.destination.split("/", 1)
+        kind, _, partition = staged.destination.partition("/")
         yield PublishedFile(path=target, kind=kind, partition=partition)
 
 

@@ -20,10 +20,21 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
+from connectors.lake_index import INDEX_FOLDER
 from pipeline import __version__
 from pipeline.factory import DROPS_REPORT, FILES_REPORT, JobConfig, staging_folder
 
-__all__ = ["RunFailed", "count_records", "finish_run", "manifest_path"]
+RUNNING_MARKER = "RUNNING"
+
+__all__ = [
+    "RUNNING_MARKER",
+    "RunFailed",
+    "count_records",
+    "finish_run",
+    "manifest_path",
+    "mark_running",
+    "recover_incomplete_runs",
+]
 
 
 class RunFailed(RuntimeError):
@@ -71,20 +82,23 @@ def _check_outputs(files: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], l
 
 def _totals(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> dict[str, Any]:
     by_reason: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
     for drop in inputs:
         by_reason.update(drop["rejects_by_reason"])
+        by_kind.update(drop["duplicates_by_kind"])
     return {
         "drops": len(inputs),
         "bytes": sum(drop["size"] for drop in inputs),
         "segments": sum(drop["segments"] for drop in inputs),
         "articles": sum(drop["articles"] for drop in inputs),
-        "duplicates": 0,
+        "duplicates": sum(by_kind.values()),
+        "duplicates_by_kind": dict(sorted(by_kind.items())),
         "rejects": sum(by_reason.values()),
         "rejects_by_reason": dict(sorted(by_reason.items())),
         "files": len(outputs),
         "records_written": {
             kind: sum(o["records"] for o in outputs if o["kind"] == kind)
-            for kind in ("articles", "rejects")
+            for kind in ("articles", "duplicates", "rejects", INDEX_FOLDER)
         },
     }
 
@@ -92,11 +106,11 @@ def _totals(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> dict
 def _balance_problems(inputs: list[dict[str, Any]], counts: dict[str, Any]) -> list[str]:
     problems = [
         f"{drop['uri']}: {drop['segments']} segments but {drop['articles']} articles + "
-        f"{drop['rejects']} rejects"
+        f"{drop['duplicates']} duplicates + {drop['rejects']} rejects"
         for drop in inputs
-        if drop["segments"] != drop["articles"] + drop["rejects"]
+        if drop["segments"] != drop["articles"] + drop["duplicates"] + drop["rejects"]
     ]
-    for kind in ("articles", "rejects"):
+    for kind in ("articles", "duplicates", "rejects"):
         if counts["records_written"][kind] != counts[kind]:
             problems.append(
                 f"{counts[kind]} {kind} counted but {counts['records_written'][kind]} "
@@ -136,7 +150,9 @@ def finish_run(
             "apache_beam": beam.__version__,
             "fastavro": fastavro.__version__,
             "python": platform.python_version(),
-            "schemas": {name: schemas.version(name) for name in ("Article", "Reject")},
+            "schemas": {
+                name: schemas.version(name) for name in ("Article", "Reject", "IndexEntry")
+            },
         },
         "inputs": inputs,
         "outputs": outputs,
@@ -149,12 +165,65 @@ def finish_run(
     return manifest
 
 
+def recover_incomplete_runs(lake: str) -> dict[str, int]:
+    """Undo runs that were killed before they committed, so the lake is as if they never ran.
+
+    A run commits by writing its manifest; until then its staging folder exists. For each
+    staging folder without a manifest, every file the run published (all carry its run id in
+    their name) is deleted, then the folder. One writer per lake at a time: a concurrent run's
+    staging folder would look incomplete.
+
+    Returns:
+        Run id to the number of published files removed.
+    """
+    markers = FileSystems.match([FileSystems.join(lake, "_staging", "*", RUNNING_MARKER)])
+    recovered = {}
+    for match in markers[0].metadata_list:
+        run_id = match.path.rsplit("/", 2)[-2]
+        if FileSystems.exists(manifest_path(lake, run_id)):
+            continue
+        published = [
+            m.path
+            for pattern in _published_patterns(lake, run_id)
+            for m in FileSystems.match([pattern])[0].metadata_list
+        ]
+        if published:
+            FileSystems.delete(published)
+        _remove_staging(lake, staging_folder(lake, run_id))
+        recovered[run_id] = len(published)
+    return recovered
+
+
+def mark_running(config: JobConfig, started: dt.datetime) -> None:
+    """Open the run: a marker in its staging folder says it has not committed yet."""
+    marker = FileSystems.join(staging_folder(config.lake, config.run.run_id), RUNNING_MARKER)
+    _write_atomically(marker, {"run_id": config.run.run_id, "started": started.isoformat()})
+
+
+def _published_patterns(lake: str, run_id: str) -> list[str]:
+    name = f"{run_id}-*.avro"
+    return [
+        FileSystems.join(lake, "articles", "**", name),
+        FileSystems.join(lake, "duplicates", "**", name),
+        FileSystems.join(lake, "rejects", "**", name),
+        FileSystems.join(lake, INDEX_FOLDER, name),
+    ]
+
+
 def _remove_staging(lake: str, staging: str) -> None:
-    if FileSystems.exists(staging):
-        FileSystems.delete([staging])
+    _delete_tree(staging)
     parent = FileSystems.join(lake, "_staging")
-    if FileSystems.exists(parent) and not FileSystems.match([parent + "/*"])[0].metadata_list:
-        FileSystems.delete([parent])  # leave no empty folder behind once no run is staging
+    if not FileSystems.match([parent + "/**"])[0].metadata_list:
+        _delete_tree(parent)  # leave no empty folder behind once no run is staging
+
+
+def _delete_tree(folder: str) -> None:
+    """Delete every file below ``folder``, then the folder where folders exist (local disk)."""
+    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])
 
 
 def _write_atomically(path: str, document: dict[str, Any]) -> None:

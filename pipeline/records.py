@@ -15,7 +15,9 @@ __all__ = [
     "UNCLASSIFIED",
     "Article",
     "Dateline",
+    "Dedup",
     "Drop",
+    "IndexEntry",
     "Lineage",
     "Region",
     "Reject",
@@ -23,6 +25,7 @@ __all__ = [
     "Segment",
     "Source",
     "Topic",
+    "is_duplicate",
     "partition_date",
     "primary_topic",
     "to_avro",
@@ -90,6 +93,23 @@ class Topic:
     score: float
 
 
+@dataclasses.dataclass(frozen=True)
+class Dedup:
+    copies: int = 0
+    duplicate_of: str | None = None
+    kind: str | None = None
+    similarity: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexEntry:
+    """A kept article in the lake's deduplication index: its id, band keys and sketch."""
+
+    id: str
+    bands: bytes
+    sketch: bytes
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Article:
     id: str
@@ -104,6 +124,7 @@ class Article:
     source: Source
     region: Region = Region()
     topics: tuple[Topic, ...] = ()
+    dedup: Dedup = Dedup()
     word_count: int
     lineage: Lineage
 
@@ -177,6 +198,11 @@ class Segment:
 UNCLASSIFIED = "unclassified"
 
 
+def is_duplicate(record: object) -> bool:
+    """True for an article that deduplication did not keep."""
+    return isinstance(record, Article) and record.dedup.duplicate_of is not None
+
+
 def partition_date(record: Article | Reject) -> dt.date:
     """The ``dt=`` partition of a record: an article's published date, else the ingest date."""
     if isinstance(record, Article):
@@ -189,6 +215,6 @@ def primary_topic(article: Article) -> str:
     return article.topics[0].top_level if article.topics else UNCLASSIFIED
 
 
-def to_avro(record: Article | Reject) -> dict[str, Any]:
+def to_avro(record: Article | Reject | IndexEntry) -> dict[str, Any]:
     """The dict fastavro writes for ``record`` under its schema."""
     return dataclasses.asdict(record)

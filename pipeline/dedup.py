@@ -1,0 +1,259 @@
+"""Exact and near-duplicate removal, within a run and across runs.
+
+Guarantees: every article leaves either kept (``dedup.copies`` counts the copies this run saw)
+or as a duplicate naming the kept article's id, ``exact`` (same fingerprint of the normalised
+body, whatever the title prefix or header lines) or ``near`` (MinHash similarity of word
+5-shingles at or above the threshold; see :mod:`pipeline.minhash` for the LSH tuning). Copies
+form clusters by connected components. The kept copy of a cluster is one already in the lake
+(from the index of earlier runs) if there is one, else the earliest published, ties broken by
+drop file name, then URI, then position: the result depends on neither file order nor
+bundles nor workers. Nothing is rejected here.
+
+Layout: each article becomes a small :class:`ArticleSketch` (key, order, id, band keys,
+sketch; no body); one combine gathers them with the lake's index and decides every cluster at
+once; the articles, never shuffled, take their decision from a side input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+
+from pipeline import minhash
+from pipeline.records import Article, Dedup, IndexEntry
+from pipeline.text import tokens
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "ArticleSketch",
+    "Decision",
+    "DeduplicateArticles",
+    "article_key",
+    "decide",
+    "sketch_article",
+]
+
+DEFAULT_THRESHOLD = 0.7
+_MAX_PAIRS_PER_BUCKET = 64  # a bucket shared by many articles is boilerplate, not news
+
+
+@dataclasses.dataclass(frozen=True)
+class ArticleSketch:
+    """What deduplication needs of an article: no body, about 300 bytes."""
+
+    key: str
+    order: tuple[int, str, str, int]  # (published day, drop file name, uri, position)
+    id: str
+    bands: bytes
+    sketch: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What happens to one article of a cluster."""
+
+    duplicate_of: str | None = None
+    kind: str | None = None
+    similarity: float | None = None
+    copies: int = 0
+
+
+def article_key(article: Article) -> str:
+    """Unique within a run: where the article's bytes came from."""
+    return f"{article.lineage.source_uri}#{article.lineage.segment_index}"
+
+
+def sketch_article(article: Article) -> ArticleSketch:
+    """The article's MinHash band keys and sketch, and its place in the keep order."""
+    signature = minhash.signature(tokens(" ".join(article.body)))
+    uri = article.lineage.source_uri
+    return ArticleSketch(
+        key=article_key(article),
+        order=(
+            article.published_date.toordinal(),
+            uri.rsplit("/", 1)[-1],
+            uri,
+            article.lineage.segment_index,
+        ),
+        id=article.id,
+        bands=minhash.band_keys(signature).astype("<u4").tobytes(),
+        sketch=minhash.sketch(signature).tobytes(),
+    )
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, node: int) -> int:
+        while self.parent[node] != node:
+            self.parent[node] = self.parent[self.parent[node]]
+            node = self.parent[node]
+        return node
+
+    def union(self, left: int, right: int) -> None:
+        left, right = self.find(left), self.find(right)
+        if left != right:  # the lower index (earlier in keep order) stays the root
+            self.parent[max(left, right)] = min(left, right)
+
+
+def _candidate_pairs(bands: np.ndarray) -> np.ndarray:
+    """Pairs of rows sharing a band key: each row with the previous and the first of its run."""
+    pairs = []
+    for band in range(bands.shape[1]):
+        order = np.argsort(bands[:, band], kind="stable")
+        keys = bands[order, band]
+        same = np.flatnonzero(keys[1:] == keys[:-1]) + 1
+        if not len(same):
+            continue
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        first = starts[np.searchsorted(starts, same, side="right") - 1]
+        near_start = same - first < _MAX_PAIRS_PER_BUCKET
+        same, first = same[near_start], first[near_start]
+        pairs.append(np.stack([order[same - 1], order[same]], axis=1))
+        pairs.append(np.stack([order[first], order[same]], axis=1))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
+
+
+def decide(
+    run: list[ArticleSketch], lake: list[IndexEntry], threshold: float = DEFAULT_THRESHOLD
+) -> tuple[dict[str, Decision], list[IndexEntry]]:
+    """Decide every cluster of this run's articles, against the lake's index.
+
+    Returns:
+        Decisions for the articles that belong to a cluster (keepers with copies, and
+        duplicates), keyed by :func:`article_key`; and the index entries of this run's
+        kept articles.
+    """
+    run = sorted(run, key=lambda s: s.order)
+    lake = sorted(lake, key=lambda e: e.id)
+    nodes = len(lake) + len(run)
+    ids = [entry.id for entry in lake] + [s.id for s in run]
+    bands = np.frombuffer(b"".join(x.bands for x in (*lake, *run)), dtype="<u4").reshape(
+        nodes, minhash.BANDS
+    )
+    sketches = np.frombuffer(b"".join(x.sketch for x in (*lake, *run)), dtype=np.uint8).reshape(
+        nodes, minhash.NUM_PERM
+    )
+    clusters = _UnionFind(nodes)
+    first_with_id: dict[str, int] = {}
+    for node, content_id in enumerate(ids):
+        clusters.union(first_with_id.setdefault(content_id, node), node)
+    pairs = _candidate_pairs(bands)
+    if len(pairs):
+        similar = minhash.estimate_jaccard(sketches[pairs[:, 0]], sketches[pairs[:, 1]])
+        for left, right in pairs[similar >= threshold].tolist():
+            clusters.union(left, right)
+
+    members: dict[int, list[int]] = {}
+    for node in range(nodes):
+        members.setdefault(clusters.find(node), []).append(node)
+    decisions: dict[str, Decision] = {}
+    kept: list[IndexEntry] = []
+    for root, cluster in members.items():
+        new = [node for node in cluster if node >= len(lake)]
+        if not new:
+            continue
+        keeper = root  # the lowest index: a lake entry if any, else the first in keep order
+        if keeper >= len(lake):
+            sketch = run[keeper - len(lake)]
+            kept.append(IndexEntry(sketch.id, sketch.bands, sketch.sketch))
+            if len(new) > 1:
+                decisions[sketch.key] = Decision(copies=len(new) - 1)
+        for node in new:
+            if node == keeper:
+                continue
+            exact = ids[node] == ids[keeper]
+            similarity = (
+                1.0 if exact else float(minhash.estimate_jaccard(sketches[node], sketches[keeper]))
+            )
+            decisions[run[node - len(lake)].key] = Decision(
+                duplicate_of=ids[keeper],
+                kind="exact" if exact else "near",
+                similarity=round(similarity, 4),
+            )
+    return decisions, kept
+
+
+def _decide_all(
+    run: list[ArticleSketch], lake_batches: list[list[IndexEntry]], threshold: float
+) -> Iterator[tuple[dict[str, Decision], list[IndexEntry]]]:
+    lake = [entry for batch in lake_batches for entry in batch]
+    yield decide(run, lake, threshold)
+
+
+class _MarkDuplicatesFn(beam.DoFn):
+    DUPLICATES = "duplicates"
+
+    def __init__(self) -> None:
+        self.exact = Metrics.counter("feedlake", "duplicates_exact")
+        self.near = Metrics.counter("feedlake", "duplicates_near")
+
+    def process(
+        self, article: Article, decisions: dict[str, Decision]
+    ) -> Iterator[Article | beam.pvalue.TaggedOutput]:
+        decision = decisions.get(article_key(article))
+        if decision is None:
+            yield article
+            return
+        marked = dataclasses.replace(
+            article,
+            dedup=Dedup(
+                copies=decision.copies,
+                duplicate_of=decision.duplicate_of,
+                kind=decision.kind,
+                similarity=decision.similarity,
+            ),
+        )
+        if decision.duplicate_of is None:
+            yield marked
+            return
+        (self.exact if decision.kind == "exact" else self.near).inc()
+        yield beam.pvalue.TaggedOutput(self.DUPLICATES, marked)
+
+
+class DeduplicateArticles(beam.PTransform):
+    """Articles in; ``articles`` (kept), ``duplicates`` and new ``index`` entries out.
+
+    Args:
+        lake_index: batches (lists) of the lake's :class:`IndexEntry`, from earlier runs.
+        threshold: estimated Jaccard similarity at which a candidate pair is a near duplicate.
+    """
+
+    def __init__(self, lake_index: beam.PCollection, threshold: float = DEFAULT_THRESHOLD) -> None:
+        super().__init__()
+        if not 0 < threshold <= 1:
+            raise ValueError("DeduplicateArticles: threshold must be in (0, 1]")
+        self.lake_index = lake_index
+        self.threshold = threshold
+
+    def expand(self, articles):
+        sketches = (
+            articles
+            | "Sketch each article" >> beam.Map(sketch_article)
+            | "Gather sketches" >> beam.combiners.ToList()
+        )
+        index = self.lake_index | "Gather the lake's index" >> beam.combiners.ToList()
+        decided = sketches | "Decide clusters" >> beam.FlatMap(
+            _decide_all, beam.pvalue.AsSingleton(index), self.threshold
+        )
+        decisions = decided | "Keep decisions" >> beam.Map(lambda result: result[0])
+        marked = articles | "Mark duplicates" >> beam.ParDo(
+            _MarkDuplicatesFn(), beam.pvalue.AsSingleton(decisions)
+        ).with_outputs(_MarkDuplicatesFn.DUPLICATES, main="articles")
+        new_index = decided | "Index kept articles" >> beam.FlatMap(_index_entries)
+        return {
+            "articles": marked["articles"],
+            "duplicates": marked[_MarkDuplicatesFn.DUPLICATES],
+            "index": new_index,
+        }
+
+
+def _index_entries(result: tuple[dict[str, Decision], list[IndexEntry]]) -> Iterable[IndexEntry]:
+    return result[1]
