@@ -12,7 +12,7 @@ one band with probability 1 - (1 - s^7)^20:
 
 so pairs at 0.8 and above are found with probability >= 0.99 and pairs at 0.3 and below
 almost never meet. A candidate is confirmed with the similarity estimated from the two
-sketches (the 8 bits 32-39 of each of the 140 minimum hashes; b-bit minwise hashing, Li and
+sketches (the low byte of each of the 140 minimum hashes; b-bit minwise hashing, Li and
 König 2010): est = (matches/140 - 1/256) / (1 - 1/256), standard error about 0.035 at 0.8.
 """
 
@@ -39,9 +39,12 @@ NUM_PERM = BANDS * ROWS
 _SEED = 20250829
 
 _rng = np.random.default_rng(_SEED)
-_A = _rng.integers(1, 2**63, NUM_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
-_B = _rng.integers(0, 2**63, NUM_PERM, dtype=np.uint64)
+# Permutations x -> (a x + b) mod 2^32 with odd a: bijections of the 32-bit hash space. 32-bit
+# arithmetic halves the cost of the 140 x shingles step, the largest of the signature.
+_A = (_rng.integers(0, 2**32, NUM_PERM, dtype=np.uint64) | np.uint64(1)).astype(np.uint32)
+_B = _rng.integers(0, 2**32, NUM_PERM, dtype=np.uint64).astype(np.uint32)
 _BAND_WEIGHTS = _rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
+_SHINGLE_WEIGHTS = _rng.integers(1, 2**63, SHINGLE, dtype=np.uint64) | np.uint64(1)
 _MAX = np.iinfo(np.uint64).max
 
 
@@ -62,35 +65,49 @@ def _word_hashes(words: list[bytes]) -> np.ndarray:
 
 
 def shingle_hashes(words: list[bytes]) -> np.ndarray:
-    """One 64-bit hash per word 5-shingle (one for the whole text when it is shorter)."""
+    """One 32-bit hash per word 5-shingle (one for the whole text when it is shorter)."""
+    return (_shingle_hashes64(words) >> np.uint64(32)).astype(np.uint32)
+
+
+def _shingle_hashes64(words: list[bytes]) -> np.ndarray:
     if not words:
         return np.zeros(1, dtype=np.uint64)
     hashes = _word_hashes(words)
     if len(hashes) < SHINGLE:
         return _mix(np.bitwise_xor.reduce(hashes * _BAND_WEIGHTS[: len(hashes)], keepdims=True))
     count = len(hashes) - SHINGLE + 1
-    combined = hashes[:count].copy()
-    for offset in range(1, SHINGLE):  # position-dependent: "a b" and "b a" differ
-        combined = _mix(combined ^ hashes[offset : offset + count])
-    return combined
+    combined = hashes[:count] * _SHINGLE_WEIGHTS[0]
+    for offset in range(1, SHINGLE):  # a weight per position: "a b" and "b a" differ
+        combined += hashes[offset : offset + count] * _SHINGLE_WEIGHTS[offset]
+    return _mix(combined)
 
 
 def signature(words: list[bytes]) -> np.ndarray:
-    """The 140 minimum hashes of the text's shingles under the 140 fixed permutations."""
-    values = np.multiply.outer(shingle_hashes(words), _A)
-    values += _B
-    return values.min(axis=0)
+    """The 140 minimum hashes (uint32) of the text's shingles under the fixed permutations."""
+    values = np.multiply.outer(_A, shingle_hashes(words))
+    values += _B[:, None]
+    return values.min(axis=1)
 
 
-def band_keys(signature_: np.ndarray) -> np.ndarray:
-    """One 32-bit key per band: equal keys mean (almost surely) equal bands."""
-    rows = signature_.reshape(BANDS, ROWS)
-    return (_mix((rows * _BAND_WEIGHTS).sum(axis=1)) >> np.uint64(32)).astype(np.uint32)
+def band_keys(signature_: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> np.ndarray:
+    """One 32-bit key per band: equal keys mean (almost surely) equal bands.
+
+    ``bands`` and ``rows`` other than the defaults serve comparisons (the benchmark's
+    datatrove-style 14 x 8); the lake's index always uses 20 x 7.
+    """
+    grid = signature_[: bands * rows].reshape(bands, rows).astype(np.uint64)
+    weights = np.resize(_BAND_WEIGHTS, rows)
+    return (_mix((grid * weights).sum(axis=1)) >> np.uint64(32)).astype(np.uint32)
 
 
 def sketch(signature_: np.ndarray) -> np.ndarray:
-    """Bits 32-39 of each minimum hash: 140 bytes that estimate Jaccard similarity."""
-    return ((signature_ >> np.uint64(32)) & np.uint64(0xFF)).astype(np.uint8)
+    """The low byte of each minimum hash: 140 bytes that estimate Jaccard similarity.
+
+    A minimum is small, so its high bits say little; its low bits come from the low bits of
+    the winning shingle's hash, which are uniform: equal winners give equal bytes, different
+    ones collide with probability 1/256.
+    """
+    return (signature_ & 0xFF).astype(np.uint8)
 
 
 def estimate_jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:

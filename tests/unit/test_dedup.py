@@ -1,0 +1,187 @@
+"""MinHash sketches and the cluster decision, as pure functions."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+
+import pytest
+
+from benchmarks.corpus import true_jaccard
+from pipeline import minhash
+from pipeline.dedup import article_key, decide, sketch_article
+from pipeline.records import IndexEntry
+from pipeline.text import tokens
+from tests.conftest import make_article
+
+STORY = [
+    "WINDHOEK, Aug. 29 (Xinhua) -- The Namibian government has launched a nationwide school "
+    "rehabilitation campaign to rebuild dilapidated infrastructure in all constituencies.",
+    "The programme was officially launched on Wednesday by Prime Minister Elijah Ngurare at "
+    "Mukuvi Primary School in Kavango East in north-eastern Namibia.",
+    "The campaign aims to equip all schools in Namibia with functional toilets, laboratories "
+    "and other necessary facilities, according to a statement from the Prime Minister's Office.",
+    "The statement said the government plans to use the skills of unemployed vocational school "
+    "graduates and other community members with relevant skills to carry out the jobs.",
+]
+OTHER = [
+    "HANOI, Aug. 29 (Xinhua) -- Vietnamese citizens will receive 100,000 Vietnamese dong as a "
+    "cash gift to mark the 80th National Day, the Vietnam News Agency reported Thursday.",
+    "Citizens will receive the money either through bank transfer or delivery before the day.",
+]
+
+
+def article(body, *, uri="/d/milosi-2025-08-29.txt", index=0, day=29, title="Title"):
+    base = make_article()
+    return make_article(
+        title=title,
+        body=tuple(body),
+        id=_content_id(body),
+        published_date=dt.date(2025, 8, day),
+        lineage=dataclasses.replace(base.lineage, source_uri=uri, segment_index=index),
+    )
+
+
+def _content_id(body):
+    from pipeline.text import fingerprint
+
+    return fingerprint(tokens(" ".join(body)))
+
+
+def reworded(body, changes, seed=1):
+    rng = random.Random(seed)
+    words = " ".join(body).split()
+    for _ in range(changes):
+        words[rng.randrange(len(words))] = f"changed{rng.randrange(10**6)}"
+    return [" ".join(words)]
+
+
+# MinHash ----------------------------------------------------------------------------------
+
+
+def test_signatures_are_stable_across_processes_and_versions():
+    # The index of one run is read by the next: these values must never change silently.
+    sig = minhash.signature(tokens("The quick brown fox jumps over the lazy dog near the river."))
+    assert minhash.band_keys(sig).tolist()[:3] == [213612103, 3107692354, 3333895623]
+    assert int(sig[0]) == 574826526
+
+
+def test_identical_texts_share_every_band_and_estimate_one():
+    a, b = (minhash.signature(tokens(" ".join(STORY))) for _ in range(2))
+    assert (minhash.band_keys(a) == minhash.band_keys(b)).all()
+    assert minhash.estimate_jaccard(minhash.sketch(a), minhash.sketch(b)) == 1.0
+
+
+@pytest.mark.parametrize("changes", [2, 6, 15])
+def test_estimate_follows_true_jaccard(changes):
+    copy = reworded(STORY, changes)
+    estimate = minhash.estimate_jaccard(
+        minhash.sketch(minhash.signature(tokens(" ".join(STORY)))),
+        minhash.sketch(minhash.signature(tokens(" ".join(copy)))),
+    )
+    assert abs(estimate - true_jaccard(STORY, copy)) < 0.12
+
+
+def test_distinct_texts_estimate_near_zero():
+    left, right = (minhash.sketch(minhash.signature(tokens(" ".join(t)))) for t in (STORY, OTHER))
+    assert minhash.estimate_jaccard(left, right) < 0.1
+
+
+def test_short_texts_still_get_a_signature():
+    assert minhash.signature(tokens("Two words")).shape == (minhash.NUM_PERM,)
+    assert minhash.signature([]).shape == (minhash.NUM_PERM,)
+
+
+def test_lsh_catches_08_pairs_with_high_probability():
+    s = 0.8
+    assert 1 - (1 - s**minhash.ROWS) ** minhash.BANDS >= 0.99
+    assert 1 - (1 - 0.3**minhash.ROWS) ** minhash.BANDS < 0.01
+
+
+# Decisions --------------------------------------------------------------------------------
+
+
+def test_exact_copy_under_another_title_and_channel_is_an_exact_duplicate():
+    original = article(STORY, index=0)
+    copy = article(STORY, index=1, title="MIL-OSI China: Title")
+    decisions, kept = decide([sketch_article(copy), sketch_article(original)], [])
+    assert decisions[article_key(copy)].duplicate_of == original.id
+    assert decisions[article_key(copy)].kind == "exact"
+    assert decisions[article_key(copy)].similarity == 1.0
+    assert decisions[article_key(original)].copies == 1
+    assert [entry.id for entry in kept] == [original.id]
+
+
+def test_near_copy_is_a_near_duplicate_with_its_similarity():
+    original = article(STORY, index=0)
+    copy = article(reworded(STORY, 3), index=1)
+    decisions, _ = decide([sketch_article(original), sketch_article(copy)], [])
+    decision = decisions[article_key(copy)]
+    assert (decision.duplicate_of, decision.kind) == (original.id, "near")
+    assert 0.7 <= decision.similarity < 1.0
+
+
+def test_distinct_articles_are_all_kept():
+    articles = [article(STORY, index=0), article(OTHER, index=1)]
+    decisions, kept = decide([sketch_article(a) for a in articles], [])
+    assert decisions == {}
+    assert len(kept) == 2
+
+
+def test_the_earliest_published_copy_is_kept_then_drop_name_then_position():
+    late = article(STORY, uri="/d/a.txt", index=0, day=30)
+    early = article(STORY, uri="/d/z.txt", index=5, day=28)
+    decisions, _ = decide([sketch_article(late), sketch_article(early)], [])
+    assert decisions[article_key(late)].duplicate_of == early.id
+    assert decisions[article_key(early)].copies == 1
+    first, second = article(STORY, uri="/x/a.txt", index=3), article(STORY, uri="/b/b.txt", index=0)
+    decisions, _ = decide([sketch_article(second), sketch_article(first)], [])
+    assert decisions[article_key(first)].copies == 1  # a.txt sorts before b.txt
+    assert decisions[article_key(second)].duplicate_of == first.id
+
+
+def test_decisions_do_not_depend_on_input_order():
+    articles = [article(STORY, index=0), article(reworded(STORY, 3), index=1)]
+    articles += [article(STORY, uri="/d/b.txt", index=2), article(OTHER, index=3)]
+    sketches = [sketch_article(a) for a in articles]
+    expected = decide(sketches, [])
+    for seed in range(5):
+        shuffled = sketches[:]
+        random.Random(seed).shuffle(shuffled)
+        assert decide(shuffled, []) == expected
+
+
+def test_copies_of_what_the_lake_already_holds_are_all_duplicates():
+    original = article(STORY)
+    sketch = sketch_article(original)
+    lake = [IndexEntry(sketch.id, sketch.bands, sketch.sketch)]
+    rerun = article(STORY, uri="/d/again.txt")
+    republished = article(reworded(STORY, 3), uri="/d/later.txt", index=4)
+    decisions, kept = decide([sketch_article(rerun), sketch_article(republished)], lake)
+    assert {d.duplicate_of for d in decisions.values()} == {original.id}
+    assert decisions[article_key(rerun)].kind == "exact"
+    assert decisions[article_key(republished)].kind == "near"
+    assert kept == []
+
+
+def test_clusters_are_connected_components():
+    a = article(STORY, index=0)
+    b = article(reworded(STORY, 3, seed=1), index=1)
+    c = article(reworded(b.body, 3, seed=2), index=2)
+    decisions, kept = decide([sketch_article(x) for x in (a, b, c)], [])
+    assert decisions[article_key(b)].duplicate_of == a.id
+    assert decisions[article_key(c)].duplicate_of == a.id
+    assert decisions[article_key(a)].copies == 2 and len(kept) == 1
+
+
+def test_sketches_carry_no_body_and_little_data():
+    sketch = sketch_article(article(STORY))
+    assert len(sketch.bands) == 4 * minhash.BANDS and len(sketch.sketch) == minhash.NUM_PERM
+    assert not any(STORY[0][:20] in str(value) for value in dataclasses.astuple(sketch))
+
+
+def test_lineage_key_is_unique_per_segment():
+    base = make_article()
+    other = make_article(lineage=dataclasses.replace(base.lineage, segment_index=7))
+    assert article_key(base) != article_key(other)
