@@ -134,6 +134,8 @@ def _command_run(argv: list[str]) -> int:
         partition_by = parse_partition_keys(args.partition_by)
     except ValueError as error:
         raise UsageError(f"--partition-by: {error}") from None
+    if not 0 < args.near_threshold <= 1:
+        raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
     patterns, drop_count = _matched_drops(args.drops)
@@ -149,6 +151,7 @@ def _command_run(argv: list[str]) -> int:
         codec=args.codec,
         max_segment_bytes=args.max_segment_bytes,
         partition_by=partition_by,
+        near_threshold=args.near_threshold,
     )
     for old_run, removed in recover_incomplete_runs(config.lake).items():
         _LOG.warning(

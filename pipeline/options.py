@@ -6,6 +6,7 @@ import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline.dedup import DEFAULT_THRESHOLD
 from pipeline.lake import CODECS, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
 
@@ -61,6 +62,13 @@ class LakeOptions(PipelineOptions):
             metavar="KEYS",
             help="Article partition folders, in order: some of dt, region, topic, comma "
             "separated. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--near-threshold",
+            type=float,
+            default=DEFAULT_THRESHOLD,
+            help="Estimated Jaccard similarity of word 5-shingles at which two articles are "
+            "near duplicates. Default: %(default)s.",
         )
         parser.add_argument(
             "--run-id",
