@@ -15,6 +15,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+import schemas
 from pipeline.records import IndexEntry
 
 __all__ = ["INDEX_FOLDER", "ReadLakeIndex", "index_pattern", "read_index_file"]
@@ -29,7 +30,8 @@ def index_pattern(lake: str) -> str:
 def read_index_file(path: str) -> list[IndexEntry]:
     """Every entry of one index file."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        return [IndexEntry(r["id"], r["bands"], r["sketch"]) for r in fastavro.reader(fh)]
+        reader = fastavro.reader(fh, reader_schema=schemas.load("IndexEntry"))
+        return [IndexEntry(r["id"], r["bands"], r["sketch"], tuple(r["links"])) for r in reader]
 
 
 def _read_matched(readable: fileio.ReadableFile) -> Iterator[list[IndexEntry]]:

@@ -12,11 +12,14 @@ import logging
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 __all__ = ["main"]
 
-SAMPLE_DROPS = Path(__file__).resolve().parent.parent / "samples" / "drops"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLE_DROPS = SAMPLES / "drops"
+SAMPLE_FEEDS = SAMPLES / "feeds.txt"
 _LOG = logging.getLogger("feedlake")
 
 
@@ -41,16 +44,18 @@ def _configure_logging(quiet: bool, verbose: bool) -> None:
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    from pipeline.options import DropOptions, LakeOptions
+    from pipeline.options import DropOptions, FeedOptions, LakeOptions
 
     parser = argparse.ArgumentParser(
         prog="feedlake run",
-        description="Read MIL-OSI drops, split and parse them into articles, and write them "
-        "to a Hive-partitioned Avro lake. With no arguments: the bundled sample into ./lake.",
+        description="Read MIL-OSI drops and RSS/Atom feeds, parse, classify and deduplicate "
+        "their articles, and write them to a Hive-partitioned Avro lake. With no arguments: "
+        "the bundled sample drop and feed into ./lake.",
         epilog="Every other flag is a Beam pipeline option and passes through, e.g. "
         "--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing.",
     )
     DropOptions._add_argparse_args(parser)
+    FeedOptions._add_argparse_args(parser)
     LakeOptions._add_argparse_args(parser)
     _add_output_flags(parser)
     return parser
@@ -77,21 +82,56 @@ def _lake_root(lake: str) -> str:
     return lake.rstrip("/") if "://" in lake else str(Path(lake).resolve())
 
 
-def _matched_drops(patterns: list[str] | None) -> tuple[list[str], int]:
+def _inputs(drops: list[str] | None, feeds: str | None) -> tuple[list[str], int, list[str]]:
+    """Drop patterns, how many drop files they match, and feed URLs; the samples by default."""
+    if not drops and not feeds:
+        if not SAMPLE_DROPS.is_dir() or not SAMPLE_FEEDS.is_file():
+            raise UsageError(
+                "no --drops or --feeds given and the bundled samples are missing (feedlake was "
+                "installed without its repository); pass --drops GLOB or --feeds FILE"
+            )
+        drops, feeds = [str(SAMPLE_DROPS)], str(SAMPLE_FEEDS)
+    patterns, count = _matched_drops(drops) if drops else ([], 0)
+    return patterns, count, _listed_feeds(feeds) if feeds else []
+
+
+def _listed_feeds(path: str) -> list[str]:
+    from connectors.feeds import load_feed_list
+
+    try:
+        urls = load_feed_list(path)
+    except OSError as error:
+        raise UsageError(f"--feeds {path!r} cannot be read: {error}") from None
+    except ValueError as error:
+        raise UsageError(f"--feeds {path!r}: {error}") from None
+    if not urls:
+        raise UsageError(f"--feeds {path!r} lists no feed; give one URL or path per line, or OPML")
+    return urls
+
+
+def _matched_drops(patterns: list[str]) -> tuple[list[str], int]:
     from connectors.drops import expand_patterns
 
-    if not patterns:
-        if not SAMPLE_DROPS.is_dir():
-            raise UsageError(
-                "no --drops given and the bundled sample is missing (feedlake was installed "
-                "without its repository); pass --drops GLOB"
-            )
-        patterns = [str(SAMPLE_DROPS)]
     matched = expand_patterns(patterns)
     empty = [glob for glob, paths in matched.items() if not paths]
     if empty:
         raise UsageError(f"--drops {empty[0]!r} matches no file; check the path or the glob")
     return list(matched), len({path for paths in matched.values() for path in paths})
+
+
+def _fetch_policy(args: argparse.Namespace):
+    from connectors.feeds import FetchPolicy
+
+    try:
+        return FetchPolicy(
+            read_timeout=args.feed_timeout,
+            connect_timeout=min(args.feed_timeout, 10.0),
+            attempts=args.feed_attempts,
+            max_bytes=args.feed_max_bytes,
+            min_interval=args.feed_min_interval,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _new_run_id(started: dt.datetime) -> str:
@@ -106,6 +146,7 @@ def _command_run(argv: list[str]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+    from connectors.feeds import load_feed_state
     from pipeline import __version__
     from pipeline.factory import JobConfig, build_pipeline
     from pipeline.lake import parse_partition_keys
@@ -138,13 +179,16 @@ def _command_run(argv: list[str]) -> int:
         raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
-    patterns, drop_count = _matched_drops(args.drops)
+    patterns, drop_count, feeds = _inputs(args.drops, args.feeds)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or _new_run_id(started)
     if "/" in run_id or "~" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/' or '~'")
     config = JobConfig(
         drops=tuple(patterns),
+        feeds=tuple(feeds),
+        feed_validators=load_feed_state(_lake_root(args.lake)),
+        fetch_policy=_fetch_policy(args),
         lake=_lake_root(args.lake),
         run=RunContext(run_id, started.replace(microsecond=0), __version__),
         reference_date=reference_date,
@@ -159,7 +203,14 @@ def _command_run(argv: list[str]) -> int:
         )
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    _LOG.info("run %s: %d drop(s) into %s on %s", run_id, drop_count, config.lake, runner)
+    _LOG.info(
+        "run %s: %d drop(s), %d feed(s) into %s on %s",
+        run_id,
+        drop_count,
+        len(feeds),
+        config.lake,
+        runner,
+    )
     clock = time.monotonic()
     mark_running(config, started)
     pipeline = beam.Pipeline(options=options)
@@ -303,7 +354,9 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("detail", overflow="fold")
-    table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes")
+    table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes read in all")
+    outcomes = ", ".join(f"{k}: {v}" for k, v in counts["feeds_by_outcome"].items())
+    table.add_row("feeds", str(counts["feeds"]), outcomes)
     table.add_row(
         "segments", str(counts["segments"]), "each ends as an article, a duplicate or a reject"
     )
@@ -312,11 +365,17 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
     table.add_row("duplicates", str(counts["duplicates"]), kinds)
     reasons = ", ".join(f"{k}: {v}" for k, v in counts["rejects_by_reason"].items())
     table.add_row("rejects", str(counts["rejects"]), reasons)
-    for output in manifest["outputs"]:
-        table.add_row(output["kind"], str(output["records"]), output["path"].removeprefix(lake))
+    files = Counter(output["kind"] for output in manifest["outputs"])
+    detail = ", ".join(f"{kind} {count}" for kind, count in sorted(files.items()))
+    table.add_row("files", str(len(manifest["outputs"])), detail)
     table.add_row("time", f"{seconds:.1f} s", "")
     console = Console(stderr=False, soft_wrap=True)
     console.print(table)
+    for feed in manifest["inputs"]:
+        if feed["type"] == "feed" and feed["outcome"] not in ("ok", "not_modified"):
+            console.print(f"feed failed: {feed['uri']}: {feed['outcome']}: {feed['message']}")
+        elif feed["type"] == "feed" and feed.get("message"):
+            console.print(f"feed note: {feed['uri']}: {feed['message']}")
     console.print(f"manifest: {manifest_file}")
     console.print(f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)")
 

@@ -1,13 +1,14 @@
 """Exact and near-duplicate removal, within a run and across runs.
 
 Guarantees: every article leaves either kept (``dedup.copies`` counts the copies this run saw)
-or as a duplicate naming the kept article's id, ``exact`` (same fingerprint of the normalised
-body, whatever the title prefix or header lines) or ``near`` (MinHash similarity of word
-5-shingles at or above the threshold; see :mod:`pipeline.minhash` for the LSH tuning). Copies
-form clusters by connected components. The kept copy of a cluster is one already in the lake
-(from the index of earlier runs) if there is one, else the earliest published, ties broken by
-drop file name, then URI, then position: the result depends on neither file order nor
-bundles nor workers. Nothing is rejected here.
+or as a duplicate naming the kept article's id. The ladder: the same feed guid or link
+(``link``), then the same fingerprint of the normalised body, whatever the title prefix or
+header lines (``exact``), then MinHash similarity of word 5-shingles at or above the
+threshold (``near``; see :mod:`pipeline.minhash` for the LSH tuning). Copies form clusters
+by connected components, so one story arriving by RSS and by drop is one article. The kept
+copy of a cluster is one already in the lake (from the index of earlier runs) if there is
+one, else the earliest published, ties broken by drop file name, then URI, then position:
+the result depends on neither file order nor bundles nor workers. Nothing is rejected here.
 
 Layout: each article becomes a small :class:`ArticleSketch` (key, order, id, band keys,
 sketch; no body); one combine gathers them with the lake's index and decides every cluster at
@@ -50,6 +51,7 @@ class ArticleSketch:
     id: str
     bands: bytes
     sketch: bytes
+    links: tuple[str, ...] = ()  # a feed item's guid and link
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +84,9 @@ def sketch_article(article: Article) -> ArticleSketch:
         id=article.id,
         bands=minhash.band_keys(signature).astype("<u4").tobytes(),
         sketch=minhash.sketch(signature).tobytes(),
+        links=tuple(
+            dict.fromkeys(link for link in (article.source.guid, article.source.item_url) if link)
+        ),
     )
 
 
@@ -141,10 +146,12 @@ def decide(
     sketches = np.frombuffer(b"".join(x.sketch for x in (*lake, *run)), dtype=np.uint8).reshape(
         nodes, minhash.NUM_PERM
     )
+    links = [entry.links for entry in lake] + [s.links for s in run]
     clusters = _UnionFind(nodes)
-    first_with_id: dict[str, int] = {}
-    for node, content_id in enumerate(ids):
-        clusters.union(first_with_id.setdefault(content_id, node), node)
+    first_with_key: dict[str, int] = {}
+    for node in range(nodes):  # the ladder's first rungs: feed guid or link, then content id
+        for key in (*(f"link:{link}" for link in links[node]), f"id:{ids[node]}"):
+            clusters.union(first_with_key.setdefault(key, node), node)
     pairs = _candidate_pairs(bands)
     if len(pairs):
         similar = minhash.estimate_jaccard(sketches[pairs[:, 0]], sketches[pairs[:, 1]])
@@ -163,7 +170,7 @@ def decide(
         keeper = root  # the lowest index: a lake entry if any, else the first in keep order
         if keeper >= len(lake):
             sketch = run[keeper - len(lake)]
-            kept.append(IndexEntry(sketch.id, sketch.bands, sketch.sketch))
+            kept.append(IndexEntry(sketch.id, sketch.bands, sketch.sketch, sketch.links))
             if len(new) > 1:
                 decisions[sketch.key] = Decision(copies=len(new) - 1)
         for node in new:

@@ -1,8 +1,8 @@
 """The pipeline factory: builds the graph for one run; the caller runs it.
 
 The graph writes the lake's data files and, into the run's staging folder, two small JSON
-Lines reports the driver turns into the manifest: one line per drop (what it was and what
-became of its segments) and one per published file.
+Lines reports the driver turns into the manifest: one line per input, a drop or a feed (what
+it was and what became of its segments or items), and one per published file.
 """
 
 from __future__ import annotations
@@ -15,17 +15,19 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from connectors.drops import ReadDrops
+from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
 from connectors.lake_index import ReadLakeIndex
 from pipeline.classify import ClassifyArticles
 from pipeline.dedup import DEFAULT_THRESHOLD, DeduplicateArticles
+from pipeline.feed_items import ParseFeedItems
 from pipeline.lake import PARTITION_KEYS, WriteToLake
 from pipeline.parse import ParseArticles
 from pipeline.records import Article, Reject, RunContext
-from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, SplitDrops
+from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
 __all__ = ["JobConfig", "build_pipeline", "staging_folder"]
 
-DROPS_REPORT = "drops.jsonl"
+INPUTS_REPORT = "inputs.jsonl"
 FILES_REPORT = "files.jsonl"
 
 
@@ -36,6 +38,9 @@ class JobConfig:
     drops: tuple[str, ...]
     lake: str
     run: RunContext
+    feeds: tuple[str, ...] = ()
+    feed_validators: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    fetch_policy: FetchPolicy = dataclasses.field(default_factory=FetchPolicy)
     reference_date: dt.date | None = None
     codec: str = "deflate"
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
@@ -58,10 +63,19 @@ def _outcome(record: Article | Reject) -> tuple[str, str]:
     return record.lineage.source_uri, label
 
 
-def _drop_report(element: tuple[str, dict]) -> str:
+def _summary_of(kind: str):
+    def summary(record: DropSummary | FeedReport) -> tuple[str, dict]:
+        line = {"type": kind, **dataclasses.asdict(record)}
+        if kind == "feed":
+            line["segments"] = line["items"]
+        return record.uri, line
+
+    return summary
+
+
+def _input_report(element: tuple[str, dict]) -> str:
     _uri, grouped = element
-    (summary,) = grouped["summary"]
-    line = dataclasses.asdict(summary)
+    (line,) = grouped["summary"]
     outcomes = dict(grouped["outcomes"])
     line["articles"] = outcomes.pop("articles", 0)
     for kind in ("duplicates", "rejects"):
@@ -83,11 +97,31 @@ def _write_report(pcoll, staging: str, name: str):
 
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam.PCollection]:
     """Add the batch graph for ``config`` to ``pipeline`` and return its main collections."""
+    if not config.drops and not config.feeds:
+        raise ValueError("build_pipeline: give drops, feeds or both")
     staging = staging_folder(config.lake, config.run.run_id)
-    drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
-    split = drops | "Split into articles" >> SplitDrops(config.max_segment_bytes)
-    parsed = split["segments"] | "Parse articles" >> ParseArticles(config.run)
-    classified = parsed["articles"] | "Classify region and topic" >> ClassifyArticles()
+    parsed_articles, rejects_by_source, summaries = [], [], []
+    if config.drops:
+        drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
+        split = drops | "Split into articles" >> SplitDrops(config.max_segment_bytes)
+        parsed = split["segments"] | "Parse articles" >> ParseArticles(config.run)
+        parsed_articles.append(parsed["articles"])
+        rejects_by_source.append(parsed["rejects"])
+        summaries.append(split["summaries"] | "Key drop summaries" >> beam.Map(_summary_of("drop")))
+    if config.feeds:
+        feeds = pipeline | "Read feeds" >> ReadFeeds(
+            list(config.feeds), config.feed_validators, config.fetch_policy
+        )
+        items = feeds["items"] | "Parse feed items" >> ParseFeedItems(config.run)
+        parsed_articles.append(items["articles"])
+        rejects_by_source.append(items["rejects"])
+        summaries.append(feeds["reports"] | "Key feed reports" >> beam.Map(_summary_of("feed")))
+    rejects = rejects_by_source | "Gather rejects" >> beam.Flatten()
+    classified = (
+        parsed_articles
+        | "Gather articles" >> beam.Flatten()
+        | "Classify region and topic" >> ClassifyArticles()
+    )
     lake_index = pipeline | "Read the lake's index" >> ReadLakeIndex(config.lake)
     deduplicated = classified | "Remove duplicates" >> DeduplicateArticles(
         lake_index, config.near_threshold
@@ -96,7 +130,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     records = (
         articles,
         duplicates,
-        parsed["rejects"],
+        rejects,
         deduplicated["index"],
     ) | "Gather records" >> beam.Flatten()
     published = records | "Write to lake" >> WriteToLake(
@@ -104,28 +138,25 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     )
 
     outcomes = (
-        (articles, duplicates, parsed["rejects"])
+        (articles, duplicates, rejects)
         | "Gather outcomes" >> beam.Flatten()
-        | "Label outcomes by drop" >> beam.Map(_outcome)
+        | "Label outcomes by input" >> beam.Map(_outcome)
         | "Count outcomes" >> beam.combiners.Count.PerElement()
-        | "Key counts by drop" >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
+        | "Key counts by input" >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
     )
-    summaries = split["summaries"] | "Key summaries by drop" >> beam.Map(lambda s: (s.uri, s))
     reports = (
-        {"summary": summaries, "outcomes": outcomes}
-        | "Join outcomes to drops" >> beam.CoGroupByKey()
-        | "Format drop report" >> beam.Map(_drop_report)
+        {"summary": summaries | "Gather summaries" >> beam.Flatten(), "outcomes": outcomes}
+        | "Join outcomes to inputs" >> beam.CoGroupByKey()
+        | "Format input report" >> beam.Map(_input_report)
     )
-    _write_report(reports, staging, DROPS_REPORT)
+    _write_report(reports, staging, INPUTS_REPORT)
     files = published | "Format file report" >> beam.Map(
         lambda f: json.dumps(dataclasses.asdict(f), sort_keys=True)
     )
     _write_report(files, staging, FILES_REPORT)
     return {
-        "drops": drops,
-        "segments": split["segments"],
         "articles": articles,
         "duplicates": duplicates,
-        "rejects": parsed["rejects"],
+        "rejects": rejects,
         "published": published,
     }

@@ -173,7 +173,7 @@ class _WritePartitionFn(beam.DoFn):
         if not FileSystems.exists(target):
             raise OSError(f"{staged} was renamed to {target} but {target} does not exist")
         kind, _, partition = destination.partition("/")
-        _LOG.info("wrote %s (%d records)", target, count)
+        _LOG.debug("wrote %s (%d records)", target, count)
         yield PublishedFile(path=target, kind=kind, partition=partition)
 
 

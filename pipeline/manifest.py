@@ -20,9 +20,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
+from connectors.feeds import save_feed_state
 from connectors.lake_index import INDEX_FOLDER
 from pipeline import __version__
-from pipeline.factory import DROPS_REPORT, FILES_REPORT, JobConfig, staging_folder
+from pipeline.factory import FILES_REPORT, INPUTS_REPORT, JobConfig, staging_folder
 
 RUNNING_MARKER = "RUNNING"
 
@@ -86,8 +87,11 @@ def _totals(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> dict
     for drop in inputs:
         by_reason.update(drop["rejects_by_reason"])
         by_kind.update(drop["duplicates_by_kind"])
+    feeds = Counter(i["outcome"] for i in inputs if i["type"] == "feed")
     return {
-        "drops": len(inputs),
+        "drops": sum(i["type"] == "drop" for i in inputs),
+        "feeds": sum(feeds.values()),
+        "feeds_by_outcome": dict(sorted(feeds.items())),
         "bytes": sum(drop["size"] for drop in inputs),
         "segments": sum(drop["segments"] for drop in inputs),
         "articles": sum(drop["articles"] for drop in inputs),
@@ -129,12 +133,14 @@ def finish_run(
             The manifest is written all the same, with ``status: failed`` and the problems.
     """
     staging = staging_folder(config.lake, config.run.run_id)
-    inputs = sorted(_read_report(staging, DROPS_REPORT), key=lambda d: d["uri"])
+    inputs = sorted(_read_report(staging, INPUTS_REPORT), key=lambda d: (d["type"], d["uri"]))
     outputs, problems = _check_outputs(_read_report(staging, FILES_REPORT))
     counts = _totals(inputs, outputs)
     problems += _balance_problems(inputs, counts)
-    if len(inputs) != expected_drops:
-        problems.append(f"{expected_drops} drops matched but {len(inputs)} were read")
+    if counts["drops"] != expected_drops:
+        problems.append(f"{expected_drops} drops matched but {counts['drops']} were read")
+    if counts["feeds"] != len(config.feeds):
+        problems.append(f"{len(config.feeds)} feeds listed but {counts['feeds']} were reported")
     finished = dt.datetime.now(dt.timezone.utc)
     manifest = {
         "run_id": config.run.run_id,
@@ -158,6 +164,8 @@ def finish_run(
         "outputs": outputs,
         "counts": counts,
     }
+    if config.feeds:
+        save_feed_state(config.lake, [i for i in inputs if i["type"] == "feed"])
     _write_atomically(manifest_path(config.lake, config.run.run_id), manifest)
     _remove_staging(config.lake, staging)
     if problems:

@@ -10,7 +10,7 @@ from pipeline.dedup import DEFAULT_THRESHOLD
 from pipeline.lake import CODECS, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
 
-__all__ = ["DropOptions", "LakeOptions", "unknown_flags"]
+__all__ = ["DropOptions", "FeedOptions", "LakeOptions", "unknown_flags"]
 
 
 class DropOptions(PipelineOptions):
@@ -23,7 +23,8 @@ class DropOptions(PipelineOptions):
             action="append",
             metavar="GLOB",
             help="Drop files to read: a path, a glob or a folder, local or any Beam filesystem "
-            "(gs://, s3://). Repeat for several. Default: the bundled sample.",
+            "(gs://, s3://). Repeat for several. Default with no --feeds either: the bundled "
+            "sample drop.",
         )
         parser.add_argument(
             "--reference-date",
@@ -37,6 +38,44 @@ class DropOptions(PipelineOptions):
             default=DEFAULT_MAX_SEGMENT_BYTES,
             help="Longest article segment; longer runs of text are rejected in pieces of this "
             "size. Default: %(default)s.",
+        )
+
+
+class FeedOptions(PipelineOptions):
+    """Which feeds to read and how politely."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--feeds",
+            metavar="FILE",
+            help="RSS/Atom feeds to read: an OPML file, or a text file with one URL or path "
+            "per line. Default with no --drops either: the bundled sample feed.",
+        )
+        parser.add_argument(
+            "--feed-timeout",
+            type=float,
+            default=20.0,
+            help="Seconds to wait for a feed server to answer. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--feed-attempts",
+            type=int,
+            default=4,
+            help="Attempts per feed on connection errors, 429 and 5xx (exponential backoff with "
+            "jitter, Retry-After honoured). Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--feed-max-bytes",
+            type=int,
+            default=20 * 1024 * 1024,
+            help="Largest feed body read; a longer one is abandoned. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--feed-min-interval",
+            type=float,
+            default=1.0,
+            help="Seconds between two requests to the same host. Default: %(default)s.",
         )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "parse_dateline",
     "parse_segment",
     "reject_for",
+    "reject_unexpected",
 ]
 
 MAX_TITLE_CHARS = 400
@@ -299,7 +300,8 @@ class _ParseSegmentFn(beam.DoFn):
         yield article
 
 
-def _reject_unexpected(failure: tuple, run: RunContext) -> Reject:
+def reject_unexpected(failure: tuple, run: RunContext) -> Reject:
+    """A reject for a segment whose parsing raised: ``(segment, (class, repr, traceback))``."""
     segment, (_exc_class, exc_repr, _traceback) = failure
     return reject_for(
         segment,
@@ -327,7 +329,7 @@ class ParseArticles(beam.PTransform):
             main_tag="articles", dead_letter_tag="failed"
         )
         failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
-            _reject_unexpected, self.run
+            reject_unexpected, self.run
         )
         rejects = (parsed[_ParseSegmentFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
         return {"articles": parsed["articles"], "rejects": rejects}

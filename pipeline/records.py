@@ -17,6 +17,7 @@ __all__ = [
     "Dateline",
     "Dedup",
     "Drop",
+    "FeedItem",
     "IndexEntry",
     "Lineage",
     "Region",
@@ -71,6 +72,8 @@ class Source:
     feed_url: str | None = None
     item_url: str | None = None
     author: str | None = None
+    guid: str | None = None
+    categories: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +111,7 @@ class IndexEntry:
     id: str
     bands: bytes
     sketch: bytes
+    links: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -156,6 +160,23 @@ class Drop:
     @property
     def size(self) -> int:
         return len(self.data)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeedItem:
+    """One entry of a fetched feed, as feedparser read it."""
+
+    feed_url: str
+    feed_sha256: str
+    index: int
+    title: str
+    html: str  # content:encoded or Atom content, else the summary
+    link: str | None = None
+    guid: str | None = None
+    author: str | None = None
+    published: dt.date | None = None
+    categories: tuple[str, ...] = ()
+    channel: str | None = None  # the feed's own title
 
 
 @dataclasses.dataclass(frozen=True)

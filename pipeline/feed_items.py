@@ -1,0 +1,153 @@
+"""Turn feed items into article records.
+
+Guarantees: every item becomes one :class:`~pipeline.records.Article` or one
+:class:`~pipeline.records.Reject`. The item's HTML becomes paragraphs first; then its title
+and paragraphs go through the same parser as a drop segment, so MIL-OSI's layout in
+``content:encoded`` (Region and Source lines, disclaimer, dateline, end marker, footer) is
+read exactly as in a drop, and any other item becomes a plain article (title, content or
+summary as body). The record's source carries the feed URL, item link, guid, author and
+categories; without a dateline the item's own date is the published date (``feed``), and a
+dateline's year comes from it. Rejected like drop segments (``no_body``, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.parse import Refusal, parse_segment, reject_for, reject_unexpected
+from pipeline.records import Article, FeedItem, Reject, RunContext, Segment
+
+__all__ = ["ParseFeedItems", "html_paragraphs", "item_article", "item_segment"]
+
+_BLOCKS = frozenset(
+    "p div br li ul ol h1 h2 h3 h4 h5 h6 blockquote pre table tr section article header"
+    " footer".split()
+)
+_SKIPPED = frozenset({"script", "style"})
+
+
+class _Paragraphs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self._text: list[str] = []
+        self._skipping = 0
+
+    def _close(self) -> None:
+        text = " ".join("".join(self._text).split())
+        if text:
+            self.paragraphs.append(text)
+        self._text = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in _SKIPPED:
+            self._skipping += 1
+        elif tag in _BLOCKS:
+            self._close()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCKS:
+            self._close()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self._text.append(data)
+
+
+def html_paragraphs(html: str) -> list[str]:
+    """The text of ``html`` as paragraphs: one per block element, entities resolved."""
+    if "<" not in html:
+        return [" ".join(line.split()) for line in html.splitlines() if line.strip()]
+    parser = _Paragraphs()
+    parser.feed(html)
+    parser.close()
+    parser._close()
+    return parser.paragraphs
+
+
+def item_segment(item: FeedItem) -> Segment:
+    """The item as the parser's input: its title and paragraphs, one per line pair."""
+    text = "\n\n".join([" ".join(item.title.split()), *html_paragraphs(item.html)])
+    return Segment(
+        source_uri=item.feed_url,
+        source_sha256=item.feed_sha256,
+        index=item.index,
+        offset=0,
+        raw=text.encode("utf-8"),
+        reference_date=item.published,
+        year_from="feed" if item.published else None,
+        ended_by="end_of_file",
+    )
+
+
+def item_article(item: FeedItem, run: RunContext) -> Article:
+    """The article an item holds.
+
+    Raises:
+        Refusal: the item has no title or no text; ``reason`` says why.
+    """
+    article = parse_segment(item_segment(item), run)
+    source = dataclasses.replace(
+        article.source,
+        channel=article.source.channel or item.channel,
+        feed_url=item.feed_url,
+        item_url=item.link,
+        guid=item.guid,
+        author=item.author,
+        categories=item.categories,
+    )
+    article = dataclasses.replace(article, source=source)
+    if article.published_from == "ingest" and item.published is not None:
+        article = dataclasses.replace(
+            article, published_date=item.published, published_from="feed", year_from=None
+        )
+    return article
+
+
+class _ParseItemFn(beam.DoFn):
+    REJECTS = "rejects"
+
+    def __init__(self, run: RunContext) -> None:
+        self.run = run
+        self.articles = Metrics.counter("feedlake", "feed_articles")
+        self.rejects = Metrics.counter("feedlake", "feed_rejects")
+
+    def process(self, item: FeedItem) -> Iterator[Article | beam.pvalue.TaggedOutput]:
+        try:
+            article = item_article(item, self.run)
+        except Refusal as refusal:
+            self.rejects.inc()
+            segment = item_segment(item)
+            reject: Reject = reject_for(segment, self.run, "parse", refusal.reason, refusal.message)
+            yield beam.pvalue.TaggedOutput(self.REJECTS, reject)
+            return
+        self.articles.inc()
+        yield article
+
+
+class ParseFeedItems(beam.PTransform):
+    """Feed items in; ``articles`` and ``rejects`` out."""
+
+    def __init__(self, run: RunContext) -> None:
+        super().__init__()
+        if not run.run_id:
+            raise ValueError("ParseFeedItems: run.run_id must not be empty")
+        self.run = run
+
+    def expand(self, items):
+        parsed = items | "Parse each item" >> beam.ParDo(_ParseItemFn(self.run)).with_outputs(
+            _ParseItemFn.REJECTS, main="articles"
+        ).with_exception_handling(main_tag="articles", dead_letter_tag="failed")
+        failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
+            lambda failure, run: reject_unexpected((item_segment(failure[0]), failure[1]), run),
+            self.run,
+        )
+        rejects = (parsed[_ParseItemFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
+        return {"articles": parsed["articles"], "rejects": rejects}

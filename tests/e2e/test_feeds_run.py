@@ -1,0 +1,102 @@
+"""`feedlake run --feeds` against a real local server with good, broken and hostile feeds."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import fastavro
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import SAMPLE_DROP
+from tests.support.feed_server import ETAG, FeedServer
+
+pytestmark = pytest.mark.e2e
+ROUTES = {
+    "/rss.xml": "ok",
+    "/atom.xml": "ok",
+    "/malformed.xml": "ok",
+    "/flaky.xml": "ok",
+    "/limited.xml": "ok",
+    "/slow.xml": "timeout",
+    "/huge.xml": "too_large",
+    "/loop": "too_many_redirects",
+    "/page.html": "not_a_feed",
+}
+FLAGS = ["--feed-timeout", "3", "--feed-min-interval", "0.05", "--feed-max-bytes", "5000000"]
+
+
+def manifests(lake: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
+
+
+def records(lake: Path, kind: str) -> list[dict]:
+    found = []
+    for path in lake.glob(f"{kind}/**/*.avro"):
+        with path.open("rb") as fh:
+            found += list(fastavro.reader(fh))
+    return found
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("feeds")
+    with FeedServer() as server:
+        listing = folder / "feeds.txt"
+        listing.write_text("\n".join(server.url + route for route in ROUTES) + "\n")
+        lake = folder / "lake"
+        started = time.monotonic()
+        code = main(["run", "--feeds", str(listing), "--lake", str(lake), "--quiet", *FLAGS])
+        seconds = time.monotonic() - started
+        yield server, listing, lake, code, seconds
+
+
+def test_the_run_succeeds_in_bounded_time(served):
+    _, _, _, code, seconds = served
+    assert code == 0
+    assert seconds < 60  # the slow endpoint would take 40 s; the timeout is 3 s
+
+
+def test_every_feed_outcome_is_reported_by_url(served):
+    server, _, lake, _, _ = served
+    (manifest,) = manifests(lake)
+    feeds = {
+        i["uri"].removeprefix(server.url): i for i in manifest["inputs"] if i["type"] == "feed"
+    }
+    assert {route: feed["outcome"] for route, feed in feeds.items()} == ROUTES
+    assert feeds["/flaky.xml"]["attempts"] == 2 and feeds["/limited.xml"]["attempts"] == 2
+    assert "malformed" in feeds["/malformed.xml"]["message"]
+    for route in ("/slow.xml", "/huge.xml", "/loop", "/page.html"):
+        assert feeds[route]["message"], route
+    assert manifest["counts"]["feeds"] == len(ROUTES)
+
+
+def test_every_good_article_is_kept_once(served):
+    _, _, lake, _, _ = served
+    counts = manifests(lake)[0]["counts"]
+    articles = records(lake, "articles")
+    assert len({a["id"] for a in articles}) == len(articles) == 10
+    assert counts["segments"] == counts["articles"] + counts["duplicates"] + counts["rejects"]
+    assert all(a["source"]["feed_url"] and a["source"]["guid"] for a in articles)
+    duplicates = records(lake, "duplicates")
+    assert {d["dedup"]["kind"] for d in duplicates} <= {"exact", "link"}
+
+
+def test_an_unchanged_feed_costs_one_304_and_a_drop_copy_is_a_duplicate(served, tmp_path):
+    server, _, lake, _, _ = served
+    state = json.loads((lake / "_state" / "feeds.json").read_text())
+    assert state[server.url + "/rss.xml"]["etag"] == ETAG
+    only_rss = tmp_path / "rss.txt"
+    only_rss.write_text(server.url + "/rss.xml\n")
+    before = server.hits.get("/rss.xml", 0)
+    argv = ["run", "--feeds", str(only_rss), "--drops", str(SAMPLE_DROP), "--lake", str(lake)]
+    assert main([*argv, "--quiet", *FLAGS]) == 0
+    latest = manifests(lake)[-1]
+    feed = next(i for i in latest["inputs"] if i["type"] == "feed")
+    assert (feed["outcome"], feed["status"]) == ("not_modified", 304)
+    assert server.hits["/rss.xml"] == before + 1
+    assert server.requests[-1]["if-none-match"] == ETAG
+    counts = latest["counts"]
+    assert (counts["articles"], counts["duplicates"]) == (0, 10)  # the drop's stories: by RSS

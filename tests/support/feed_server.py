@@ -1,0 +1,127 @@
+"""A real HTTP server on 127.0.0.1 serving good, slow, broken and hostile feeds for the tests."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.conftest import SAMPLE_DROP
+from tools.feedgen import atom, drop_items, rss
+
+ITEMS = drop_items(SAMPLE_DROP.read_bytes())
+RSS = rss(ITEMS).encode()
+ATOM = atom(ITEMS).encode()
+ETAG = '"sample-v1"'
+MALFORMED = rss(ITEMS[:2]).replace("</channel></rss>", "<item><title>broken &bad").encode()
+HTML_PAGE = b"<!doctype html><html><head><title>Home</title></head><body><p>Hi</p></body></html>"
+HUGE_BYTES = 60 * 1024 * 1024
+
+
+class FeedServer:
+    """Routes: /rss.xml (ETag, 304), /atom.xml, /malformed.xml, /flaky.xml (500 then 200),
+    /limited.xml (429 with Retry-After then 200), /slow.xml (answers after 40 s),
+    /huge.xml (60 MB), /loop (a redirect loop), /page.html (not a feed)."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.requests: list[dict[str, str]] = []
+        self.stop = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                server.hits[path] = server.hits.get(path, 0) + 1
+                server.requests.append(
+                    {"path": path, **{k.lower(): v for k, v in self.headers.items()}}
+                )
+                route = getattr(server, "route_" + path.strip("/").replace(".", "_"), None)
+                if route is None:
+                    self.send_error(404)
+                    return
+                route(self, server.hits[path])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> FeedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @staticmethod
+    def send(handler, status: int, body: bytes, content_type: str, **headers) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            handler.send_header(name.replace("_", "-"), value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def route_rss_xml(self, handler, hit: int) -> None:
+        if handler.headers.get("If-None-Match") == ETAG:
+            handler.send_response(304)
+            handler.send_header("ETag", ETAG)
+            handler.end_headers()
+            return
+        self.send(handler, 200, RSS, "application/rss+xml; charset=utf-8", ETag=ETAG)
+
+    def route_atom_xml(self, handler, hit: int) -> None:
+        self.send(handler, 200, ATOM, "application/atom+xml; charset=utf-8")
+
+    def route_malformed_xml(self, handler, hit: int) -> None:
+        self.send(handler, 200, MALFORMED, "application/rss+xml")
+
+    def route_flaky_xml(self, handler, hit: int) -> None:
+        if hit == 1:
+            self.send(handler, 500, b"oops", "text/plain")
+        else:
+            self.send(handler, 200, rss(ITEMS[:1]).encode(), "application/rss+xml")
+
+    def route_limited_xml(self, handler, hit: int) -> None:
+        if hit == 1:
+            self.send(handler, 429, b"slow down", "text/plain", Retry_After="1")
+        else:
+            self.send(handler, 200, rss(ITEMS[1:2]).encode(), "application/rss+xml")
+
+    def route_slow_xml(self, handler, hit: int) -> None:
+        self.stop.wait(40)  # longer than any client timeout; ends early when the server stops
+        if not self.stop.is_set():
+            self.send(handler, 200, RSS, "application/rss+xml")
+
+    def route_huge_xml(self, handler, hit: int) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.end_headers()  # no Content-Length: the client must count as it reads
+        chunk = b"<!-- padding -->" * 4096
+        try:
+            for _ in range(HUGE_BYTES // len(chunk)):
+                handler.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up, as it should
+
+    def route_loop(self, handler, hit: int) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "/loop2")
+        handler.end_headers()
+
+    def route_loop2(self, handler, hit: int) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "/loop")
+        handler.end_headers()
+
+    def route_page_html(self, handler, hit: int) -> None:
+        self.send(handler, 200, HTML_PAGE, "text/html; charset=utf-8")

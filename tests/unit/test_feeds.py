@@ -1,0 +1,149 @@
+"""Feed lists, fetching against a real local server, parsing, and items as articles."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from connectors.feeds import (
+    FeedReport,
+    Fetcher,
+    FetchPolicy,
+    parse_feed,
+    read_feed_list,
+    retry_after,
+)
+from pipeline.feed_items import html_paragraphs, item_article
+from pipeline.records import FeedItem
+from tests.support.feed_server import ETAG, FeedServer
+
+FAST = FetchPolicy(read_timeout=2, connect_timeout=2, attempts=3, backoff=0.05, min_interval=0)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FeedServer() as running:
+        yield running
+
+
+def test_feed_lists_read_opml_and_plain_text():
+    opml = (
+        '<opml version="2.0"><body><outline text="News">'
+        '<outline type="rss" xmlUrl="https://a.example/feed"/>'
+        '<outline type="rss" xmlUrl="https://b.example/rss"/></outline></body></opml>'
+    )
+    assert read_feed_list(opml) == ["https://a.example/feed", "https://b.example/rss"]
+    plain = "# comment\nhttps://a.example/feed\n\nfeeds/local.rss\nhttps://a.example/feed\n"
+    assert read_feed_list(plain) == ["https://a.example/feed", "feeds/local.rss"]
+    with pytest.raises(ValueError, match="OPML"):
+        read_feed_list("<opml><body>")
+
+
+def test_retry_after_reads_seconds_and_dates():
+    class Response:
+        def __init__(self, value):
+            self.headers = {"Retry-After": value}
+
+    assert retry_after(Response("7")) == 7.0
+    assert retry_after(Response("Wed, 21 Oct 2015 07:28:00 GMT")) == 0.0  # in the past
+    assert retry_after(None) is None
+
+
+def test_fetch_sends_user_agent_and_keeps_validators(server):
+    report, body, headers = Fetcher(FAST).fetch(f"{server.url}/rss.xml")
+    assert (report.outcome, report.status, report.etag) == ("ok", 200, ETAG)
+    assert body.startswith(b"<?xml") and headers["content-type"].startswith("application/rss")
+    assert server.requests[-1]["user-agent"].startswith("feedlake/")
+    again, body, _ = Fetcher(FAST).fetch(f"{server.url}/rss.xml", {"etag": ETAG})
+    assert (again.outcome, again.status, body) == ("not_modified", 304, b"")
+
+
+def test_429_waits_as_retry_after_says(server):
+    waits = []
+    report, _, _ = Fetcher(FAST, sleep=waits.append).fetch(f"{server.url}/limited.xml")
+    assert (report.outcome, report.attempts) == ("ok", 2)
+    assert waits == [1.0]
+
+
+def test_500_is_retried_with_backoff(server):
+    waits = []
+    report, _, _ = Fetcher(FAST, sleep=waits.append).fetch(f"{server.url}/flaky.xml")
+    assert (report.outcome, report.attempts) == ("ok", 2)
+    assert 0.05 <= waits[0] <= 0.075  # first backoff plus up to 50% jitter
+
+
+@pytest.mark.parametrize(
+    ("path", "outcome"),
+    [("/huge.xml", "too_large"), ("/loop", "too_many_redirects"), ("/missing", "http_error")],
+)
+def test_hostile_answers_end_in_a_named_outcome(server, path, outcome):
+    policy = FetchPolicy(read_timeout=5, attempts=1, max_bytes=1_000_000, min_interval=0)
+    report, body, _ = Fetcher(policy).fetch(server.url + path)
+    assert (report.outcome, body) == (outcome, b"")
+    assert report.message
+
+
+def test_politeness_spaces_requests_to_one_host(server):
+    waits = []
+    fetcher = Fetcher(FetchPolicy(min_interval=5, attempts=1), sleep=waits.append)
+    fetcher.fetch(f"{server.url}/atom.xml")
+    fetcher.fetch(f"{server.url}/atom.xml")
+    assert len(waits) == 1 and 4 < waits[0] <= 5
+
+
+def test_parse_keeps_readable_entries_of_a_malformed_feed(server):
+    report, body, headers = Fetcher(FAST).fetch(f"{server.url}/malformed.xml")
+    report, items = parse_feed(report.uri, body, headers, report)
+    assert report.outcome == "ok" and "malformed" in report.message
+    assert len(items) >= 2 and items[0].title.startswith("How Xi Jinping")
+
+
+def test_an_html_page_is_not_a_feed(server):
+    report, body, headers = Fetcher(FAST).fetch(f"{server.url}/page.html")
+    report, items = parse_feed(report.uri, body, headers, report)
+    assert (report.outcome, items) == ("not_a_feed", [])
+    assert "text/html" in report.message
+
+
+def test_html_becomes_paragraphs():
+    html = "<p>One &amp; two</p><div>Three<br/>Four</div><script>x()</script><ul><li>Five</li></ul>"
+    assert html_paragraphs(html) == ["One & two", "Three", "Four", "Five"]
+    assert html_paragraphs("plain text\n\nsecond") == ["plain text", "second"]
+
+
+def test_a_milosi_item_parses_like_a_drop_segment(run):
+    report = FeedReport("https://f.example/rss", "ok", sha256="0" * 64)
+    from tests.support.feed_server import RSS
+
+    _, items = parse_feed(report.uri, RSS, {"content-type": "application/rss+xml"}, report)
+    article = item_article(items[4], run)
+    assert article.dateline.city == "KABUL" and article.source.translated
+    assert article.source.origin == "People's Republic of China – State Council News"
+    assert (article.source.feed_url, article.source.guid) == (
+        "https://f.example/rss",
+        items[4].guid,
+    )
+    assert article.source.item_url == items[4].link and article.source.categories == (
+        "Asia Pacific",
+    )
+    assert (article.published_date, article.year_from) == (dt.date(2025, 8, 29), "feed")
+    assert not any("Please note" in p for p in article.body)
+
+
+def test_a_generic_item_takes_the_feed_date(run):
+    item = FeedItem(
+        feed_url="https://f.example/rss",
+        feed_sha256="0" * 64,
+        index=0,
+        title="Council approves new bridge",
+        html="<p>The city council approved a new bridge over the river on Monday.</p>",
+        link="https://f.example/bridge",
+        guid="bridge-1",
+        author="Desk",
+        published=dt.date(2025, 3, 3),
+    )
+    article = item_article(item, run)
+    assert (article.published_date, article.published_from) == (dt.date(2025, 3, 3), "feed")
+    assert article.body == ("The city council approved a new bridge over the river on Monday.",)
+    assert article.source.author == "Desk" and article.dateline is None
