@@ -13,14 +13,12 @@ dateline's year comes from it. Rejected like drop segments (``no_body``, ...).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 
-from pipeline.parse import Refusal, parse_segment, reject_for, reject_unexpected
-from pipeline.records import Article, FeedItem, Reject, RunContext, Segment
+from pipeline.parse import parse_each, parse_segment
+from pipeline.records import Article, FeedItem, RunContext, Segment
 
 __all__ = ["ParseFeedItems", "html_paragraphs", "item_article", "item_segment"]
 
@@ -111,27 +109,6 @@ def item_article(item: FeedItem, run: RunContext) -> Article:
     return article
 
 
-class _ParseItemFn(beam.DoFn):
-    REJECTS = "rejects"
-
-    def __init__(self, run: RunContext) -> None:
-        self.run = run
-        self.articles = Metrics.counter("feedlake", "feed_articles")
-        self.rejects = Metrics.counter("feedlake", "feed_rejects")
-
-    def process(self, item: FeedItem) -> Iterator[Article | beam.pvalue.TaggedOutput]:
-        try:
-            article = item_article(item, self.run)
-        except Refusal as refusal:
-            self.rejects.inc()
-            segment = item_segment(item)
-            reject: Reject = reject_for(segment, self.run, "parse", refusal.reason, refusal.message)
-            yield beam.pvalue.TaggedOutput(self.REJECTS, reject)
-            return
-        self.articles.inc()
-        yield article
-
-
 class ParseFeedItems(beam.PTransform):
     """Feed items in; ``articles`` and ``rejects`` out."""
 
@@ -142,12 +119,4 @@ class ParseFeedItems(beam.PTransform):
         self.run = run
 
     def expand(self, items):
-        parsed = items | "Parse each item" >> beam.ParDo(_ParseItemFn(self.run)).with_outputs(
-            _ParseItemFn.REJECTS, main="articles"
-        ).with_exception_handling(main_tag="articles", dead_letter_tag="failed")
-        failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
-            lambda failure, run: reject_unexpected((item_segment(failure[0]), failure[1]), run),
-            self.run,
-        )
-        rejects = (parsed[_ParseItemFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
-        return {"articles": parsed["articles"], "rejects": rejects}
+        return parse_each(items, self.run, item_article, item_segment)

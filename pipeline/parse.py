@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -28,6 +28,7 @@ __all__ = [
     "infer_year",
     "inspect_segment",
     "parse_dateline",
+    "parse_each",
     "parse_segment",
     "reject_for",
     "reject_unexpected",
@@ -277,20 +278,25 @@ def reject_for(segment: Segment, run: RunContext, stage: str, reason: str, messa
     )
 
 
-class _ParseSegmentFn(beam.DoFn):
+class _ParseFn(beam.DoFn):
+    """Parses each input with ``parse``; a refusal becomes a reject of ``segment_of(input)``."""
+
     REJECTS = "rejects"
 
-    def __init__(self, run: RunContext) -> None:
+    def __init__(self, run: RunContext, parse: Callable, segment_of: Callable) -> None:
         self.run = run
+        self.parse = parse
+        self.segment_of = segment_of
         self.articles = Metrics.counter("feedlake", "articles")
         self.rejects = Metrics.counter("feedlake", "rejects")
 
-    def process(self, segment: Segment) -> Iterator[Article | beam.pvalue.TaggedOutput]:
+    def process(self, element) -> Iterator[Article | beam.pvalue.TaggedOutput]:
         try:
-            article = parse_segment(segment, self.run)
+            article = self.parse(element, self.run)
         except Refusal as refusal:
             self.rejects.inc()
             Metrics.counter("feedlake", f"rejects_{refusal.reason}").inc()
+            segment = self.segment_of(element)
             yield beam.pvalue.TaggedOutput(
                 self.REJECTS,
                 reject_for(segment, self.run, "parse", refusal.reason, refusal.message),
@@ -313,6 +319,31 @@ def reject_unexpected(failure: tuple, run: RunContext) -> Reject:
     )
 
 
+def _same(segment: Segment) -> Segment:
+    return segment
+
+
+def parse_each(
+    inputs: beam.PCollection,
+    run: RunContext,
+    parse: Callable = parse_segment,
+    segment_of: Callable = _same,
+) -> dict[str, beam.PCollection]:
+    """``articles`` and ``rejects`` of parsing every input; exceptions become rejects too.
+
+    ``parse(input, run)`` makes the article or raises :class:`Refusal`; ``segment_of(input)``
+    gives the bytes a reject keeps.
+    """
+    parsed = inputs | "Parse each" >> beam.ParDo(_ParseFn(run, parse, segment_of)).with_outputs(
+        _ParseFn.REJECTS, main="articles"
+    ).with_exception_handling(main_tag="articles", dead_letter_tag="failed")
+    failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
+        lambda failure, run: reject_unexpected((segment_of(failure[0]), failure[1]), run), run
+    )
+    rejects = (parsed[_ParseFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
+    return {"articles": parsed["articles"], "rejects": rejects}
+
+
 class ParseArticles(beam.PTransform):
     """Segments in; ``articles`` and ``rejects`` out (unexpected errors become rejects too)."""
 
@@ -323,13 +354,4 @@ class ParseArticles(beam.PTransform):
         self.run = run
 
     def expand(self, segments):
-        parsed = segments | "Parse each segment" >> beam.ParDo(
-            _ParseSegmentFn(self.run)
-        ).with_outputs(_ParseSegmentFn.REJECTS, main="articles").with_exception_handling(
-            main_tag="articles", dead_letter_tag="failed"
-        )
-        failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
-            reject_unexpected, self.run
-        )
-        rejects = (parsed[_ParseSegmentFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
-        return {"articles": parsed["articles"], "rejects": rejects}
+        return parse_each(segments, self.run)

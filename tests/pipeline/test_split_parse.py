@@ -8,7 +8,7 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.parse import ParseArticles
+from pipeline.parse import ParseArticles, parse_each
 from pipeline.records import Drop
 from pipeline.split import SplitDrops
 
@@ -60,19 +60,18 @@ def test_split_and_parse_route_articles_and_rejects(sample_bytes, run):
         )
 
 
-def test_unexpected_parser_failure_becomes_a_reject(run, monkeypatch):
-    import pipeline.parse as parse
+def explode(segment, run):
+    raise KeyError("boom")
 
-    def explode(segment, run):
-        raise KeyError("boom")
 
-    monkeypatch.setattr(parse, "parse_segment", explode)
+def test_unexpected_parser_failure_becomes_a_reject(run):
     with TestPipeline() as p:
-        parsed = (
+        segments = (
             p
             | beam.Create([make_drop("/d/a.txt", b"Title\n\nBody.\n")], reshuffle=False)
             | SplitDrops()
-        )["segments"] | ParseArticles(run)
+        )["segments"]
+        parsed = parse_each(segments, run, parse=explode)
         assert_that(parsed["articles"], equal_to([]), label="no articles")
         assert_that(
             parsed["rejects"]
