@@ -28,6 +28,8 @@ __all__ = [
     "as_glob",
     "date_from_name",
     "expand_patterns",
+    "file_metadata",
+    "file_sha256",
     "make_drop",
     "read_drop",
     "reference_for",
@@ -98,6 +100,29 @@ def make_drop(metadata: FileMetadata, data: bytes, configured: dt.date | None) -
         reference_date=reference,
         year_from=year_from,
     )
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file's bytes as ReadMatches would read them, streamed in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_metadata(paths: list[str]) -> dict[str, tuple[int, str | None]]:
+    """Each path's size and modification time (ISO, UTC), as the manifest records them."""
+    found = {}
+    for result in FileSystems.match(paths):
+        for metadata in result.metadata_list:
+            modified = None
+            if metadata.last_updated_in_seconds:
+                modified = dt.datetime.fromtimestamp(
+                    metadata.last_updated_in_seconds, dt.timezone.utc
+                ).isoformat()
+            found[metadata.path] = (metadata.size_in_bytes, modified)
+    return found
 
 
 def read_drop(path: str, configured: dt.date | None = None) -> Drop:

@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -116,7 +117,8 @@ def _matched_drops(patterns: list[str]) -> tuple[list[str], int]:
     empty = [glob for glob, paths in matched.items() if not paths]
     if empty:
         raise UsageError(f"--drops {empty[0]!r} matches no file; check the path or the glob")
-    return list(matched), len({path for paths in matched.values() for path in paths})
+    files = sorted({path for paths in matched.values() for path in paths})
+    return files, len(files)
 
 
 def _fetch_policy(args: argparse.Namespace):
@@ -146,13 +148,16 @@ def _command_run(argv: list[str]) -> int:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+    from connectors.drops import file_metadata, file_sha256
     from connectors.feeds import load_feed_state
     from pipeline import __version__
     from pipeline.factory import JobConfig, build_pipeline
     from pipeline.lake import parse_partition_keys
     from pipeline.manifest import (
         RunFailed,
+        already_ingested,
         finish_run,
+        ingested_drops,
         manifest_path,
         mark_running,
         recover_incomplete_runs,
@@ -201,6 +206,24 @@ def _command_run(argv: list[str]) -> int:
         _LOG.warning(
             "run %s never committed (killed?): removed its %d published files", old_run, removed
         )
+    if not args.reprocess and patterns:
+        skipped = already_ingested(
+            patterns, ingested_drops(config.lake), file_metadata(patterns), file_sha256
+        )
+        for path, earlier in skipped.items():
+            _LOG.info(
+                "skip %s: already ingested by run %s (--reprocess to read it again)", path, earlier
+            )
+        patterns = [path for path in patterns if path not in skipped]
+        drop_count = len(patterns)
+        if not patterns and not feeds:
+            summary = f"nothing new: {len(skipped)} drop(s) already ingested; lake unchanged"
+            if args.json:
+                print(json.dumps({"status": "nothing_new", "skipped": skipped}, indent=2))
+            elif not args.quiet:
+                print(summary)
+            return 0
+        config = dataclasses.replace(config, drops=tuple(patterns), skipped=skipped)
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info(

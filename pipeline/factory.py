@@ -39,6 +39,7 @@ class JobConfig:
     lake: str
     run: RunContext
     feeds: tuple[str, ...] = ()
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # path: earlier run id
     feed_validators: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     fetch_policy: FetchPolicy = dataclasses.field(default_factory=FetchPolicy)
     reference_date: dt.date | None = None

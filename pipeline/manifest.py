@@ -30,8 +30,10 @@ RUNNING_MARKER = "RUNNING"
 __all__ = [
     "RUNNING_MARKER",
     "RunFailed",
+    "already_ingested",
     "count_records",
     "finish_run",
+    "ingested_drops",
     "manifest_path",
     "mark_running",
     "recover_incomplete_runs",
@@ -161,6 +163,9 @@ def finish_run(
             },
         },
         "inputs": inputs,
+        "skipped": [
+            {"uri": uri, "already_ingested_by": run_id} for uri, run_id in config.skipped.items()
+        ],
         "outputs": outputs,
         "counts": counts,
     }
@@ -216,6 +221,42 @@ def _published_patterns(lake: str, run_id: str) -> list[str]:
         FileSystems.join(lake, "rejects", "**", name),
         FileSystems.join(lake, INDEX_FOLDER, name),
     ]
+
+
+def ingested_drops(lake: str) -> dict[str, dict[str, Any]]:
+    """Every drop a committed run read, by SHA-256: ``{sha256: {uri, size, modified, run_id}}``."""
+    found: dict[str, dict[str, Any]] = {}
+    pattern = FileSystems.join(lake, "_runs", "*.json")
+    for match in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(match.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            manifest = json.loads(fh.read().decode("utf-8"))
+        if manifest.get("status") != "succeeded":
+            continue
+        for entry in manifest.get("inputs", []):
+            if entry.get("type", "drop") == "drop" and entry.get("sha256"):
+                found[entry["sha256"]] = {**entry, "run_id": manifest["run_id"]}
+    return found
+
+
+def already_ingested(
+    paths: list[str],
+    ingested: dict[str, dict[str, Any]],
+    metadata: dict[str, tuple[int, str | None]],
+    sha256_of,
+) -> dict[str, str]:
+    """The paths whose content a committed run already read, with that run's id.
+
+    A path whose URI, size and modification time match a recorded input reuses the recorded
+    SHA-256 (no read); any other path is hashed, so a renamed or copied drop is skipped too.
+    """
+    by_metadata = {(e["uri"], e["size"], e["modified"]): sha for sha, e in ingested.items()}
+    skipped = {}
+    for path in paths:
+        size, modified = metadata.get(path, (None, None))
+        sha = by_metadata.get((path, size, modified)) or sha256_of(path)
+        if sha in ingested:
+            skipped[path] = ingested[sha]["run_id"]
+    return skipped
 
 
 def _remove_staging(lake: str, staging: str) -> None:

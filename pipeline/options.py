@@ -33,6 +33,12 @@ class DropOptions(PipelineOptions):
             "name holds no date. Default: the file's modification time.",
         )
         parser.add_argument(
+            "--reprocess",
+            action="store_true",
+            help="Read drops again even when a committed run already read the same bytes "
+            "(by SHA-256); by default they are skipped.",
+        )
+        parser.add_argument(
             "--max-segment-bytes",
             type=int,
             default=DEFAULT_MAX_SEGMENT_BYTES,

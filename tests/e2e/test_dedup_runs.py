@@ -103,10 +103,27 @@ def test_duplicates_point_at_the_right_kept_article(corpus, first_run):
     assert sum(r["dedup"]["copies"] for r in kept.values()) == len(duplicates)
 
 
+def test_an_unchanged_folder_is_skipped_without_a_new_run(corpus, first_run, capsys):
+    _, drops = corpus
+    runs = len(manifests(first_run))
+    assert main(["run", "--drops", str(drops), "--lake", str(first_run)]) == 0
+    assert "nothing new: 4 drop(s) already ingested" in capsys.readouterr().out
+    assert len(manifests(first_run)) == runs
+
+
+def test_a_copied_drop_is_skipped_by_its_sha256(corpus, first_run, tmp_path, capsys):
+    _, drops = corpus
+    copy = tmp_path / "renamed.txt"
+    copy.write_bytes(next(iter(sorted(drops.iterdir()))).read_bytes())
+    assert main(["run", "--drops", str(copy), "--lake", str(first_run)]) == 0
+    assert "nothing new: 1 drop(s)" in capsys.readouterr().out
+
+
 def test_a_rerun_adds_no_article(corpus, first_run, tmp_path):
     _, drops = corpus
     before = content(first_run)
-    assert main(["run", "--drops", str(drops), "--lake", str(first_run), "--quiet"]) == 0
+    argv = ["run", "--drops", str(drops), "--lake", str(first_run), "--reprocess", "--quiet"]
+    assert main(argv) == 0
     rerun = manifests(first_run)[-1]["counts"]
     assert (rerun["articles"], rerun["duplicates"]) == (0, 400)
     after = content(first_run)
