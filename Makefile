@@ -12,6 +12,7 @@ $(BIN)/feedlake: pyproject.toml
 
 run: $(BIN)/feedlake  ## the bundled sample into ./lake, then what landed
 	$(BIN)/feedlake run --lake lake
+	$(BIN)/feedlake inspect --lake lake
 
 test: $(BIN)/feedlake  ## lint, format check and the whole test suite
 	$(BIN)/ruff check .

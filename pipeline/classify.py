@@ -82,7 +82,7 @@ class Classifier:
         scanned_words = min(article.word_count, (len(lead) + len(rest)) // _CHARS_PER_WORD)
         return dataclasses.replace(
             article,
-            region=self.region(article, rank_mentions(mentions), feed_hint),
+            location=self.region(article, rank_mentions(mentions), feed_hint),
             topics=self.topics.rank(evidence, scanned_words),
         )
 
@@ -134,7 +134,7 @@ class _ClassifyFn(beam.DoFn):
         classified = self.classifier.classify(article)
         if not classified.topics:
             self.unclassified.inc()
-        if classified.region.region == "unknown":
+        if classified.location.region == "unknown":
             self.regions_unknown.inc()
         yield classified
 

@@ -1,4 +1,4 @@
-"""The ``feedlake`` command: ``run`` a batch into the lake, ``validate`` drops.
+"""The ``feedlake`` command: ``run`` a batch into the lake, ``validate`` drops, ``inspect``.
 
 Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix).
 """
@@ -365,6 +365,66 @@ def _print_report(report) -> None:
         print(f"    terms:  {terms or '-'}")
 
 
+def _inspect_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feedlake inspect",
+        description="What a lake holds: partitions, counts by dt, region and topic, duplicates "
+        "by kind, rejects by reason and recent runs, read with DuckDB. With --sql, run a query "
+        "over the tables articles, duplicates and rejects instead.",
+    )
+    parser.add_argument("--lake", default="lake", help="The lake's root folder. Default: ./lake.")
+    parser.add_argument("--sql", help="A query over articles, duplicates and rejects.")
+    parser.add_argument("--runs", type=int, default=10, help="How many recent runs to list.")
+    parser.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
+    return parser
+
+
+def _command_inspect(argv: list[str]) -> int:
+    _configure_logging(quiet=True, verbose=False)
+    args = _inspect_parser().parse_args(argv)
+    lake = _lake_root(args.lake)
+    if "://" in lake:
+        raise UsageError("inspect reads a local lake; for object stores use DuckDB's httpfs")
+    if not Path(lake).is_dir():
+        raise UsageError(f"--lake {lake!r} is not a folder")
+
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.inspect_lake import inspect_lake, run_sql
+
+    console = Console(soft_wrap=True)
+    if args.sql:
+        try:
+            names, rows = run_sql(lake, args.sql)
+        except duckdb.Error as error:
+            print(f"feedlake inspect: the query failed: {error}", file=sys.stderr)
+            return 1
+        if args.json:
+            rows_json = [dict(zip(names, row, strict=True)) for row in rows]
+            print(json.dumps(rows_json, indent=2, default=str))
+            return 0
+        table = Table(*names)
+        for row in rows:
+            table.add_row(*(str(value) for value in row))
+        console.print(table)
+        return 0
+    report = inspect_lake(lake, args.runs)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    console.print(f"lake {lake}: files {report['files']}")
+    for name, rows in report.items():
+        if name in ("lake", "files") or not rows:
+            continue
+        table = Table(*rows[0], title=name.replace("_", " "), title_justify="left")
+        for row in rows:
+            table.add_row(*(str(value) for value in row.values()))
+        console.print(table)
+    return 0
+
+
 def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -406,12 +466,13 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``feedlake`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": _command_run, "validate": _command_validate}
+    commands = {"run": _command_run, "validate": _command_validate, "inspect": _command_inspect}
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: feedlake {run,validate} [options]\n"
-            "  run       drops into the lake ('feedlake run --help' for the options)\n"
-            "  validate  parse drops and report what they hold, writing nothing"
+            "usage: feedlake {run,validate,inspect} [options]\n"
+            "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
+            "  validate  parse drops and report what they hold, writing nothing\n"
+            "  inspect   what a lake holds, or --sql over it (DuckDB)"
         )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]

@@ -95,7 +95,7 @@ def partition_of(
         return date
     values = {
         "dt": date,
-        "region": f"region={_controlled(record.region.region, REGION_SLUGS)}",
+        "region": f"region={_controlled(record.location.region, REGION_SLUGS)}",
         "topic": f"topic={_controlled(primary_topic(record), taxonomy().slugs)}",
     }
     return "/".join(values[key] for key in keys)

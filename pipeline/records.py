@@ -126,7 +126,7 @@ class Article:
     year_from: str | None
     dateline: Dateline | None
     source: Source
-    region: Region = Region()
+    location: Region = Region()
     topics: tuple[Topic, ...] = ()
     dedup: Dedup = Dedup()
     word_count: int

@@ -47,10 +47,10 @@ def explain(article: Article, classifier: Classifier) -> Explanation:
     matches = classifier.topics.matches(article.title, body)
     return Explanation(
         title=article.title,
-        country=classified.region.country,
-        region=classified.region.region,
-        method=classified.region.method,
-        mentioned=list(classified.region.mentioned),
+        country=classified.location.country,
+        region=classified.location.region,
+        method=classified.location.method,
+        mentioned=list(classified.location.mentioned),
         topics=[(t.code, t.label, t.score) for t in classified.topics],
         terms=[(m.term, m.code, m.weight, m.in_title) for m in matches],
     )

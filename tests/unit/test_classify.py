@@ -41,10 +41,10 @@ def real_articles(sample_bytes, run):
 
 
 def test_real_datelines_give_the_expected_countries(real_articles):
-    countries = [a.region.country for a in real_articles]
+    countries = [a.location.country for a in real_articles]
     assert countries == ["CN", "CN", "RU", "RU", "AF", "NA", "VN", "CN", "KG", "CN"]
-    assert {a.region.method for a in real_articles} == {"dateline"}
-    assert [a.region.region for a in real_articles][:6] == [
+    assert {a.location.method for a in real_articles} == {"dateline"}
+    assert [a.location.region for a in real_articles][:6] == [
         "asia",
         "asia",
         "europe",
@@ -52,7 +52,7 @@ def test_real_datelines_give_the_expected_countries(real_articles):
         "asia",
         "africa",
     ]
-    kabul = real_articles[4].region
+    kabul = real_articles[4].location
     assert (kabul.subregion, kabul.subregion_m49, kabul.region_m49) == (
         "Southern Asia",
         "034",
@@ -79,7 +79,7 @@ def test_labelled_fixtures_accuracy(run):
     for row in rows:
         raw = "\n\n".join([row["title"], *row["body"]]).encode()
         article = classifier().classify(parse_segment(make_segment(raw), run))
-        country_hits += article.region.country == row["country"]
+        country_hits += article.location.country == row["country"]
         topic_hits += primary_topic(article) == row["topic"]
     country_accuracy, topic_accuracy = country_hits / len(rows), topic_hits / len(rows)
     print(
@@ -136,22 +136,20 @@ def test_declared_regions_normalise():
 def test_region_order_of_trust():
     cls = classifier()
     no_dateline = make_article(title="Talks in Kenya", body=("Kenyan and Ugandan ministers met.",))
-    assert (cls.classify(no_dateline).region.country, cls.classify(no_dateline).region.method) == (
-        "KE",
-        "mentions",
-    )
+    location = cls.classify(no_dateline).location
+    assert (location.country, location.method) == ("KE", "mentions")
     declared = make_article(
         title="A plain title",
         body=("Nothing here names a place.",),
         source=Source(declared_region="Russian Federal"),
     )
-    assert cls.classify(declared).region.method == "declared_region"
-    assert cls.classify(declared).region.country == "RU"
+    assert cls.classify(declared).location.method == "declared_region"
+    assert cls.classify(declared).location.country == "RU"
     nothing = make_article(title="A plain title", body=("Nothing here names a place.",))
-    region = cls.classify(nothing).region
+    region = cls.classify(nothing).location
     assert (region.country, region.region, region.method) == (None, "unknown", "none")
     dateline = make_article(dateline=Dateline("KABUL", "Aug. 29", "Xinhua"))
-    assert cls.classify(dateline).region.method == "dateline"
+    assert cls.classify(dateline).location.method == "dateline"
 
 
 def test_unclassified_below_threshold():

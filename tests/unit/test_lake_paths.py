@@ -17,7 +17,7 @@ def test_hostile_header_text_never_reaches_the_path():
     article = make_article(
         title="../../etc/passwd",
         source=Source(declared_region="../../../tmp/x", channel="a/b", origin="/"),
-        region=Region(region="../../x"),
+        location=Region(region="../../x"),
         topics=(Topic("medtop:x", "x", 1, "../../etc", 1.0),),
     )
     assert partition_of(article) == "dt=2025-08-29/region=unknown/topic=unknown"
@@ -26,7 +26,7 @@ def test_hostile_header_text_never_reaches_the_path():
 
 def test_partitions_follow_the_chosen_keys_in_order():
     article = make_article(
-        published_date=dt.date(2024, 12, 31), region=Region(region="asia"), topics=(POLITICS,)
+        published_date=dt.date(2024, 12, 31), location=Region(region="asia"), topics=(POLITICS,)
     )
     assert partition_of(article) == "dt=2024-12-31/region=asia/topic=politics"
     assert partition_of(article, ("topic", "dt")) == "topic=politics/dt=2024-12-31"
