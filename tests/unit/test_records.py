@@ -82,3 +82,9 @@ def test_current_files_read_with_the_version_1_schema():
     buffer.seek(0)
     (back,) = list(fastavro.reader(buffer, reader_schema=old))
     assert "location" not in back and back["title"] == make_article().title
+
+
+def test_readme_data_dictionary_is_current():
+    from tools.data_dictionary import main as data_dictionary
+
+    assert data_dictionary(["--check"]) == 0, "run: python -m tools.data_dictionary --write"
