@@ -146,6 +146,7 @@ def _command_run(argv: list[str]) -> int:
     args, beam_args = _run_parser().parse_known_args(argv)
 
     import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from connectors.drops import file_metadata, file_sha256
@@ -184,6 +185,10 @@ def _command_run(argv: list[str]) -> int:
         raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
+    options = PipelineOptions(beam_args)
+    # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
+    # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
+    FileSystems.set_options(options)
     patterns, drop_count, feeds = _inputs(args.drops, args.feeds)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or _new_run_id(started)
@@ -224,7 +229,6 @@ def _command_run(argv: list[str]) -> int:
                 print(summary)
             return 0
         config = dataclasses.replace(config, drops=tuple(patterns), skipped=skipped)
-    options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     _LOG.info(
         "run %s: %d drop(s), %d feed(s) into %s on %s",
