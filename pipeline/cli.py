@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -136,35 +135,8 @@ def _fetch_policy(args: argparse.Namespace):
         raise UsageError(str(error)) from None
 
 
-def _new_run_id(started: dt.datetime) -> str:
-    return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def _command_run(argv: list[str]) -> int:
-    # Before Beam is imported: its import logs warnings about optional GCP clients.
-    _configure_logging("--quiet" in argv, "--verbose" in argv)
-    args, beam_args = _run_parser().parse_known_args(argv)
-
-    import apache_beam as beam
-    from apache_beam.io.filesystems import FileSystems
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-
-    from connectors.drops import file_metadata, file_sha256
-    from connectors.feeds import load_feed_state
-    from pipeline import __version__
-    from pipeline.factory import JobConfig, build_pipeline
-    from pipeline.lake import parse_partition_keys
-    from pipeline.manifest import (
-        RunFailed,
-        already_ingested,
-        finish_run,
-        ingested_drops,
-        manifest_path,
-        mark_running,
-        recover_incomplete_runs,
-    )
+def _check_beam_args(beam_args: list[str]) -> None:
     from pipeline.options import unknown_flags
-    from pipeline.records import RunContext
 
     if unknown := unknown_flags(beam_args):
         flag, close = unknown[0]
@@ -176,6 +148,21 @@ def _command_run(argv: list[str]) -> int:
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+
+
+def _prepare(args: argparse.Namespace, beam_args: list[str]):
+    """The run's Job from the command line, checked; usage errors raise UsageError."""
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from connectors.feeds import load_feed_state
+    from pipeline import __version__
+    from pipeline.factory import JobConfig
+    from pipeline.jobs import Job, new_run_id
+    from pipeline.lake import parse_partition_keys
+    from pipeline.records import RunContext
+
+    _check_beam_args(beam_args)
     reference_date = _parse_date(args.reference_date, "--reference-date")
     try:
         partition_by = parse_partition_keys(args.partition_by)
@@ -191,15 +178,16 @@ def _command_run(argv: list[str]) -> int:
     FileSystems.set_options(options)
     patterns, drop_count, feeds = _inputs(args.drops, args.feeds)
     started = dt.datetime.now(dt.timezone.utc)
-    run_id = args.run_id or _new_run_id(started)
-    if "/" in run_id or "~" in run_id:
-        raise UsageError(f"--run-id {run_id!r} must not contain '/' or '~'")
+    run_id = args.run_id or new_run_id(started)
+    if "/" in run_id:
+        raise UsageError(f"--run-id {run_id!r} must not contain '/'")
+    lake = _lake_root(args.lake)
     config = JobConfig(
         drops=tuple(patterns),
         feeds=tuple(feeds),
-        feed_validators=load_feed_state(_lake_root(args.lake)),
+        feed_validators=load_feed_state(lake),
         fetch_policy=_fetch_policy(args),
-        lake=_lake_root(args.lake),
+        lake=lake,
         run=RunContext(run_id, started.replace(microsecond=0), __version__),
         reference_date=reference_date,
         codec=args.codec,
@@ -207,61 +195,38 @@ def _command_run(argv: list[str]) -> int:
         partition_by=partition_by,
         near_threshold=args.near_threshold,
     )
-    for old_run, removed in recover_incomplete_runs(config.lake).items():
-        _LOG.warning(
-            "run %s never committed (killed?): removed its %d published files", old_run, removed
-        )
-    if not args.reprocess and patterns:
-        skipped = already_ingested(
-            patterns, ingested_drops(config.lake), file_metadata(patterns), file_sha256
-        )
-        for path, earlier in skipped.items():
-            _LOG.info(
-                "skip %s: already ingested by run %s (--reprocess to read it again)", path, earlier
-            )
-        patterns = [path for path in patterns if path not in skipped]
-        drop_count = len(patterns)
-        if not patterns and not feeds:
-            summary = f"nothing new: {len(skipped)} drop(s) already ingested; lake unchanged"
+    return Job(config, options, drop_count, started)
+
+
+def _command_run(argv: list[str]) -> int:
+    # Before Beam is imported: its import logs warnings about optional GCP clients.
+    _configure_logging("--quiet" in argv, "--verbose" in argv)
+    args, beam_args = _run_parser().parse_known_args(argv)
+    job = _prepare(args, beam_args)
+
+    from pipeline.jobs import JobFailed, execute, recover, skip_ingested
+    from pipeline.manifest import manifest_path
+
+    recover(job.config.lake)
+    if not args.reprocess:
+        job, skipped = skip_ingested(job)
+        if not job.config.drops and not job.config.feeds:
             if args.json:
                 print(json.dumps({"status": "nothing_new", "skipped": skipped}, indent=2))
             elif not args.quiet:
-                print(summary)
+                print(f"nothing new: {len(skipped)} drop(s) already ingested; lake unchanged")
             return 0
-        config = dataclasses.replace(config, drops=tuple(patterns), skipped=skipped)
-    runner = options.view_as(StandardOptions).runner or "DirectRunner"
-    _LOG.info(
-        "run %s: %d drop(s), %d feed(s) into %s on %s",
-        run_id,
-        drop_count,
-        len(feeds),
-        config.lake,
-        runner,
-    )
     clock = time.monotonic()
-    mark_running(config, started)
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config)
     try:
-        state = pipeline.run().wait_until_finish()
-    except Exception as error:  # the runner's failure, whatever its type, ends the run
-        _LOG.error("run %s failed in the pipeline: %s: %s", run_id, type(error).__name__, error)
-        _LOG.error("rerun with --verbose for Beam's log")
-        return 1
-    if state not in (None, "DONE"):
-        _LOG.error("run %s ended in state %s", run_id, state)
-        return 1
-    try:
-        manifest = finish_run(config, started, runner, drop_count)
-    except RunFailed as failed:
-        for problem in failed.problems:
-            _LOG.error("%s", problem)
-        _LOG.error("run %s failed; manifest: %s", run_id, manifest_path(config.lake, run_id))
+        manifest = execute(job)
+    except JobFailed as failed:
+        _LOG.error("%s", failed)
         return 1
     if args.json:
         print(json.dumps(manifest, indent=2, sort_keys=True))
     elif not args.quiet:
-        _print_summary(manifest, time.monotonic() - clock, manifest_path(config.lake, run_id))
+        path = manifest_path(job.config.lake, job.config.run.run_id)
+        _print_summary(manifest, time.monotonic() - clock, path)
     return 0
 
 
@@ -321,7 +286,6 @@ def _command_validate(argv: list[str]) -> int:
 
 
 def _report_json(report) -> dict:
-    import dataclasses
 
     document = {
         field.name: getattr(report, field.name)

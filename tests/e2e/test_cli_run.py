@@ -58,8 +58,8 @@ def test_run_writes_the_ten_articles(batch):
                 by_partition.setdefault(folder, []).append(record)
     for folder, records in by_partition.items():
         region = folder.split("/")[1].removeprefix("region=")
-        assert {r["region"]["region"] for r in records} == {region}
-    countries = sorted(a["region"]["country"] for a in articles)
+        assert {r["location"]["region"] for r in records} == {region}
+    countries = sorted(a["location"]["country"] for a in articles)
     assert countries == sorted(["CN", "CN", "RU", "RU", "AF", "NA", "VN", "CN", "KG", "CN"])
 
 
