@@ -45,6 +45,7 @@ __all__ = [
     "FetchPolicy",
     "Fetcher",
     "ReadFeeds",
+    "due_feeds",
     "load_feed_list",
     "load_feed_state",
     "parse_feed",
@@ -91,6 +92,7 @@ class FeedReport:
     message: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    already_in_lake: int = 0  # items whose guid or link the lake's index holds: skipped
 
 
 def read_feed_list(text: str) -> list[str]:
@@ -133,15 +135,16 @@ def load_feed_state(lake: str) -> dict[str, dict[str, str]]:
 
 
 def save_feed_state(lake: str, reports: list[dict]) -> None:
-    """Keep the validators of feeds fetched (or found unchanged) in this run, atomically."""
+    """Keep the validators (and content hash) of feeds read or found unchanged, atomically."""
     state = load_feed_state(lake)
     for report in reports:
-        if report["outcome"] not in ("ok", "not_modified") or "://" not in report["uri"]:
+        if report["outcome"] not in ("ok", "not_modified"):
             continue
         previous = state.get(report["uri"], {})
         state[report["uri"]] = {
             "etag": report.get("etag") or previous.get("etag"),
             "last_modified": report.get("last_modified") or previous.get("last_modified"),
+            "sha256": report.get("sha256") or previous.get("sha256"),
             "outcome": report["outcome"],
         }
     path = state_path(lake)
@@ -152,6 +155,24 @@ def save_feed_state(lake: str, reports: list[dict]) -> None:
     with FileSystems.create(partial, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
         fh.write(json.dumps(state, indent=2, sort_keys=True).encode("utf-8"))
     FileSystems.rename([partial], [path])
+
+
+def due_feeds(urls: list[str], state: dict[str, dict[str, str]], fetcher: Fetcher) -> list[str]:
+    """The feeds that changed since the lake last read them (``feedlake watch`` polls these).
+
+    A URL is asked with its validators (an unchanged feed answers 304); a local file is
+    hashed. A feed that fails now is not due: the next poll tries again.
+    """
+    due = []
+    for url in urls:
+        known = state.get(url, {})
+        if "://" in url:
+            report, _, _ = fetcher.fetch(url, known)
+        else:
+            report, _, _ = _read_local(url)
+        if report.outcome == "ok" and (report.sha256 != known.get("sha256") or not known):
+            due.append(url)
+    return due
 
 
 class _Retryable(Exception):
@@ -372,9 +393,10 @@ class _FetchHostFn(beam.DoFn):
         self.fetcher = Fetcher(self.policy)
 
     def process(
-        self, grouped: tuple[str, list[str]]
+        self, grouped: tuple[str, list[str]], seen: list[str] = ()
     ) -> Iterator[FeedItem | beam.pvalue.TaggedOutput]:
         _host, urls = grouped
+        seen = set(seen)
         for url in sorted(urls):  # one host, one request at a time
             if "://" in url:
                 report, body, headers = self.fetcher.fetch(url, self.validators.get(url))
@@ -383,6 +405,11 @@ class _FetchHostFn(beam.DoFn):
             items: list[FeedItem] = []
             if report.outcome == "ok":
                 report, items = parse_feed(report.uri, body, headers, report)
+                fresh = [i for i in items if not ({i.guid, i.link} - {None}) & seen]
+                report = dataclasses.replace(
+                    report, items=len(fresh), already_in_lake=len(items) - len(fresh)
+                )
+                items = fresh
             Metrics.counter("feedlake", f"feeds_{report.outcome}").inc()
             _LOG.info("feed %s: %s (%d items)", report.uri, report.outcome, report.items)
             yield from items
@@ -402,6 +429,8 @@ class ReadFeeds(beam.PTransform):
         urls: the feeds.
         validators: per URL, the ``etag`` and ``last_modified`` of its last fetch.
         policy: timeouts, retries, caps and politeness.
+        seen: a singleton list of the guids and links the lake already holds; items with one
+            of them are skipped (each item is processed once, across runs).
     """
 
     def __init__(
@@ -409,6 +438,7 @@ class ReadFeeds(beam.PTransform):
         urls: list[str],
         validators: dict[str, dict[str, str]] | None = None,
         policy: FetchPolicy | None = None,
+        seen: beam.PCollection | None = None,
     ) -> None:
         super().__init__()
         if not urls:
@@ -416,6 +446,7 @@ class ReadFeeds(beam.PTransform):
         self.urls = list(urls)
         self.validators = validators or {}
         self.policy = policy or FetchPolicy()
+        self.seen = seen
 
     def expand(self, pbegin):
         return (
@@ -424,7 +455,8 @@ class ReadFeeds(beam.PTransform):
             | "Key feeds by host" >> beam.Map(_host_of)
             | "Group feeds by host" >> beam.GroupByKey()
             | "Fetch and parse feeds"
-            >> beam.ParDo(_FetchHostFn(self.policy, self.validators)).with_outputs(
-                _FetchHostFn.REPORTS, main="items"
-            )
+            >> beam.ParDo(
+                _FetchHostFn(self.policy, self.validators),
+                *([beam.pvalue.AsSingleton(self.seen)] if self.seen is not None else []),
+            ).with_outputs(_FetchHostFn.REPORTS, main="items")
         )

@@ -82,8 +82,11 @@ def _lake_root(lake: str) -> str:
     return lake.rstrip("/") if "://" in lake else str(Path(lake).resolve())
 
 
-def _inputs(drops: list[str] | None, feeds: str | None) -> tuple[list[str], int, list[str]]:
-    """Drop patterns, how many drop files they match, and feed URLs; the samples by default."""
+def _inputs(
+    drops: list[str] | None, feeds: str | None, watching: bool = False
+) -> tuple[list[str], int, list[str]]:
+    """Drop files, how many, and feed URLs; the samples by default. A watched folder may be
+    empty; a run's pattern must match something."""
     if not drops and not feeds:
         if not SAMPLE_DROPS.is_dir() or not SAMPLE_FEEDS.is_file():
             raise UsageError(
@@ -91,7 +94,7 @@ def _inputs(drops: list[str] | None, feeds: str | None) -> tuple[list[str], int,
                 "installed without its repository); pass --drops GLOB or --feeds FILE"
             )
         drops, feeds = [str(SAMPLE_DROPS)], str(SAMPLE_FEEDS)
-    patterns, count = _matched_drops(drops) if drops else ([], 0)
+    patterns, count = _matched_drops(drops, watching) if drops else ([], 0)
     return patterns, count, _listed_feeds(feeds) if feeds else []
 
 
@@ -109,12 +112,12 @@ def _listed_feeds(path: str) -> list[str]:
     return urls
 
 
-def _matched_drops(patterns: list[str]) -> tuple[list[str], int]:
+def _matched_drops(patterns: list[str], watching: bool = False) -> tuple[list[str], int]:
     from connectors.drops import expand_patterns
 
     matched = expand_patterns(patterns)
     empty = [glob for glob, paths in matched.items() if not paths]
-    if empty:
+    if empty and not watching:
         raise UsageError(f"--drops {empty[0]!r} matches no file; check the path or the glob")
     files = sorted({path for paths in matched.values() for path in paths})
     return files, len(files)
@@ -150,7 +153,7 @@ def _check_beam_args(beam_args: list[str]) -> None:
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
 
 
-def _prepare(args: argparse.Namespace, beam_args: list[str]):
+def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = False):
     """The run's Job from the command line, checked; usage errors raise UsageError."""
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -176,7 +179,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str]):
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
     FileSystems.set_options(options)
-    patterns, drop_count, feeds = _inputs(args.drops, args.feeds)
+    patterns, drop_count, feeds = _inputs(args.drops, args.feeds, watching)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or new_run_id(started)
     if "/" in run_id:
@@ -228,6 +231,53 @@ def _command_run(argv: list[str]) -> int:
         path = manifest_path(job.config.lake, job.config.run.run_id)
         _print_summary(manifest, time.monotonic() - clock, path)
     return 0
+
+
+def _command_watch(argv: list[str]) -> int:
+    _configure_logging("--quiet" in argv, "--verbose" in argv)
+    parser = _run_parser()
+    parser.prog = "feedlake watch"
+    parser.description = (
+        "Keep the lake current: poll the drop locations and feeds, and run a batch over what "
+        "is new. SIGINT or SIGTERM ends it after the batch in hand commits."
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=60.0,
+        help="Seconds between polls. Default: %(default)s.",
+    )
+    args, beam_args = parser.parse_known_args(argv)
+    if args.poll_interval <= 0:
+        raise UsageError("--poll-interval must be positive")
+    if args.run_id:
+        raise UsageError("--run-id names one run; watch makes a run per batch")
+    if not args.drops and not args.feeds:
+        raise UsageError("watch needs --drops, --feeds or both")
+    _prepare(args, beam_args, watching=True)  # usage errors now, not at the first poll
+
+    import signal
+    import threading
+
+    from pipeline.watch import watch
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def report(manifest: dict) -> None:
+        counts = manifest["counts"]
+        line = (
+            f"run {manifest['run_id']}: {counts['drops']} drop(s), {counts['feeds']} feed(s): "
+            f"{counts['articles']} articles, {counts['duplicates']} duplicates, "
+            f"{counts['rejects']} rejects"
+        )
+        if args.json:
+            print(json.dumps(manifest, sort_keys=True), flush=True)
+        elif not args.quiet:
+            print(line, flush=True)
+
+    return watch(lambda: _prepare(args, beam_args, watching=True), args.poll_interval, stop, report)
 
 
 def _validate_parser() -> argparse.ArgumentParser:
@@ -434,11 +484,17 @@ def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``feedlake`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"run": _command_run, "validate": _command_validate, "inspect": _command_inspect}
+    commands = {
+        "run": _command_run,
+        "watch": _command_watch,
+        "validate": _command_validate,
+        "inspect": _command_inspect,
+    }
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: feedlake {run,validate,inspect} [options]\n"
+            "usage: feedlake {run,watch,validate,inspect} [options]\n"
             "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
+            "  watch     keep the lake current: a batch whenever a drop or feed is new\n"
             "  validate  parse drops and report what they hold, writing nothing\n"
             "  inspect   what a lake holds, or --sql over it (DuckDB)"
         )

@@ -133,8 +133,8 @@ def decide(
 
     Returns:
         Decisions for the articles that belong to a cluster (keepers with copies, and
-        duplicates), keyed by :func:`article_key`; and the index entries of this run's
-        kept articles.
+        duplicates), keyed by :func:`article_key`; and the new index entries: this run's kept
+        articles, and lake articles whose clusters brought feed links the index lacked.
     """
     run = sorted(run, key=lambda s: s.order)
     lake = sorted(lake, key=lambda e: e.id)
@@ -168,21 +168,27 @@ def decide(
         if not new:
             continue
         keeper = root  # the lowest index: a lake entry if any, else the first in keep order
+        # The index learns every feed link of the cluster, so the next run skips those items.
+        cluster_links = tuple(dict.fromkeys(link for node in cluster for link in links[node]))
         if keeper >= len(lake):
             sketch = run[keeper - len(lake)]
-            kept.append(IndexEntry(sketch.id, sketch.bands, sketch.sketch, sketch.links))
+            kept.append(IndexEntry(sketch.id, sketch.bands, sketch.sketch, cluster_links))
             if len(new) > 1:
                 decisions[sketch.key] = Decision(copies=len(new) - 1)
+        elif set(cluster_links) - set(links[keeper]):
+            held = lake[keeper]
+            kept.append(IndexEntry(held.id, held.bands, held.sketch, cluster_links))
         for node in new:
             if node == keeper:
                 continue
             exact = ids[node] == ids[keeper]
-            similarity = (
-                1.0 if exact else float(minhash.estimate_jaccard(sketches[node], sketches[keeper]))
-            )
+            similarity = 1.0
+            if not exact:
+                similarity = float(minhash.estimate_jaccard(sketches[node], sketches[keeper]))
+            same_item = bool(set(links[node]) & set(links[keeper]))
             decisions[run[node - len(lake)].key] = Decision(
                 duplicate_of=ids[keeper],
-                kind="exact" if exact else "near",
+                kind="exact" if exact else "link" if same_item else "near",
                 similarity=round(similarity, 4),
             )
     return decisions, kept

@@ -101,6 +101,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     if not config.drops and not config.feeds:
         raise ValueError("build_pipeline: give drops, feeds or both")
     staging = staging_folder(config.lake, config.run.run_id)
+    lake_index = pipeline | "Read the lake's index" >> ReadLakeIndex(config.lake)
     parsed_articles, rejects_by_source, summaries = [], [], []
     if config.drops:
         drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
@@ -110,8 +111,14 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         rejects_by_source.append(parsed["rejects"])
         summaries.append(split["summaries"] | "Key drop summaries" >> beam.Map(_summary_of("drop")))
     if config.feeds:
+        seen = (
+            lake_index
+            | "Links the lake holds"
+            >> beam.FlatMap(lambda batch: [link for entry in batch for link in entry.links])
+            | "Gather links" >> beam.combiners.ToList()
+        )
         feeds = pipeline | "Read feeds" >> ReadFeeds(
-            list(config.feeds), config.feed_validators, config.fetch_policy
+            list(config.feeds), config.feed_validators, config.fetch_policy, seen
         )
         items = feeds["items"] | "Parse feed items" >> ParseFeedItems(config.run)
         parsed_articles.append(items["articles"])
@@ -123,7 +130,6 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         | "Gather articles" >> beam.Flatten()
         | "Classify region and topic" >> ClassifyArticles()
     )
-    lake_index = pipeline | "Read the lake's index" >> ReadLakeIndex(config.lake)
     deduplicated = classified | "Remove duplicates" >> DeduplicateArticles(
         lake_index, config.near_threshold
     )

@@ -61,8 +61,11 @@ def recover(lake: str) -> None:
         )
 
 
-def skip_ingested(job: Job) -> tuple[Job, dict[str, str]]:
-    """The job without the drops a committed run already read, and those drops' run ids."""
+def skip_ingested(job: Job, quiet: bool = False) -> tuple[Job, dict[str, str]]:
+    """The job without the drops a committed run already read, and those drops' run ids.
+
+    ``quiet`` logs the skips at DEBUG (a watcher would repeat them every poll).
+    """
     drops = list(job.config.drops)
     if not drops:
         return job, {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,12 +19,14 @@ HUGE_BYTES = 60 * 1024 * 1024
 
 
 class FeedServer:
-    """Routes: /rss.xml (ETag, 304), /atom.xml, /malformed.xml, /flaky.xml (500 then 200),
-    /limited.xml (429 with Retry-After then 200), /slow.xml (answers after 40 s),
-    /huge.xml (60 MB), /loop (a redirect loop), /page.html (not a feed)."""
+    """Routes: /rss.xml (ETag, 304), /live.xml (changes when a test says), /atom.xml,
+    /malformed.xml, /flaky.xml (500 then 200), /limited.xml (429 with Retry-After then 200),
+    /slow.xml (answers after 40 s), /huge.xml (60 MB), /loop (a redirect loop),
+    /page.html (not a feed)."""
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.live_items: list[dict] = []  # what /live.xml serves; tests change it
         self.requests: list[dict[str, str]] = []
         self.stop = threading.Event()
         server = self
@@ -78,6 +81,16 @@ class FeedServer:
             handler.end_headers()
             return
         self.send(handler, 200, RSS, "application/rss+xml; charset=utf-8", ETag=ETAG)
+
+    def route_live_xml(self, handler, hit: int) -> None:
+        body = rss(self.live_items).encode()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if handler.headers.get("If-None-Match") == etag:
+            handler.send_response(304)
+            handler.send_header("ETag", etag)
+            handler.end_headers()
+            return
+        self.send(handler, 200, body, "application/rss+xml", ETag=etag)
 
     def route_atom_xml(self, handler, hit: int) -> None:
         self.send(handler, 200, ATOM, "application/atom+xml; charset=utf-8")

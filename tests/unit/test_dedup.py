@@ -185,3 +185,26 @@ def test_lineage_key_is_unique_per_segment():
     base = make_article()
     other = make_article(lineage=dataclasses.replace(base.lineage, segment_index=7))
     assert article_key(base) != article_key(other)
+
+
+def with_links(base, guid, link):
+    return dataclasses.replace(
+        base, source=dataclasses.replace(base.source, guid=guid, item_url=link)
+    )
+
+
+def test_the_same_feed_item_with_new_text_is_a_link_duplicate():
+    first = with_links(article(STORY, index=0), "guid-1", "https://f.example/a")
+    updated = with_links(article(OTHER, index=1), "guid-1", "https://f.example/a")
+    decisions, kept = decide([sketch_article(first), sketch_article(updated)], [])
+    assert decisions[article_key(updated)].kind == "link"
+    assert kept[0].links == ("guid-1", "https://f.example/a")
+
+
+def test_the_index_learns_the_links_of_copies_of_lake_articles():
+    held = sketch_article(article(STORY))
+    lake = [IndexEntry(held.id, held.bands, held.sketch)]
+    copy = with_links(article(STORY, uri="/f/rss", index=3), "guid-9", None)
+    decisions, kept = decide([sketch_article(copy)], lake)
+    assert decisions[article_key(copy)].kind == "exact"
+    assert [(e.id, e.links) for e in kept] == [(held.id, ("guid-9",))]
