@@ -114,3 +114,31 @@ def test_watch_keeps_the_lake_current_across_a_restart(tmp_path, capsys):
             f"(poll {POLL} s); idle CPU {idle_share:.1%} of a core; stop took {stopping:.1f} s; "
             f"{polls} feed polls"
         )
+
+
+def test_a_watcher_killed_mid_write_neither_loses_nor_doubles_on_restart(tmp_path):
+    drops, lake, feeds = tmp_path / "drops", tmp_path / "lake", tmp_path / "feeds.txt"
+    drops.mkdir()
+    feeds.write_text("")  # no feed: drops only
+    (drops / "milosi-2025-09-01.txt").write_text(generated_drop(21, 300))
+    argv = [sys.executable, "-m", "pipeline", "watch", "--drops", str(drops)]
+    argv += ["--lake", str(lake), "--poll-interval", "1"]
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(lake.glob("articles/**/*.avro")) and time.monotonic() < deadline:
+        time.sleep(0.01)  # kill as soon as the first file is published
+    process.kill()
+    process.wait(timeout=30)
+    for path in lake.glob("**/*.avro"):  # whatever is visible reads back whole
+        with path.open("rb") as fh:
+            list(fastavro.reader(fh))
+    restarted = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lake, 300, 120)
+        time.sleep(2)  # a further poll must not add anything
+    finally:
+        stop(restarted)
+    ids = article_ids(lake)
+    assert len(ids) == len(set(ids)) == 300
