@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test bench format clean
 
 $(BIN)/feedlake: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,12 @@ test: $(BIN)/feedlake  ## lint, format check and the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+bench: $(BIN)/feedlake  ## throughput and memory against the plain baseline (minutes)
+	$(BIN)/python -m benchmarks.bench parse --articles 20000
+	$(BIN)/python -m benchmarks.bench classify --articles 5000
+	$(BIN)/python -m benchmarks.dedup_eval --articles 20000
+	$(BIN)/python -m benchmarks.run --articles 10000 50000 --repeat 3
 
 format: $(BIN)/feedlake
 	$(BIN)/ruff format .
