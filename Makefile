@@ -1,31 +1,36 @@
-# The two commands of the README. Each creates .venv (Python 3.11 or newer) when missing.
+# The two commands of the README. Each creates .venv (Python 3.11 or newer) when missing;
+# `run` installs feedlake, `test` adds the test tools (Spark, moto, avro, ruff, pytest).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test bench format clean
 
-$(BIN)/feedlake: pyproject.toml
+$(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-run: $(BIN)/feedlake  ## the bundled sample into ./lake, then what landed
+run: $(VENV)/.installed  ## the bundled sample drop and feed into ./lake, then what landed
 	$(BIN)/feedlake run --lake lake
 	$(BIN)/feedlake inspect --lake lake
 
-test: $(BIN)/feedlake  ## lint, format check and the whole test suite
+test: $(VENV)/.installed-test  ## lint, format check and the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-bench: $(BIN)/feedlake  ## throughput and memory against the plain baseline (minutes)
+bench: $(VENV)/.installed-test  ## throughput and memory against the plain baseline (minutes)
 	$(BIN)/python -m benchmarks.bench parse --articles 20000
 	$(BIN)/python -m benchmarks.bench classify --articles 5000
 	$(BIN)/python -m benchmarks.dedup_eval --articles 20000
 	$(BIN)/python -m benchmarks.run --articles 10000 50000 --repeat 3
 
-format: $(BIN)/feedlake
+format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
