@@ -6,13 +6,11 @@ Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import logging
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 __all__ = ["main"]
@@ -209,6 +207,7 @@ def _command_run(argv: list[str]) -> int:
 
     from pipeline.jobs import JobFailed, execute, recover, skip_ingested
     from pipeline.manifest import manifest_path
+    from pipeline.output import print_run_summary
 
     recover(job.config.lake)
     if not args.reprocess:
@@ -229,7 +228,7 @@ def _command_run(argv: list[str]) -> int:
         print(json.dumps(manifest, indent=2, sort_keys=True))
     elif not args.quiet:
         path = manifest_path(job.config.lake, job.config.run.run_id)
-        _print_summary(manifest, time.monotonic() - clock, path)
+        print_run_summary(manifest, time.monotonic() - clock, path)
     return 0
 
 
@@ -310,6 +309,7 @@ def _command_validate(argv: list[str]) -> int:
 
     from connectors.drops import expand_patterns, read_drop
     from pipeline import __version__
+    from pipeline.output import print_validate_report, validate_report_json
     from pipeline.records import RunContext
     from pipeline.validate import validate_drop
 
@@ -328,59 +328,11 @@ def _command_validate(argv: list[str]) -> int:
         validate_drop(read_drop(path, reference_date), run, classifier=explainer) for path in paths
     ]
     if args.json:
-        print(json.dumps([_report_json(r) for r in reports], indent=2, sort_keys=True))
+        print(json.dumps([validate_report_json(r) for r in reports], indent=2, sort_keys=True))
     else:
         for report in reports:
-            _print_report(report)
+            print_validate_report(report)
     return 0 if all(report.clean for report in reports) else 1
-
-
-def _report_json(report) -> dict:
-
-    document = {
-        field.name: getattr(report, field.name)
-        for field in dataclasses.fields(report)
-        if field.name not in ("rejects", "explanations")
-    }
-    document.update(
-        clean=report.clean,
-        segments=report.segments,
-        rejects=[dataclasses.asdict(note) for note in report.rejects],
-        explanations=[dataclasses.asdict(e) for e in report.explanations],
-        rejects_by_reason=report.rejects_by_reason(),
-    )
-    return document
-
-
-def _counted(counter) -> str:
-    return ", ".join(f"{key} ×{count}" for key, count in counter.most_common()) or "-"
-
-
-def _print_report(report) -> None:
-    verdict = "clean" if report.clean else "REJECTS"
-    print(
-        f"{report.uri}: {report.articles} articles, {len(report.rejects)} rejects "
-        f"({report.size:,} bytes) {verdict}"
-    )
-    print(f"  reference date: {report.reference_date or '-'} (from {report.year_from or '-'})")
-    print(f"  encodings:      {_counted(report.encodings)}")
-    print(f"  segment ends:   {_counted(report.endings)}")
-    print(f"  end markers:    {_counted(report.end_markers)}")
-    for note in report.rejects:
-        print(f"  reject {note.reason} at byte {note.offset} (+{note.length}): {note.message}")
-    for explained in report.explanations:
-        print(f"  article: {explained.title}")
-        print(
-            f"    region: {explained.country or '-'} {explained.region} by {explained.method}"
-            f"; mentioned: {', '.join(explained.mentioned) or '-'}"
-        )
-        topics = ", ".join(f"{label} {score:g}" for _code, label, score in explained.topics)
-        print(f"    topics: {topics or 'unclassified'}")
-        terms = ", ".join(
-            f"{term}{' (title)' if in_title else ''} -> {code.removeprefix('medtop:')} {weight:g}"
-            for term, code, weight, in_title in explained.terms
-        )
-        print(f"    terms:  {terms or '-'}")
 
 
 def _inspect_parser() -> argparse.ArgumentParser:
@@ -441,44 +393,6 @@ def _command_inspect(argv: list[str]) -> int:
             table.add_row(*(str(value) for value in row.values()))
         console.print(table)
     return 0
-
-
-def _print_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    counts = manifest["counts"]
-    lake = manifest["lake"]
-    table = Table(
-        title=f"feedlake run {manifest['run_id']}: {manifest['status']}", title_justify="left"
-    )
-    table.add_column("what")
-    table.add_column("count", justify="right")
-    table.add_column("detail", overflow="fold")
-    table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes read in all")
-    outcomes = ", ".join(f"{k}: {v}" for k, v in counts["feeds_by_outcome"].items())
-    table.add_row("feeds", str(counts["feeds"]), outcomes)
-    table.add_row(
-        "segments", str(counts["segments"]), "each ends as an article, a duplicate or a reject"
-    )
-    table.add_row("articles", str(counts["articles"]), "kept")
-    kinds = ", ".join(f"{k}: {v}" for k, v in counts["duplicates_by_kind"].items())
-    table.add_row("duplicates", str(counts["duplicates"]), kinds)
-    reasons = ", ".join(f"{k}: {v}" for k, v in counts["rejects_by_reason"].items())
-    table.add_row("rejects", str(counts["rejects"]), reasons)
-    files = Counter(output["kind"] for output in manifest["outputs"])
-    detail = ", ".join(f"{kind} {count}" for kind, count in sorted(files.items()))
-    table.add_row("files", str(len(manifest["outputs"])), detail)
-    table.add_row("time", f"{seconds:.1f} s", "")
-    console = Console(stderr=False, soft_wrap=True)
-    console.print(table)
-    for feed in manifest["inputs"]:
-        if feed["type"] == "feed" and feed["outcome"] not in ("ok", "not_modified"):
-            console.print(f"feed failed: {feed['uri']}: {feed['outcome']}: {feed['message']}")
-        elif feed["type"] == "feed" and feed.get("message"):
-            console.print(f"feed note: {feed['uri']}: {feed['message']}")
-    console.print(f"manifest: {manifest_file}")
-    console.print(f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)")
 
 
 def main(argv: list[str] | None = None) -> int:

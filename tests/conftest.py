@@ -12,6 +12,10 @@ from pipeline.records import Article, Lineage, RunContext, Segment, Source
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DROP = ROOT / "samples" / "drops" / "milosi-2025-08-29.txt"
+# The dateline cities of the real drop's ten articles, in order.
+SAMPLE_CITIES = (
+    "BEIJING URUMQI Vladivostok Moscow KABUL WINDHOEK HANOI BEIJING BISHKEK TIANJIN".split()
+)
 RUN = RunContext("test-run", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc), "0.0.test")
 
 

@@ -74,23 +74,21 @@ class FeedServer:
         handler.end_headers()
         handler.wfile.write(body)
 
-    def route_rss_xml(self, handler, hit: int) -> None:
-        if handler.headers.get("If-None-Match") == ETAG:
-            handler.send_response(304)
-            handler.send_header("ETag", ETAG)
-            handler.end_headers()
-            return
-        self.send(handler, 200, RSS, "application/rss+xml; charset=utf-8", ETag=ETAG)
-
-    def route_live_xml(self, handler, hit: int) -> None:
-        body = rss(self.live_items).encode()
-        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    def send_unless_unchanged(self, handler, body: bytes, etag: str) -> None:
+        """304 when the client holds this ETag, else the feed with it."""
         if handler.headers.get("If-None-Match") == etag:
             handler.send_response(304)
             handler.send_header("ETag", etag)
             handler.end_headers()
             return
-        self.send(handler, 200, body, "application/rss+xml", ETag=etag)
+        self.send(handler, 200, body, "application/rss+xml; charset=utf-8", ETag=etag)
+
+    def route_rss_xml(self, handler, hit: int) -> None:
+        self.send_unless_unchanged(handler, RSS, ETAG)
+
+    def route_live_xml(self, handler, hit: int) -> None:
+        body = rss(self.live_items).encode()
+        self.send_unless_unchanged(handler, body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"')
 
     def route_atom_xml(self, handler, hit: int) -> None:
         self.send(handler, 200, ATOM, "application/atom+xml; charset=utf-8")

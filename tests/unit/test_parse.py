@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.parse import Refusal, infer_year, month_number, parse_dateline, parse_segment
 from pipeline.split import split_drop
-from tests.conftest import make_segment
+from tests.conftest import SAMPLE_CITIES, make_segment
 
 TITLES = [
     "How Xi Jinping is Strengthening Good-Neighborly Ties with SCO Friends",
@@ -26,18 +26,7 @@ TITLES = [
     "Aggression",
     "Xi Jinping Outlines Grand Plan for New Stage of High-Quality Development of SCO",
 ]
-CITIES = [
-    "BEIJING",
-    "URUMQI",
-    "Vladivostok",
-    "Moscow",
-    "KABUL",
-    "WINDHOEK",
-    "HANOI",
-    "BEIJING",
-    "BISHKEK",
-    "TIANJIN",
-]
+CITIES = SAMPLE_CITIES
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,95 @@
+"""What the commands print for people (tables) and for scripts (JSON documents)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["print_run_summary", "print_validate_report", "validate_report_json"]
+
+
+def validate_report_json(report) -> dict[str, Any]:
+
+    document = {
+        field.name: getattr(report, field.name)
+        for field in dataclasses.fields(report)
+        if field.name not in ("rejects", "explanations")
+    }
+    document.update(
+        clean=report.clean,
+        segments=report.segments,
+        rejects=[dataclasses.asdict(note) for note in report.rejects],
+        explanations=[dataclasses.asdict(e) for e in report.explanations],
+        rejects_by_reason=report.rejects_by_reason(),
+    )
+    return document
+
+
+def _counted(counter) -> str:
+    return ", ".join(f"{key} ×{count}" for key, count in counter.most_common()) or "-"
+
+
+def print_validate_report(report) -> None:
+    verdict = "clean" if report.clean else "REJECTS"
+    print(
+        f"{report.uri}: {report.articles} articles, {len(report.rejects)} rejects "
+        f"({report.size:,} bytes) {verdict}"
+    )
+    print(f"  reference date: {report.reference_date or '-'} (from {report.year_from or '-'})")
+    print(f"  encodings:      {_counted(report.encodings)}")
+    print(f"  segment ends:   {_counted(report.endings)}")
+    print(f"  end markers:    {_counted(report.end_markers)}")
+    for note in report.rejects:
+        print(f"  reject {note.reason} at byte {note.offset} (+{note.length}): {note.message}")
+    for explained in report.explanations:
+        print(f"  article: {explained.title}")
+        print(
+            f"    region: {explained.country or '-'} {explained.region} by {explained.method}"
+            f"; mentioned: {', '.join(explained.mentioned) or '-'}"
+        )
+        topics = ", ".join(f"{label} {score:g}" for _code, label, score in explained.topics)
+        print(f"    topics: {topics or 'unclassified'}")
+        terms = ", ".join(
+            f"{term}{' (title)' if in_title else ''} -> {code.removeprefix('medtop:')} {weight:g}"
+            for term, code, weight, in_title in explained.terms
+        )
+        print(f"    terms:  {terms or '-'}")
+
+
+def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> None:
+    counts = manifest["counts"]
+    lake = manifest["lake"]
+    table = Table(
+        title=f"feedlake run {manifest['run_id']}: {manifest['status']}", title_justify="left"
+    )
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail", overflow="fold")
+    table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes read in all")
+    outcomes = ", ".join(f"{k}: {v}" for k, v in counts["feeds_by_outcome"].items())
+    table.add_row("feeds", str(counts["feeds"]), outcomes)
+    table.add_row(
+        "segments", str(counts["segments"]), "each ends as an article, a duplicate or a reject"
+    )
+    table.add_row("articles", str(counts["articles"]), "kept")
+    kinds = ", ".join(f"{k}: {v}" for k, v in counts["duplicates_by_kind"].items())
+    table.add_row("duplicates", str(counts["duplicates"]), kinds)
+    reasons = ", ".join(f"{k}: {v}" for k, v in counts["rejects_by_reason"].items())
+    table.add_row("rejects", str(counts["rejects"]), reasons)
+    files = Counter(output["kind"] for output in manifest["outputs"])
+    detail = ", ".join(f"{kind} {count}" for kind, count in sorted(files.items()))
+    table.add_row("files", str(len(manifest["outputs"])), detail)
+    table.add_row("time", f"{seconds:.1f} s", "")
+    console = Console(stderr=False, soft_wrap=True)
+    console.print(table)
+    for feed in manifest["inputs"]:
+        if feed["type"] == "feed" and feed["outcome"] not in ("ok", "not_modified"):
+            console.print(f"feed failed: {feed['uri']}: {feed['outcome']}: {feed['message']}")
+        elif feed["type"] == "feed" and feed.get("message"):
+            console.print(f"feed note: {feed['uri']}: {feed['message']}")
+    console.print(f"manifest: {manifest_file}")
+    console.print(f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)")
