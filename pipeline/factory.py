@@ -144,10 +144,19 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         config.lake, staging, config.run.run_id, config.codec, config.partition_by
     )
 
+    # Label each collection before gathering them: only small (input, label) pairs cross the
+    # stage boundary, never whole articles.
+    labels = [
+        pcoll | f"Label {name} by input" >> beam.Map(_outcome)
+        for name, pcoll in (
+            ("articles", articles),
+            ("duplicates", duplicates),
+            ("rejects", rejects),
+        )
+    ]
     outcomes = (
-        (articles, duplicates, rejects)
+        labels
         | "Gather outcomes" >> beam.Flatten()
-        | "Label outcomes by input" >> beam.Map(_outcome)
         | "Count outcomes" >> beam.combiners.Count.PerElement()
         | "Key counts by input" >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
     )
