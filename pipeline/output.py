@@ -69,8 +69,15 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
     table.add_column("what")
     table.add_column("count", justify="right")
     table.add_column("detail", overflow="fold")
-    table.add_row("drops", str(counts["drops"]), f"{counts['bytes']:,} bytes read in all")
+    skipped = len(manifest.get("skipped", []))
+    drops = f"{counts['bytes']:,} bytes read in all"
+    if skipped:
+        drops += f"; {skipped} skipped, already ingested"
+    table.add_row("drops", str(counts["drops"]), drops)
     outcomes = ", ".join(f"{k}: {v}" for k, v in counts["feeds_by_outcome"].items())
+    known = sum(i.get("already_in_lake", 0) for i in manifest["inputs"] if i["type"] == "feed")
+    if known:
+        outcomes += f"; {known} items already in the lake, skipped"
     table.add_row("feeds", str(counts["feeds"]), outcomes)
     table.add_row(
         "segments", str(counts["segments"]), "each ends as an article, a duplicate or a reject"
