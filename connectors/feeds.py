@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
 import mimetypes
 import os
@@ -31,6 +30,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from connectors.http import FeedReport, Fetcher, FetchPolicy, retry_after
+from connectors.lake_json import read_json, write_json
 from pipeline.records import FeedItem
 
 __all__ = [
@@ -87,8 +87,7 @@ def load_feed_state(lake: str) -> dict[str, dict[str, str]]:
     path = state_path(lake)
     if not FileSystems.exists(path):
         return {}
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        return json.loads(fh.read().decode("utf-8"))
+    return read_json(path)
 
 
 def save_feed_state(lake: str, reports: list[dict]) -> None:
@@ -104,14 +103,7 @@ def save_feed_state(lake: str, reports: list[dict]) -> None:
             "sha256": report.get("sha256") or previous.get("sha256"),
             "outcome": report["outcome"],
         }
-    path = state_path(lake)
-    folder = path.rsplit("/", 1)[0]
-    if not FileSystems.exists(folder):
-        FileSystems.mkdirs(folder)
-    partial = FileSystems.join(folder, ".feeds.json.partial")
-    with FileSystems.create(partial, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        fh.write(json.dumps(state, indent=2, sort_keys=True).encode("utf-8"))
-    FileSystems.rename([partial], [path])
+    write_json(state_path(lake), state)
 
 
 def due_feeds(urls: list[str], state: dict[str, dict[str, str]], fetcher: Fetcher) -> list[str]:

@@ -115,24 +115,23 @@ class Fetcher:
     def _get_once(self, url: str, headers: dict[str, str]) -> tuple[requests.Response, bytes]:
         self._polite(url)
         try:
-            response = self.session.get(
-                url,
-                headers=headers,
-                stream=True,
-                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
-            )
-        except requests.exceptions.ConnectionError as error:
-            raise _Retryable(None, f"connection failed: {error}") from error
-        finally:
+            try:
+                response = self.session.get(
+                    url,
+                    headers=headers,
+                    stream=True,
+                    timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                )
+            except requests.exceptions.ConnectionError as error:
+                raise _Retryable(None, f"connection failed: {error}") from error
+            try:
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _Retryable(response, f"HTTP {response.status_code}")
+                return response, self._read_capped(response)
+            finally:
+                response.close()
+        finally:  # the interval runs from the end of this request, whatever became of it
             self._last_request[urlsplit(url).netloc] = time.monotonic()
-        try:
-            if response.status_code == 429 or response.status_code >= 500:
-                raise _Retryable(response, f"HTTP {response.status_code}")
-            body = self._read_capped(response)
-        finally:
-            response.close()
-            self._last_request[urlsplit(url).netloc] = time.monotonic()
-        return response, body
 
     def _read_capped(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length", "")

@@ -30,6 +30,7 @@ __all__ = [
     "Classifier",
     "ClassifyArticles",
     "classifier",
+    "scanned",
 ]
 
 # News puts what a story is about, and where, first: reading the title and the first 1,200
@@ -60,7 +61,7 @@ class Classifier:
 
     def classify(self, article: Article, feed_hint: str | None = None) -> Article:
         """The article with its region and topics filled in."""
-        lead, rest = _scanned(article.body)
+        lead, rest = scanned(article.body)
         # Fold once and cut the parts from the result: folding keeps every character's place.
         words = word_text(f"{article.title}\n{lead}\n{rest}")
         title_end = len(article.title) + 1
@@ -105,7 +106,7 @@ class Classifier:
         return places.region(None, "none", mentioned)
 
 
-def _scanned(body: tuple[str, ...]) -> tuple[str, str]:
+def scanned(body: tuple[str, ...]) -> tuple[str, str]:
     """The lead paragraph and what follows it, together at most MAX_SCAN_CHARS long."""
     lead = body[0][:MAX_SCAN_CHARS] if body else ""
     budget = MAX_SCAN_CHARS - len(lead)

@@ -22,7 +22,7 @@ from pipeline.dedup import DEFAULT_THRESHOLD, DeduplicateArticles
 from pipeline.feed_items import ParseFeedItems
 from pipeline.lake import PARTITION_KEYS, WriteToLake
 from pipeline.parse import ParseArticles
-from pipeline.records import Article, Reject, RunContext
+from pipeline.records import Article, Reject, RunContext, is_duplicate
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
 __all__ = ["JobConfig", "build_pipeline", "staging_folder"]
@@ -57,7 +57,7 @@ def staging_folder(lake: str, run_id: str) -> str:
 def _outcome(record: Article | Reject) -> tuple[str, str]:
     if isinstance(record, Reject):
         label = f"rejects:{record.reason}"
-    elif record.dedup.duplicate_of is not None:
+    elif is_duplicate(record):
         label = f"duplicates:{record.dedup.kind}"
     else:
         label = "articles"

@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 import schemas
 from connectors.feeds import save_feed_state
 from connectors.lake_index import INDEX_FOLDER
+from connectors.lake_json import read_json, write_json
 from pipeline import __version__
 from pipeline.factory import FILES_REPORT, INPUTS_REPORT, JobConfig, staging_folder
 
@@ -171,7 +172,7 @@ def finish_run(
     }
     if config.feeds:
         save_feed_state(config.lake, [i for i in inputs if i["type"] == "feed"])
-    _write_atomically(manifest_path(config.lake, config.run.run_id), manifest)
+    write_json(manifest_path(config.lake, config.run.run_id), manifest)
     _remove_staging(config.lake, staging)
     if problems:
         raise RunFailed(problems, manifest)
@@ -210,7 +211,7 @@ def recover_incomplete_runs(lake: str) -> dict[str, int]:
 def mark_running(config: JobConfig, started: dt.datetime) -> None:
     """Open the run: a marker in its staging folder says it has not committed yet."""
     marker = FileSystems.join(staging_folder(config.lake, config.run.run_id), RUNNING_MARKER)
-    _write_atomically(marker, {"run_id": config.run.run_id, "started": started.isoformat()})
+    write_json(marker, {"run_id": config.run.run_id, "started": started.isoformat()})
 
 
 def _published_patterns(lake: str, run_id: str) -> list[str]:
@@ -228,8 +229,7 @@ def ingested_drops(lake: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     pattern = FileSystems.join(lake, "_runs", "*.json")
     for match in FileSystems.match([pattern])[0].metadata_list:
-        with FileSystems.open(match.path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            manifest = json.loads(fh.read().decode("utf-8"))
+        manifest = read_json(match.path)
         if manifest.get("status") != "succeeded":
             continue
         for entry in manifest.get("inputs", []):
@@ -273,13 +273,3 @@ def _delete_tree(folder: str) -> None:
         FileSystems.delete(files)
     if FileSystems.exists(folder):
         FileSystems.delete([folder])
-
-
-def _write_atomically(path: str, document: dict[str, Any]) -> None:
-    folder = path.rsplit("/", 1)[0]
-    if not FileSystems.exists(folder):
-        FileSystems.mkdirs(folder)
-    partial = FileSystems.join(folder, "." + path.rsplit("/", 1)[1] + ".partial")
-    with FileSystems.create(partial, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        fh.write(json.dumps(document, indent=2, sort_keys=True).encode("utf-8"))
-    FileSystems.rename([partial], [path])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-from pipeline.classify import MAX_SCAN_CHARS, Classifier
+from pipeline.classify import Classifier, scanned
 from pipeline.parse import Refusal, inspect_segment
 from pipeline.records import Article, Drop, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, segments_of
@@ -43,8 +43,8 @@ class Explanation:
 def explain(article: Article, classifier: Classifier) -> Explanation:
     """Classify ``article`` and say which evidence decided."""
     classified = classifier.classify(article)
-    body = " ".join(article.body)[: MAX_SCAN_CHARS + 1]
-    matches = classifier.topics.matches(article.title, body)
+    lead, rest = scanned(article.body)  # the very text the classifier read
+    matches = classifier.topics.matches(article.title, f"{lead}\n{rest}")
     return Explanation(
         title=article.title,
         country=classified.location.country,
