@@ -16,7 +16,14 @@ SAMPLE_DROP = ROOT / "samples" / "drops" / "milosi-2025-08-29.txt"
 SAMPLE_CITIES = (
     "BEIJING URUMQI Vladivostok Moscow KABUL WINDHOEK HANOI BEIJING BISHKEK TIANJIN".split()
 )
+# The lake folders readers see; a run's ``_staging`` folder is private to it.
+PUBLISHED = ("articles", "duplicates", "rejects", "_index")
 RUN = RunContext("test-run", dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc), "0.0.test")
+
+
+def published_files(lake: Path) -> list[Path]:
+    """Every Avro file a reader of ``lake`` can see."""
+    return [path for folder in PUBLISHED for path in sorted(lake.glob(f"{folder}/**/*.avro"))]
 
 
 @pytest.fixture(scope="session")
