@@ -12,7 +12,9 @@ the result depends on neither file order nor bundles nor workers. Nothing is rej
 
 Layout: each article becomes a small :class:`ArticleSketch` (key, order, id, band keys,
 sketch; no body); one combine gathers them with the lake's index and decides every cluster at
-once; the articles, never shuffled, take their decision from a side input.
+once. The result is a side input: a :class:`~pipeline.records.Dedup` for each article that
+is not simply kept, which :class:`pipeline.lake.PublishArticles` applies while it writes.
+Articles are never shuffled or held here.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline import minhash
-from pipeline.records import Article, Dedup, IndexEntry
+from pipeline.records import Article, Dedup, IndexEntry, segment_key
 from pipeline.text import tokens
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "ArticleSketch",
+    "DecideDuplicates",
     "Decision",
-    "DeduplicateArticles",
     "article_key",
     "decide",
     "sketch_article",
@@ -66,7 +68,7 @@ class Decision:
 
 def article_key(article: Article) -> str:
     """Unique within a run: where the article's bytes came from."""
-    return f"{article.lineage.source_uri}#{article.lineage.segment_index}"
+    return segment_key(article.lineage.source_uri, article.lineage.segment_index)
 
 
 def sketch_article(article: Article) -> ArticleSketch:
@@ -201,38 +203,34 @@ def _decide_all(
     yield decide(run, lake, threshold)
 
 
-class _MarkDuplicatesFn(beam.DoFn):
-    DUPLICATES = "duplicates"
+def _as_dedup(decision: Decision) -> Dedup:
+    return Dedup(
+        copies=decision.copies,
+        duplicate_of=decision.duplicate_of,
+        kind=decision.kind,
+        similarity=decision.similarity,
+    )
 
+
+class _CountDecisionsFn(beam.DoFn):
     def __init__(self) -> None:
         self.exact = Metrics.counter("feedlake", "duplicates_exact")
         self.near = Metrics.counter("feedlake", "duplicates_near")
 
-    def process(
-        self, article: Article, decisions: dict[str, Decision]
-    ) -> Iterator[Article | beam.pvalue.TaggedOutput]:
-        decision = decisions.get(article_key(article))
-        if decision is None:
-            yield article
-            return
-        marked = dataclasses.replace(
-            article,
-            dedup=Dedup(
-                copies=decision.copies,
-                duplicate_of=decision.duplicate_of,
-                kind=decision.kind,
-                similarity=decision.similarity,
-            ),
-        )
-        if decision.duplicate_of is None:
-            yield marked
-            return
-        (self.exact if decision.kind == "exact" else self.near).inc()
-        yield beam.pvalue.TaggedOutput(self.DUPLICATES, marked)
+    def process(self, result: tuple[dict[str, Decision], list[IndexEntry]]):
+        decisions, _ = result
+        for decision in decisions.values():
+            if decision.duplicate_of is not None:
+                (self.exact if decision.kind == "exact" else self.near).inc()
+        yield {key: _as_dedup(decision) for key, decision in decisions.items()}
 
 
-class DeduplicateArticles(beam.PTransform):
-    """Articles in; ``articles`` (kept), ``duplicates`` and new ``index`` entries out.
+class DecideDuplicates(beam.PTransform):
+    """Articles in; ``decisions`` (a singleton) and new ``index`` entries out.
+
+    ``decisions`` maps :func:`article_key` to the article's :class:`~pipeline.records.Dedup`
+    for every article that is a duplicate or a keeper with copies; an article it does not
+    name is kept with no copies.
 
     Args:
         lake_index: batches (lists) of the lake's :class:`IndexEntry`, from earlier runs.
@@ -242,7 +240,7 @@ class DeduplicateArticles(beam.PTransform):
     def __init__(self, lake_index: beam.PCollection, threshold: float = DEFAULT_THRESHOLD) -> None:
         super().__init__()
         if not 0 < threshold <= 1:
-            raise ValueError("DeduplicateArticles: threshold must be in (0, 1]")
+            raise ValueError("DecideDuplicates: threshold must be in (0, 1]")
         self.lake_index = lake_index
         self.threshold = threshold
 
@@ -256,15 +254,9 @@ class DeduplicateArticles(beam.PTransform):
         decided = sketches | "Decide clusters" >> beam.FlatMap(
             _decide_all, beam.pvalue.AsSingleton(index), self.threshold
         )
-        decisions = decided | "Keep decisions" >> beam.Map(lambda result: result[0])
-        marked = articles | "Mark duplicates" >> beam.ParDo(
-            _MarkDuplicatesFn(), beam.pvalue.AsSingleton(decisions)
-        ).with_outputs(_MarkDuplicatesFn.DUPLICATES, main="articles")
-        new_index = decided | "Index kept articles" >> beam.FlatMap(_index_entries)
         return {
-            "articles": marked["articles"],
-            "duplicates": marked[_MarkDuplicatesFn.DUPLICATES],
-            "index": new_index,
+            "decisions": decided | "Keep decisions" >> beam.ParDo(_CountDecisionsFn()),
+            "index": decided | "Index kept articles" >> beam.FlatMap(_index_entries),
         }
 
 

@@ -18,11 +18,11 @@ from connectors.drops import ReadDrops
 from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
 from connectors.lake_index import ReadLakeIndex
 from pipeline.classify import ClassifyArticles
-from pipeline.dedup import DEFAULT_THRESHOLD, DeduplicateArticles
+from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
 from pipeline.feed_items import ParseFeedItems
-from pipeline.lake import PARTITION_KEYS, WriteToLake
+from pipeline.lake import PARTITION_KEYS, PublishArticles, WriteToLake
 from pipeline.parse import ParseArticles
-from pipeline.records import Article, Reject, RunContext, is_duplicate
+from pipeline.records import Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
 __all__ = ["JobConfig", "build_pipeline", "staging_folder"]
@@ -54,14 +54,8 @@ def staging_folder(lake: str, run_id: str) -> str:
     return FileSystems.join(lake, "_staging", run_id)
 
 
-def _outcome(record: Article | Reject) -> tuple[str, str]:
-    if isinstance(record, Reject):
-        label = f"rejects:{record.reason}"
-    elif is_duplicate(record):
-        label = f"duplicates:{record.dedup.kind}"
-    else:
-        label = "articles"
-    return record.lineage.source_uri, label
+def _reject_outcome(reject: Reject) -> tuple[str, str]:
+    return reject.lineage.source_uri, f"rejects:{reject.reason}"
 
 
 def _summary_of(kind: str):
@@ -130,34 +124,33 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         | "Gather articles" >> beam.Flatten()
         | "Classify region and topic" >> ClassifyArticles()
     )
-    deduplicated = classified | "Remove duplicates" >> DeduplicateArticles(
+    decided = classified | "Decide duplicates" >> DecideDuplicates(
         lake_index, config.near_threshold
     )
-    articles, duplicates = deduplicated["articles"], deduplicated["duplicates"]
-    records = (
-        articles,
-        duplicates,
-        rejects,
-        deduplicated["index"],
-    ) | "Gather records" >> beam.Flatten()
-    published = records | "Write to lake" >> WriteToLake(
+    articles = classified | "Publish articles" >> PublishArticles(
+        decided["decisions"],
+        config.lake,
+        staging,
+        config.run.run_id,
+        config.codec,
+        config.partition_by,
+    )
+    others = (rejects, decided["index"]) | "Gather rejects and index" >> beam.Flatten()
+    other_files = others | "Write rejects and index" >> WriteToLake(
         config.lake, staging, config.run.run_id, config.codec, config.partition_by
     )
+    published = (articles["files"], other_files) | "Gather published files" >> beam.Flatten()
 
-    # Label each collection before gathering them: only small (input, label) pairs cross the
-    # stage boundary, never whole articles.
-    labels = [
-        pcoll | f"Label {name} by input" >> beam.Map(_outcome)
-        for name, pcoll in (
-            ("articles", articles),
-            ("duplicates", duplicates),
-            ("rejects", rejects),
-        )
-    ]
+    # Only small ((input, label), count) pairs cross the stage boundary, never whole records.
+    reject_counts = (
+        rejects
+        | "Label rejects by input" >> beam.Map(_reject_outcome)
+        | "Count rejects" >> beam.combiners.Count.PerElement()
+    )
     outcomes = (
-        labels
+        (articles["outcomes"], reject_counts)
         | "Gather outcomes" >> beam.Flatten()
-        | "Count outcomes" >> beam.combiners.Count.PerElement()
+        | "Count outcomes" >> beam.CombinePerKey(sum)
         | "Key counts by input" >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
     )
     reports = (
@@ -170,9 +163,4 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         lambda f: json.dumps(dataclasses.asdict(f), sort_keys=True)
     )
     _write_report(files, staging, FILES_REPORT)
-    return {
-        "articles": articles,
-        "duplicates": duplicates,
-        "rejects": rejects,
-        "published": published,
-    }
+    return {"articles": classified, "rejects": rejects, "published": published}

@@ -5,22 +5,36 @@ partition per run, named ``<run_id>-00000-of-00001.avro``; each file is written 
 staging folder and appears in its partition folder by a single rename, so readers never see
 a partial file; a rename that does not happen fails the run instead of being logged.
 
-Records are grouped by partition with a GroupByKey and each group is written by one DoFn:
-``fileio.WriteToFiles`` would do the same but matches its temp folder once per destination
-(quadratic in partitions, 3 s of a 5,000-article run with 470 partitions), needs flat names
-for nested partitions and logs a failed rename at DEBUG (notes/beam-2.77-local.md).
+Articles, the bulk of a run, never wait in memory for deduplication to decide. Each
+article is staged as it arrives: its Avro-ready dict goes into a *part* (a pickled list of
+records, one partition's, in the run's staging folder) and only ``(partition, part path)``
+crosses the stage boundary. Once the decisions are known, one DoFn per partition streams
+the partition's parts through them into the published file; the duplicates it finds are
+staged as parts again and published per ``dt`` the same way. Memory holds a bounded
+buffer of parts being filled, never the run (:class:`PublishArticles`).
+
+Rejects and index entries, fewer and smaller, are grouped by partition with a GroupByKey
+and each group is written by one DoFn (:class:`WriteToLake`). ``fileio.WriteToFiles`` would
+do the same but matches its temp folder once per destination (quadratic in partitions, 3 s
+of a 5,000-article run with 470 partitions), needs flat names for nested partitions and
+logs a failed rename at DEBUG (notes/beam-2.77-local.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import pickle
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 
 import apache_beam as beam
 import fastavro
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
 from connectors.lake_index import INDEX_FOLDER
@@ -28,11 +42,13 @@ from pipeline import __version__
 from pipeline.gazetteer import REGION_SLUGS
 from pipeline.records import (
     Article,
+    Dedup,
     IndexEntry,
     Reject,
     is_duplicate,
     partition_date,
     primary_topic,
+    segment_key,
     to_avro,
 )
 from pipeline.topics import taxonomy
@@ -40,6 +56,7 @@ from pipeline.topics import taxonomy
 __all__ = [
     "CODECS",
     "PARTITION_KEYS",
+    "PublishArticles",
     "PublishedFile",
     "WriteToLake",
     "destination_of",
@@ -121,13 +138,10 @@ def file_name(run_id: str, shard: int, shards: int) -> str:
     return f"{run_id}-{shard:05d}-of-{shards:05d}.avro"
 
 
-def write_avro(fh, schema_name: str, records: Iterable, codec: str = "deflate") -> int:
-    """Write ``records`` as one Avro container file to ``fh``; returns how many.
-
-    The writer schema is embedded with its version, and ``feedlake.schema_version`` and
-    ``feedlake.version`` go into the file metadata.
-    """
-    writer = fastavro.write.Writer(
+def avro_writer(fh, schema_name: str, codec: str = "deflate") -> fastavro.write.Writer:
+    """A fastavro writer on ``fh`` with the writer schema embedded, its version, and
+    ``feedlake.schema_version`` and ``feedlake.version`` in the file metadata."""
+    return fastavro.write.Writer(
         fh,
         schemas.load(schema_name),
         codec=codec,
@@ -136,6 +150,12 @@ def write_avro(fh, schema_name: str, records: Iterable, codec: str = "deflate") 
             "feedlake.version": __version__,
         },
     )
+
+
+def write_avro(fh, schema_name: str, records: Iterable, codec: str = "deflate") -> int:
+    """Write ``records`` (dataclasses or Avro-ready dicts) as one Avro container file to
+    ``fh``; returns how many."""
+    writer = avro_writer(fh, schema_name, codec)
     count = 0
     for record in records:
         writer.write(to_avro(record))
@@ -150,6 +170,46 @@ def destination_of(record: Article | Reject | IndexEntry, keys: tuple[str, ...])
     return f"{kind_of(record)}/{partition}" if partition else kind_of(record)
 
 
+class _StagedFile:
+    """One data file of the run: written in the staging folder, then renamed into its
+    partition in one step, so readers never see it partial."""
+
+    def __init__(self, lake: str, staging: str, run_id: str, codec: str, destination: str):
+        self.destination = destination
+        name = file_name(run_id, 0, 1)
+        self.staged = FileSystems.join(staging, "files", *destination.split("/"), name)
+        self.target = FileSystems.join(lake, *destination.split("/"), name)
+        _make_folder(self.staged.rsplit("/", 1)[0])
+        self.fh = FileSystems.create(self.staged, compression_type=CompressionTypes.UNCOMPRESSED)
+        self.writer = avro_writer(self.fh, _SCHEMAS[destination.split("/", 1)[0]], codec)
+        self.count = 0
+
+    def write(self, record: dict) -> None:
+        self.writer.write(record)
+        self.count += 1
+
+    def publish(self) -> PublishedFile:
+        self.writer.flush()
+        self.fh.close()
+        _make_folder(self.target.rsplit("/", 1)[0])
+        FileSystems.rename([self.staged], [self.target])
+        if not FileSystems.exists(self.target):
+            raise OSError(f"{self.staged} was renamed to {self.target} but it does not exist")
+        _LOG.debug("wrote %s (%d records)", self.target, self.count)
+        kind, _, partition = self.destination.partition("/")
+        return PublishedFile(path=self.target, kind=kind, partition=partition)
+
+
+def _publish(
+    lake: str, staging: str, run_id: str, codec: str, destination: str, records: Iterable
+) -> PublishedFile:
+    """Write ``records`` into ``destination`` as one published file."""
+    staged = _StagedFile(lake, staging, run_id, codec, destination)
+    for record in records:
+        staged.write(to_avro(record))
+    return staged.publish()
+
+
 class _WritePartitionFn(beam.DoFn):
     """Writes one partition's records to a staged file, then renames it into place."""
 
@@ -161,20 +221,7 @@ class _WritePartitionFn(beam.DoFn):
 
     def process(self, grouped: tuple[str, Iterable]) -> Iterator[PublishedFile]:
         destination, records = grouped
-        name = file_name(self.run_id, 0, 1)
-        staged = FileSystems.join(self.staging, "files", *destination.split("/"), name)
-        _make_folder(staged.rsplit("/", 1)[0])
-        with FileSystems.create(staged, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            count = write_avro(fh, _SCHEMAS[destination.split("/", 1)[0]], records, self.codec)
-        folder = FileSystems.join(self.lake, *destination.split("/"))
-        target = FileSystems.join(folder, name)
-        _make_folder(folder)
-        FileSystems.rename([staged], [target])  # one step: readers never see a partial file
-        if not FileSystems.exists(target):
-            raise OSError(f"{staged} was renamed to {target} but {target} does not exist")
-        kind, _, partition = destination.partition("/")
-        _LOG.debug("wrote %s (%d records)", target, count)
-        yield PublishedFile(path=target, kind=kind, partition=partition)
+        yield _publish(self.lake, self.staging, self.run_id, self.codec, destination, records)
 
 
 def _make_folder(folder: str) -> None:
@@ -207,13 +254,8 @@ class WriteToLake(beam.PTransform):
         partition_by: tuple[str, ...] = PARTITION_KEYS,
     ) -> None:
         super().__init__()
-        if not partition_by or not set(partition_by) <= set(PARTITION_KEYS):
-            raise ValueError(f"WriteToLake: partition_by must be some of {PARTITION_KEYS}")
+        _check_write_options(run_id, codec, partition_by)
         self.partition_by = tuple(partition_by)
-        if codec not in CODECS:
-            raise ValueError(f"WriteToLake: codec must be one of {', '.join(CODECS)}")
-        if not run_id or "/" in run_id:
-            raise ValueError(f"WriteToLake: run_id must be a plain name, not {run_id!r}")
         self.lake = lake
         self.staging = staging
         self.run_id = run_id
@@ -228,3 +270,214 @@ class WriteToLake(beam.PTransform):
             | "Write and publish files"
             >> beam.ParDo(_WritePartitionFn(self.lake, self.staging, self.run_id, self.codec))
         )
+
+
+# Parts: pickled lists of (destination, Avro-ready dict) of one group of partitions (those
+# below one top-level folder, e.g. articles/dt=2025-08-29), staged until the decisions are known.
+
+
+def group_of(destination: str) -> str:
+    """The group a destination's parts go to: its kind and first partition folder."""
+    return "/".join(destination.split("/", 2)[:2])
+
+
+def _write_part(staging: str, group: str, records: list[tuple[str, dict]]) -> str:
+    """Stage ``records`` as one part; the name is a hash of their keys, so a retried bundle
+    that stages the same records writes the same file."""
+    digest = hashlib.sha1()
+    for _, record in records:
+        digest.update(record_key(record).encode())
+    path = FileSystems.join(
+        staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.pickle"
+    )
+    _make_folder(path.rsplit("/", 1)[0])
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        pickle.dump(records, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _read_parts(paths: Iterable[str]) -> Iterator[tuple[str, dict]]:
+    for path in sorted(paths):
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+            yield from pickle.load(fh)  # our own file, written by _write_part in this run
+
+
+def record_key(record: dict) -> str:
+    """:func:`pipeline.records.segment_key` of an Avro-ready article dict."""
+    lineage = record["lineage"]
+    return segment_key(lineage["source_uri"], lineage["segment_index"])
+
+
+class _Parts:
+    """Records buffered per group, spilled to parts when they grow past a bound.
+
+    At most ``limit`` records wait in memory: when the buffers reach it, the largest groups
+    are staged until half remain, so parts are as large as memory allows and few per group.
+    """
+
+    def __init__(self, staging: str, limit: int) -> None:
+        self.staging = staging
+        self.limit = limit
+        self.buffers: dict[str, list[tuple[str, dict]]] = {}
+        self.held = 0
+
+    def add(self, destination: str, record: dict) -> Iterator[tuple[str, str]]:
+        self.buffers.setdefault(group_of(destination), []).append((destination, record))
+        self.held += 1
+        if self.held >= self.limit:
+            by_size = sorted(self.buffers, key=lambda g: len(self.buffers[g]), reverse=True)
+            for group in by_size:
+                if self.held <= self.limit // 2:
+                    break
+                yield self._stage(group)
+
+    def flush(self) -> Iterator[tuple[str, str]]:
+        for group in sorted(self.buffers):
+            yield self._stage(group)
+
+    def _stage(self, group: str) -> tuple[str, str]:
+        records = self.buffers.pop(group)
+        self.held -= len(records)
+        return group, _write_part(self.staging, group, records)
+
+
+def _in_global_window(element) -> WindowedValue:
+    return WindowedValue(element, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+
+class _StageArticlesFn(beam.DoFn):
+    """Articles in; ``(group, part path)`` out, a part per group per spill."""
+
+    def __init__(self, staging: str, partition_by: tuple[str, ...], limit: int) -> None:
+        self.staging = staging
+        self.partition_by = partition_by
+        self.limit = limit
+
+    def start_bundle(self) -> None:
+        self.parts = _Parts(self.staging, self.limit)
+
+    def process(self, article: Article) -> Iterator[tuple[str, str]]:
+        yield from self.parts.add(destination_of(article, self.partition_by), to_avro(article))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for staged in self.parts.flush():
+            yield _in_global_window(staged)
+
+
+class _PublishGroupFn(beam.DoFn):
+    """One group's parts into one published file per partition.
+
+    With ``decisions`` (articles): kept articles are written with their copy count, and
+    duplicates are staged again, as parts of their ``duplicates/dt=`` group, with counts of
+    outcomes per input. Without (duplicates): every record is written as it is.
+    """
+
+    DUPLICATE_PARTS = "duplicate_parts"
+    OUTCOMES = "outcomes"
+
+    def __init__(self, lake: str, staging: str, run_id: str, codec: str, limit: int) -> None:
+        self.lake = lake
+        self.staging = staging
+        self.run_id = run_id
+        self.codec = codec
+        self.limit = limit
+
+    def process(
+        self, grouped: tuple[str, Iterable[str]], decisions: dict[str, Dedup] | None = None
+    ):
+        _group, paths = grouped
+        files: dict[str, _StagedFile] = {}
+        duplicates = _Parts(self.staging, self.limit)
+        staged: list[tuple[str, str]] = []
+        outcomes: Counter[tuple[str, str]] = Counter()
+        for destination, record in _read_parts(paths):
+            if decisions is not None:
+                dedup = decisions.get(record_key(record))
+                if dedup is not None:
+                    record["dedup"] = to_avro(dedup)
+                uri = record["lineage"]["source_uri"]
+                if dedup is not None and dedup.duplicate_of is not None:
+                    outcomes[uri, f"duplicates:{dedup.kind}"] += 1
+                    day = f"dt={record['published_date'].isoformat()}"  # as partition_of says
+                    staged.extend(duplicates.add(f"duplicates/{day}", record))
+                    continue
+                outcomes[uri, "articles"] += 1
+            if destination not in files:
+                files[destination] = _StagedFile(
+                    self.lake, self.staging, self.run_id, self.codec, destination
+                )
+            files[destination].write(record)
+        for destination in sorted(files):
+            yield files[destination].publish()
+        staged.extend(duplicates.flush())
+        for part in staged:
+            yield beam.pvalue.TaggedOutput(self.DUPLICATE_PARTS, part)
+        for outcome in outcomes.items():
+            yield beam.pvalue.TaggedOutput(self.OUTCOMES, outcome)
+
+
+class PublishArticles(beam.PTransform):
+    """Classified articles in; their files in the lake out, once ``decisions`` are known.
+
+    Outputs ``files`` (one :class:`PublishedFile` per file, articles and duplicates) and
+    ``outcomes``: ``((source uri, label), count)`` with labels ``articles`` and
+    ``duplicates:<kind>``.
+
+    Args:
+        decisions: a singleton: :class:`~pipeline.records.Dedup` by
+            :func:`~pipeline.records.segment_key` for every article dedup did not simply
+            keep (keepers with copies, and duplicates).
+        lake, staging, run_id, codec, partition_by: as for :class:`WriteToLake`.
+        buffered: how many records a worker holds before it stages them as parts.
+    """
+
+    def __init__(
+        self,
+        decisions: beam.PCollection,
+        lake: str,
+        staging: str,
+        run_id: str,
+        codec: str = "deflate",
+        partition_by: tuple[str, ...] = PARTITION_KEYS,
+        buffered: int = 2000,
+    ) -> None:
+        super().__init__()
+        _check_write_options(run_id, codec, partition_by)
+        if buffered < 2:
+            raise ValueError("PublishArticles: buffered must be at least 2")
+        self.decisions = decisions
+        self.lake = lake
+        self.staging = staging
+        self.run_id = run_id
+        self.codec = codec
+        self.partition_by = tuple(partition_by)
+        self.buffered = buffered
+
+    def expand(self, articles):
+        publish = _PublishGroupFn(self.lake, self.staging, self.run_id, self.codec, self.buffered)
+        published = (
+            articles
+            | "Stage articles as parts"
+            >> beam.ParDo(_StageArticlesFn(self.staging, self.partition_by, self.buffered))
+            | "Group parts" >> beam.GroupByKey()
+            | "Publish kept articles"
+            >> beam.ParDo(publish, beam.pvalue.AsSingleton(self.decisions)).with_outputs(
+                publish.DUPLICATE_PARTS, publish.OUTCOMES, main="files"
+            )
+        )
+        duplicate_files = (
+            published[publish.DUPLICATE_PARTS]
+            | "Group duplicate parts" >> beam.GroupByKey()
+            | "Publish duplicates" >> beam.ParDo(publish)
+        )
+        files = (published["files"], duplicate_files) | "Gather files" >> beam.Flatten()
+        return {"files": files, "outcomes": published[publish.OUTCOMES]}
+
+
+def _check_write_options(run_id: str, codec: str, partition_by: tuple[str, ...]) -> None:
+    if not partition_by or not set(partition_by) <= set(PARTITION_KEYS):
+        raise ValueError(f"partition_by must be some of {PARTITION_KEYS}")
+    if codec not in CODECS:
+        raise ValueError(f"codec must be one of {', '.join(CODECS)}")
+    if not run_id or "/" in run_id:
+        raise ValueError(f"run_id must be a plain name, not {run_id!r}")

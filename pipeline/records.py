@@ -29,6 +29,7 @@ __all__ = [
     "is_duplicate",
     "partition_date",
     "primary_topic",
+    "segment_key",
     "to_avro",
 ]
 
@@ -217,6 +218,11 @@ class Segment:
 
 
 UNCLASSIFIED = "unclassified"
+
+
+def segment_key(source_uri: str, segment_index: int) -> str:
+    """Unique within a run: where an article's bytes came from."""
+    return f"{source_uri}#{segment_index}"
 
 
 def is_duplicate(record: object) -> bool:

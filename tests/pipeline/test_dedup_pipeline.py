@@ -1,58 +1,107 @@
-"""DeduplicateArticles under TestPipeline: kept articles, duplicates and index entries apart."""
+"""DecideDuplicates and PublishArticles under TestPipeline: decisions, staged parts, files."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import apache_beam as beam
+import fastavro
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.dedup import DeduplicateArticles, sketch_article
+from pipeline.dedup import DecideDuplicates, sketch_article
+from pipeline.lake import PublishArticles, _Parts
 from pipeline.records import IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
 
 
-def test_duplicates_leave_by_their_own_output():
-    original = article(STORY, index=0)
-    exact = article(STORY, index=1, title="UPDATE: Title")
-    near = article(reworded(STORY, 3), index=2)
-    distinct = article(OTHER, index=3)
+def records(lake: Path, kind: str) -> dict[int, dict]:
+    found = {}
+    for path in lake.glob(f"{kind}/**/*.avro"):
+        with path.open("rb") as fh:
+            found.update((r["lineage"]["segment_index"], r) for r in fastavro.reader(fh))
+    return found
+
+
+def story_and_copies() -> list:
+    return [
+        article(reworded(STORY, 3), index=2),  # near copy
+        article(OTHER, index=3),
+        article(STORY, index=1, title="UPDATE: Title"),  # exact copy
+        article(STORY, index=0),  # the original
+        article(OTHER, index=4, day=30),  # exact copy, a day later
+    ]
+
+
+@pytest.mark.parametrize("buffered", [2, 2000])
+def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(tmp_path, buffered):
+    lake, arriving = tmp_path / "lake", story_and_copies()
     with TestPipeline() as p:
         index = p | "No index" >> beam.Create([], reshuffle=False)
-        result = (
-            p | beam.Create([near, distinct, exact, original], reshuffle=False)
-        ) | DeduplicateArticles(index)
-        assert_that(
-            result["articles"]
-            | "Kept" >> beam.Map(lambda a: (a.lineage.segment_index, a.dedup.copies)),
-            equal_to([(0, 2), (3, 0)]),
-            label="kept",
+        articles = p | beam.Create(arriving, reshuffle=False)
+        decided = articles | DecideDuplicates(index)
+        published = articles | PublishArticles(
+            decided["decisions"],
+            str(lake),
+            str(tmp_path / "staging"),
+            "run",
+            buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
         assert_that(
-            result["duplicates"]
-            | "Dups"
-            >> beam.Map(lambda a: (a.lineage.segment_index, a.dedup.kind, a.dedup.duplicate_of)),
-            equal_to([(1, "exact", original.id), (2, "near", original.id)]),
-            label="duplicates",
-        )
-        assert_that(
-            result["index"] | "Ids" >> beam.Map(lambda e: e.id),
-            equal_to([original.id, distinct.id]),
+            decided["index"] | "Ids" >> beam.Map(lambda e: e.id),
+            equal_to([arriving[3].id, arriving[1].id]),
             label="index",
         )
+        assert_that(
+            published["outcomes"] | beam.CombinePerKey(sum),  # counts come per group
+            equal_to(
+                [
+                    (("/d/milosi-2025-08-29.txt", "articles"), 2),
+                    (("/d/milosi-2025-08-29.txt", "duplicates:exact"), 2),
+                    (("/d/milosi-2025-08-29.txt", "duplicates:near"), 1),
+                ]
+            ),
+            label="outcomes",
+        )
+    kept, duplicates = records(lake, "articles"), records(lake, "duplicates")
+    assert {i: r["dedup"]["copies"] for i, r in kept.items()} == {0: 2, 3: 1}
+    assert {i: (r["dedup"]["kind"], r["dedup"]["duplicate_of"]) for i, r in duplicates.items()} == {
+        1: ("exact", arriving[3].id),
+        2: ("near", arriving[3].id),
+        4: ("exact", arriving[1].id),
+    }
+    assert sorted(p.parent.name for p in lake.glob("duplicates/*/*.avro")) == [
+        "dt=2025-08-29",
+        "dt=2025-08-30",  # a duplicate's day is its own published date
+    ]
+    assert len(list(lake.glob("**/*.avro"))) == 3  # one file per partition, whatever the spills
 
 
-def test_the_lake_index_makes_a_rerun_all_duplicates():
+def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     original = article(STORY, index=0)
     sketch = sketch_article(original)
+    lake = tmp_path / "lake"
     with TestPipeline() as p:
         index = p | "Index" >> beam.Create(
             [[IndexEntry(sketch.id, sketch.bands, sketch.sketch)]], reshuffle=False
         )
-        result = (p | beam.Create([original], reshuffle=False)) | DeduplicateArticles(index)
-        assert_that(result["articles"], equal_to([]), label="kept")
-        assert_that(
-            result["duplicates"] | beam.Map(lambda a: (a.dedup.kind, a.dedup.duplicate_of)),
-            equal_to([("exact", original.id)]),
-            label="duplicates",
-        )
-        assert_that(result["index"], equal_to([]), label="index")
+        articles = p | beam.Create([original], reshuffle=False)
+        decided = articles | DecideDuplicates(index)
+        articles | PublishArticles(decided["decisions"], str(lake), str(tmp_path / "s"), "run")
+        assert_that(decided["index"], equal_to([]), label="index")
+    assert records(lake, "articles") == {}
+    (duplicate,) = records(lake, "duplicates").values()
+    assert (duplicate["dedup"]["kind"], duplicate["dedup"]["duplicate_of"]) == ("exact", sketch.id)
+
+
+def test_parts_hold_at_most_their_limit_and_spill_the_largest_group_first(tmp_path):
+    parts = _Parts(str(tmp_path), limit=4)
+    spilled, held = [], []
+    for n, destination in enumerate(["a/dt=1/x", "a/dt=1/y", "a/dt=2/x", "a/dt=1/x", "a/dt=3"]):
+        record = {"lineage": {"source_uri": "u", "segment_index": n}}
+        spilled += [group for group, _ in parts.add(destination, record)]
+        held.append(parts.held)
+    assert max(held) < 4 and spilled == ["a/dt=1"]  # three of dt=1 went as one part
+    assert [group for group, _ in parts.flush()] == ["a/dt=2", "a/dt=3"]
+    assert parts.held == 0
