@@ -1,8 +1,8 @@
 """Read the lake's deduplication index (``<lake>/_index/*.avro``) through Beam's filesystems.
 
-Guarantees: one element per index file, holding all its entries as a list (a file is one
-run's kept articles, so the elements are few and the entries never travel one by one). A lake
-with no index yet gives no element.
+Guarantees: one element per index file, an :class:`~pipeline.records.IndexBatch` of all its
+entries (a file is one run's kept articles, so the elements are few and the entries never
+travel one by one). A lake with no index yet gives no element.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.records import IndexEntry
+from pipeline.records import IndexBatch, IndexEntry
 
 __all__ = ["INDEX_FOLDER", "ReadLakeIndex", "index_pattern", "read_index_file"]
 
@@ -34,12 +34,12 @@ def read_index_file(path: str) -> list[IndexEntry]:
         return [IndexEntry(r["id"], r["bands"], r["sketch"], tuple(r["links"])) for r in reader]
 
 
-def _read_matched(readable: fileio.ReadableFile) -> Iterator[list[IndexEntry]]:
-    yield read_index_file(readable.metadata.path)
+def _read_matched(readable: fileio.ReadableFile) -> Iterator[IndexBatch]:
+    yield IndexBatch(tuple(read_index_file(readable.metadata.path)))
 
 
 class ReadLakeIndex(beam.PTransform):
-    """The lake root in the constructor; one list of :class:`IndexEntry` per index file out."""
+    """The lake root in the constructor; one :class:`IndexBatch` per index file out."""
 
     def __init__(self, lake: str) -> None:
         super().__init__()

@@ -12,29 +12,34 @@ the result depends on neither file order nor bundles nor workers. Nothing is rej
 
 Layout: each article becomes a small :class:`ArticleSketch` (key, order, id, band keys,
 sketch; no body); one combine gathers them with the lake's index and decides every cluster at
-once. The result is a side input: a :class:`~pipeline.records.Dedup` for each article that
-is not simply kept, which :class:`pipeline.lake.PublishArticles` applies while it writes.
-Articles are never shuffled or held here.
+once. The result, a :class:`Decided`, is a side input: a :class:`~pipeline.records.Dedup`
+for each article that is not simply kept, which :class:`pipeline.lake.PublishArticles`
+applies while it writes. Articles are never shuffled or held here, and sketches cross
+stage boundaries in batches, never one by one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import minhash
-from pipeline.records import Article, Dedup, IndexEntry, segment_key
+from pipeline.records import Article, Dedup, IndexBatch, IndexEntry, segment_key
 from pipeline.text import tokens
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "ArticleSketch",
     "DecideDuplicates",
+    "Decided",
     "Decision",
+    "SketchBatch",
     "article_key",
     "decide",
     "sketch_article",
@@ -196,11 +201,56 @@ def decide(
     return decisions, kept
 
 
+@dataclasses.dataclass(frozen=True)
+class SketchBatch:
+    """Sketches that travel together: one Beam element, pickled in one call."""
+
+    sketches: tuple[ArticleSketch, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Decided:
+    """A run's dedup outcome: a :class:`~pipeline.records.Dedup` by :func:`article_key` for
+    every article that is a duplicate or a keeper with copies (an article it does not name
+    is kept with no copies), and the new index entries. One Beam element, pickled in one
+    call, where a dict would be encoded entry by entry."""
+
+    decisions: dict[str, Dedup]
+    index: IndexBatch
+
+    def get(self, key: str) -> Dedup | None:
+        return self.decisions.get(key)
+
+
+class _SketchFn(beam.DoFn):
+    """Articles in; a :class:`SketchBatch` per ``batch`` articles of a bundle out."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+
+    def start_bundle(self) -> None:
+        self.sketches: list[ArticleSketch] = []
+
+    def process(self, article: Article) -> Iterator[SketchBatch]:
+        self.sketches.append(sketch_article(article))
+        if len(self.sketches) >= self.batch:
+            yield SketchBatch(tuple(self.sketches))
+            self.sketches = []
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self.sketches:
+            yield WindowedValue(
+                SketchBatch(tuple(self.sketches)), GlobalWindow().max_timestamp(), [GlobalWindow()]
+            )
+
+
 def _decide_all(
-    run: list[ArticleSketch], lake_batches: list[list[IndexEntry]], threshold: float
-) -> Iterator[tuple[dict[str, Decision], list[IndexEntry]]]:
+    batches: list[SketchBatch], lake_batches: list[IndexBatch], threshold: float
+) -> Iterator[Decided]:
+    run = [sketch for batch in batches for sketch in batch.sketches]
     lake = [entry for batch in lake_batches for entry in batch]
-    yield decide(run, lake, threshold)
+    decisions, kept = decide(run, lake, threshold)
+    yield Decided({key: _as_dedup(d) for key, d in decisions.items()}, IndexBatch(tuple(kept)))
 
 
 def _as_dedup(decision: Decision) -> Dedup:
@@ -217,48 +267,45 @@ class _CountDecisionsFn(beam.DoFn):
         self.exact = Metrics.counter("feedlake", "duplicates_exact")
         self.near = Metrics.counter("feedlake", "duplicates_near")
 
-    def process(self, result: tuple[dict[str, Decision], list[IndexEntry]]):
-        decisions, _ = result
-        for decision in decisions.values():
-            if decision.duplicate_of is not None:
-                (self.exact if decision.kind == "exact" else self.near).inc()
-        yield {key: _as_dedup(decision) for key, decision in decisions.items()}
+    def process(self, decided: Decided) -> Iterator[Decided]:
+        for dedup in decided.decisions.values():
+            if dedup.duplicate_of is not None:
+                (self.exact if dedup.kind == "exact" else self.near).inc()
+        yield decided
 
 
 class DecideDuplicates(beam.PTransform):
-    """Articles in; ``decisions`` (a singleton) and new ``index`` entries out.
-
-    ``decisions`` maps :func:`article_key` to the article's :class:`~pipeline.records.Dedup`
-    for every article that is a duplicate or a keeper with copies; an article it does not
-    name is kept with no copies.
+    """Articles in; a singleton :class:`Decided` out.
 
     Args:
-        lake_index: batches (lists) of the lake's :class:`IndexEntry`, from earlier runs.
+        lake_index: the lake's :class:`~pipeline.records.IndexBatch` es, from earlier runs.
         threshold: estimated Jaccard similarity at which a candidate pair is a near duplicate.
+        batch: sketches per element that crosses to the decision.
     """
 
-    def __init__(self, lake_index: beam.PCollection, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        lake_index: beam.PCollection,
+        threshold: float = DEFAULT_THRESHOLD,
+        batch: int = 10_000,
+    ) -> None:
         super().__init__()
         if not 0 < threshold <= 1:
             raise ValueError("DecideDuplicates: threshold must be in (0, 1]")
         self.lake_index = lake_index
         self.threshold = threshold
+        self.batch = batch
 
     def expand(self, articles):
         sketches = (
             articles
-            | "Sketch each article" >> beam.Map(sketch_article)
+            | "Sketch articles" >> beam.ParDo(_SketchFn(self.batch))
             | "Gather sketches" >> beam.combiners.ToList()
         )
         index = self.lake_index | "Gather the lake's index" >> beam.combiners.ToList()
-        decided = sketches | "Decide clusters" >> beam.FlatMap(
-            _decide_all, beam.pvalue.AsSingleton(index), self.threshold
+        return (
+            sketches
+            | "Decide clusters"
+            >> beam.FlatMap(_decide_all, beam.pvalue.AsSingleton(index), self.threshold)
+            | "Count decisions" >> beam.ParDo(_CountDecisionsFn())
         )
-        return {
-            "decisions": decided | "Keep decisions" >> beam.ParDo(_CountDecisionsFn()),
-            "index": decided | "Index kept articles" >> beam.FlatMap(_index_entries),
-        }
-
-
-def _index_entries(result: tuple[dict[str, Decision], list[IndexEntry]]) -> Iterable[IndexEntry]:
-    return result[1]

@@ -20,7 +20,7 @@ from connectors.lake_index import ReadLakeIndex
 from pipeline.classify import ClassifyArticles
 from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
 from pipeline.feed_items import ParseFeedItems
-from pipeline.lake import PARTITION_KEYS, PublishArticles, WriteToLake
+from pipeline.lake import PARTITION_KEYS, PublishArticles, WriteIndex, WriteToLake
 from pipeline.parse import ParseArticles
 from pipeline.records import Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
@@ -128,18 +128,22 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         lake_index, config.near_threshold
     )
     articles = classified | "Publish articles" >> PublishArticles(
-        decided["decisions"],
+        decided,
         config.lake,
         staging,
         config.run.run_id,
         config.codec,
         config.partition_by,
     )
-    others = (rejects, decided["index"]) | "Gather rejects and index" >> beam.Flatten()
-    other_files = others | "Write rejects and index" >> WriteToLake(
+    index_files = (
+        decided
+        | "Index of kept articles" >> beam.Map(lambda d: d.index)
+        | "Write the index" >> WriteIndex(config.lake, staging, config.run.run_id, config.codec)
+    )
+    reject_files = rejects | "Write rejects" >> WriteToLake(
         config.lake, staging, config.run.run_id, config.codec, config.partition_by
     )
-    published = (articles["files"], other_files) | "Gather published files" >> beam.Flatten()
+    published = (articles["files"], index_files, reject_files) | "Gather files" >> beam.Flatten()
 
     # Only small ((input, label), count) pairs cross the stage boundary, never whole records.
     reject_counts = (

@@ -13,8 +13,9 @@ the partition's parts through them into the published file; the duplicates it fi
 staged as parts again and published per ``dt`` the same way. Memory holds a bounded
 buffer of parts being filled, never the run (:class:`PublishArticles`).
 
-Rejects and index entries, fewer and smaller, are grouped by partition with a GroupByKey
-and each group is written by one DoFn (:class:`WriteToLake`). ``fileio.WriteToFiles`` would
+The run's index entries are one element, written as one file (:class:`WriteIndex`).
+Rejects, fewer, are grouped by partition with a GroupByKey and each group is written by one
+DoFn (:class:`WriteToLake`). ``fileio.WriteToFiles`` would
 do the same but matches its temp folder once per destination (quadratic in partitions, 3 s
 of a 5,000-article run with 470 partitions), needs flat names for nested partitions and
 logs a failed rename at DEBUG (notes/beam-2.77-local.md).
@@ -28,6 +29,7 @@ import logging
 import pickle
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
+from typing import Protocol
 
 import apache_beam as beam
 import fastavro
@@ -43,6 +45,7 @@ from pipeline.gazetteer import REGION_SLUGS
 from pipeline.records import (
     Article,
     Dedup,
+    IndexBatch,
     IndexEntry,
     Reject,
     is_duplicate,
@@ -58,6 +61,7 @@ __all__ = [
     "PARTITION_KEYS",
     "PublishArticles",
     "PublishedFile",
+    "WriteIndex",
     "WriteToLake",
     "destination_of",
     "file_name",
@@ -276,6 +280,10 @@ class WriteToLake(beam.PTransform):
 # below one top-level folder, e.g. articles/dt=2025-08-29), staged until the decisions are known.
 
 
+class _Decisions(Protocol):
+    def get(self, key: str) -> Dedup | None: ...
+
+
 def group_of(destination: str) -> str:
     """The group a destination's parts go to: its kind and first partition folder."""
     return "/".join(destination.split("/", 2)[:2])
@@ -416,6 +424,36 @@ class _PublishGroupFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.OUTCOMES, outcome)
 
 
+class _PublishIndexFn(beam.DoFn):
+    def __init__(self, lake: str, staging: str, run_id: str, codec: str) -> None:
+        self.lake = lake
+        self.staging = staging
+        self.run_id = run_id
+        self.codec = codec
+
+    def process(self, batch: IndexBatch) -> Iterator[PublishedFile]:
+        if len(batch):
+            yield _publish(self.lake, self.staging, self.run_id, self.codec, INDEX_FOLDER, batch)
+
+
+class WriteIndex(beam.PTransform):
+    """The run's one :class:`~pipeline.records.IndexBatch` in; its ``_index/`` file out (none
+    when the run kept no article). Arguments as for :class:`WriteToLake`."""
+
+    def __init__(self, lake: str, staging: str, run_id: str, codec: str = "deflate") -> None:
+        super().__init__()
+        _check_write_options(run_id, codec, PARTITION_KEYS)
+        self.lake = lake
+        self.staging = staging
+        self.run_id = run_id
+        self.codec = codec
+
+    def expand(self, batches):
+        return batches | "Publish the index" >> beam.ParDo(
+            _PublishIndexFn(self.lake, self.staging, self.run_id, self.codec)
+        )
+
+
 class PublishArticles(beam.PTransform):
     """Classified articles in; their files in the lake out, once ``decisions`` are known.
 
@@ -424,9 +462,10 @@ class PublishArticles(beam.PTransform):
     ``duplicates:<kind>``.
 
     Args:
-        decisions: a singleton: :class:`~pipeline.records.Dedup` by
-            :func:`~pipeline.records.segment_key` for every article dedup did not simply
-            keep (keepers with copies, and duplicates).
+        decisions: a singleton with ``get(key)``: the :class:`~pipeline.records.Dedup` by
+            :func:`~pipeline.records.segment_key` of every article dedup did not simply
+            keep (keepers with copies, and duplicates), else None
+            (:class:`pipeline.dedup.Decided`).
         lake, staging, run_id, codec, partition_by: as for :class:`WriteToLake`.
         buffered: how many records a worker holds before it stages them as parts.
     """

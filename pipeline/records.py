@@ -18,6 +18,7 @@ __all__ = [
     "Dedup",
     "Drop",
     "FeedItem",
+    "IndexBatch",
     "IndexEntry",
     "Lineage",
     "Region",
@@ -113,6 +114,23 @@ class IndexEntry:
     bands: bytes
     sketch: bytes
     links: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexBatch:
+    """Index entries that travel together (one index file, or one run's new entries).
+
+    A Beam element: Beam's default coder encodes a list item by item, pickling each entry
+    apart, where this object is pickled in one call.
+    """
+
+    entries: tuple[IndexEntry, ...]
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

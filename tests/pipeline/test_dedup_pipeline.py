@@ -12,7 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DecideDuplicates, sketch_article
 from pipeline.lake import PublishArticles, _Parts
-from pipeline.records import IndexEntry
+from pipeline.records import IndexBatch, IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
 
 
@@ -42,14 +42,14 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(tmp_p
         articles = p | beam.Create(arriving, reshuffle=False)
         decided = articles | DecideDuplicates(index)
         published = articles | PublishArticles(
-            decided["decisions"],
+            decided,
             str(lake),
             str(tmp_path / "staging"),
             "run",
             buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
         assert_that(
-            decided["index"] | "Ids" >> beam.Map(lambda e: e.id),
+            decided | "Ids" >> beam.FlatMap(lambda d: [e.id for e in d.index]),
             equal_to([arriving[3].id, arriving[1].id]),
             label="index",
         )
@@ -84,12 +84,12 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     lake = tmp_path / "lake"
     with TestPipeline() as p:
         index = p | "Index" >> beam.Create(
-            [[IndexEntry(sketch.id, sketch.bands, sketch.sketch)]], reshuffle=False
+            [IndexBatch((IndexEntry(sketch.id, sketch.bands, sketch.sketch),))], reshuffle=False
         )
         articles = p | beam.Create([original], reshuffle=False)
         decided = articles | DecideDuplicates(index)
-        articles | PublishArticles(decided["decisions"], str(lake), str(tmp_path / "s"), "run")
-        assert_that(decided["index"], equal_to([]), label="index")
+        articles | PublishArticles(decided, str(lake), str(tmp_path / "s"), "run")
+        assert_that(decided | beam.Map(lambda d: len(d.index)), equal_to([0]), label="index")
     assert records(lake, "articles") == {}
     (duplicate,) = records(lake, "duplicates").values()
     assert (duplicate["dedup"]["kind"], duplicate["dedup"]["duplicate_of"]) == ("exact", sketch.id)
