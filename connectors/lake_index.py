@@ -35,7 +35,7 @@ def read_index_file(path: str) -> list[IndexEntry]:
 
 
 def _read_matched(readable: fileio.ReadableFile) -> Iterator[IndexBatch]:
-    yield IndexBatch(tuple(read_index_file(readable.metadata.path)))
+    yield IndexBatch.of(read_index_file(readable.metadata.path))
 
 
 class ReadLakeIndex(beam.PTransform):

@@ -42,6 +42,7 @@ __all__ = [
     "SketchBatch",
     "article_key",
     "decide",
+    "decide_batches",
     "sketch_article",
 ]
 
@@ -84,7 +85,7 @@ def sketch_article(article: Article) -> ArticleSketch:
         key=article_key(article),
         order=(
             article.published_date.toordinal(),
-            uri.rsplit("/", 1)[-1],
+            _file_name(uri),
             uri,
             article.lineage.segment_index,
         ),
@@ -136,76 +137,170 @@ def _candidate_pairs(bands: np.ndarray) -> np.ndarray:
 def decide(
     run: list[ArticleSketch], lake: list[IndexEntry], threshold: float = DEFAULT_THRESHOLD
 ) -> tuple[dict[str, Decision], list[IndexEntry]]:
+    """:func:`decide_batches` for lists of sketches and index entries."""
+    decisions, kept = decide_batches(SketchBatch.of(run), IndexBatch.of(lake), threshold)
+    return decisions, list(kept)
+
+
+def decide_batches(
+    run: SketchBatch, lake: IndexBatch, threshold: float = DEFAULT_THRESHOLD
+) -> tuple[dict[str, Decision], IndexBatch]:
     """Decide every cluster of this run's articles, against the lake's index.
+
+    Works on arrays; Python steps only for the articles that join a cluster, so a lake of
+    millions costs its arrays and a few sorts.
 
     Returns:
         Decisions for the articles that belong to a cluster (keepers with copies, and
         duplicates), keyed by :func:`article_key`; and the new index entries: this run's kept
         articles, and lake articles whose clusters brought feed links the index lacked.
     """
-    run = sorted(run, key=lambda s: s.order)
-    lake = sorted(lake, key=lambda e: e.id)
-    nodes = len(lake) + len(run)
-    ids = [entry.id for entry in lake] + [s.id for s in run]
-    bands = np.frombuffer(b"".join(x.bands for x in (*lake, *run)), dtype="<u4").reshape(
-        nodes, minhash.BANDS
+    held = len(lake)
+    lake_order = np.argsort(lake.ids, kind="stable")
+    run_order = run.keep_order()
+    nodes = held + len(run)
+    entries = run.entries
+    ids = np.concatenate([lake.ids[lake_order], entries.ids[run_order]])
+    bands = np.concatenate([lake.bands[lake_order], entries.bands[run_order]])
+    sketches = np.concatenate([lake.sketches[lake_order], entries.sketches[run_order]])
+    links = _links_by_node(lake.links, lake_order, 0) | _links_by_node(
+        entries.links, run_order, held
     )
-    sketches = np.frombuffer(b"".join(x.sketch for x in (*lake, *run)), dtype=np.uint8).reshape(
-        nodes, minhash.NUM_PERM
-    )
-    links = [entry.links for entry in lake] + [s.links for s in run]
+
     clusters = _UnionFind(nodes)
-    first_with_key: dict[str, int] = {}
-    for node in range(nodes):  # the ladder's first rungs: feed guid or link, then content id
-        for key in (*(f"link:{link}" for link in links[node]), f"id:{ids[node]}"):
-            clusters.union(first_with_key.setdefault(key, node), node)
+    touched: set[int] = set()
+
+    def join(left: int, right: int) -> None:
+        clusters.union(left, right)
+        touched.update((left, right))
+
+    first_with_link: dict[str, int] = {}  # the ladder's first rung: feed guid or link
+    for node in sorted(links):
+        for link in links[node]:
+            join(first_with_link.setdefault(link, node), node)
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    same_id = first[inverse.ravel()]  # then the content id: each node with the first of its id
+    for node in np.flatnonzero(same_id != np.arange(nodes)).tolist():
+        join(int(same_id[node]), node)
     pairs = _candidate_pairs(bands)
     if len(pairs):
         similar = minhash.estimate_jaccard(sketches[pairs[:, 0]], sketches[pairs[:, 1]])
         for left, right in pairs[similar >= threshold].tolist():
-            clusters.union(left, right)
+            join(left, right)
 
     members: dict[int, list[int]] = {}
-    for node in range(nodes):
+    for node in sorted(touched):
         members.setdefault(clusters.find(node), []).append(node)
     decisions: dict[str, Decision] = {}
-    kept: list[IndexEntry] = []
+    kept_rows = np.ones(len(run), dtype=bool)  # run rows (in keep order) the index takes
+    cluster_links_of: dict[int, tuple[str, ...]] = {}  # keeper node: its cluster's links
+    lake_updates: list[int] = []
     for root, cluster in members.items():
-        new = [node for node in cluster if node >= len(lake)]
+        new = [node for node in cluster if node >= held]
         if not new:
             continue
         keeper = root  # the lowest index: a lake entry if any, else the first in keep order
         # The index learns every feed link of the cluster, so the next run skips those items.
-        cluster_links = tuple(dict.fromkeys(link for node in cluster for link in links[node]))
-        if keeper >= len(lake):
-            sketch = run[keeper - len(lake)]
-            kept.append(IndexEntry(sketch.id, sketch.bands, sketch.sketch, cluster_links))
+        cluster_links = tuple(dict.fromkeys(link for n in cluster for link in links.get(n, ())))
+        cluster_links_of[keeper] = cluster_links
+        if keeper >= held:
             if len(new) > 1:
-                decisions[sketch.key] = Decision(copies=len(new) - 1)
-        elif set(cluster_links) - set(links[keeper]):
-            held = lake[keeper]
-            kept.append(IndexEntry(held.id, held.bands, held.sketch, cluster_links))
+                decisions[run.key(int(run_order[keeper - held]))] = Decision(copies=len(new) - 1)
+        elif set(cluster_links) - set(links.get(keeper, ())):
+            lake_updates.append(keeper)
         for node in new:
             if node == keeper:
                 continue
+            kept_rows[node - held] = False
             exact = ids[node] == ids[keeper]
             similarity = 1.0
             if not exact:
                 similarity = float(minhash.estimate_jaccard(sketches[node], sketches[keeper]))
-            same_item = bool(set(links[node]) & set(links[keeper]))
-            decisions[run[node - len(lake)].key] = Decision(
-                duplicate_of=ids[keeper],
+            same_item = bool(set(links.get(node, ())) & set(links.get(keeper, ())))
+            decisions[run.key(int(run_order[node - held]))] = Decision(
+                duplicate_of=ids[keeper].decode("ascii"),
                 kind="exact" if exact else "link" if same_item else "near",
                 similarity=round(similarity, 4),
             )
+    rows = np.r_[np.flatnonzero(kept_rows) + held, np.array(lake_updates, dtype=np.int64)]
+    kept = IndexBatch(ids=ids[rows], bands=bands[rows], sketches=sketches[rows])
+    for place, node in enumerate(rows.tolist()):
+        if found := cluster_links_of.get(node, links.get(node, ())):
+            kept.links[place] = found
     return decisions, kept
 
 
-@dataclasses.dataclass(frozen=True)
-class SketchBatch:
-    """Sketches that travel together: one Beam element, pickled in one call."""
+def _links_by_node(
+    links: dict[int, tuple[str, ...]], order: np.ndarray, offset: int
+) -> dict[int, tuple[str, ...]]:
+    """``links`` by row, renumbered as nodes: the row's place in ``order`` plus ``offset``."""
+    if not links:
+        return {}
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    return {int(place[row]) + offset: found for row, found in links.items()}
 
-    sketches: tuple[ArticleSketch, ...]
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SketchBatch:
+    """Sketches of many articles as arrays, about 280 bytes an article (an
+    :class:`ArticleSketch` takes about 1,000): one Beam element, pickled in one call."""
+
+    uris: tuple[str, ...]  # the distinct source uris
+    uri: np.ndarray  # (n,) int64: index into uris
+    position: np.ndarray  # (n,) int64: segment index in its source
+    day: np.ndarray  # (n,) int64: published date's ordinal
+    entries: IndexBatch  # ids, band keys, sketches and feed links, row by row
+
+    @classmethod
+    def of(cls, sketches: list[ArticleSketch]) -> SketchBatch:
+        uris = tuple(dict.fromkeys(s.order[2] for s in sketches))
+        index = {uri: n for n, uri in enumerate(uris)}
+        return cls(
+            uris=uris,
+            uri=np.array([index[s.order[2]] for s in sketches], dtype=np.int64),
+            position=np.array([s.order[3] for s in sketches], dtype=np.int64),
+            day=np.array([s.order[0] for s in sketches], dtype=np.int64),
+            entries=IndexBatch.of(sketches),  # a sketch has an index entry's fields
+        )
+
+    @classmethod
+    def concat(cls, batches: list[SketchBatch]) -> SketchBatch:
+        batches = [batch for batch in batches if len(batch)]
+        if len(batches) <= 1:
+            return batches[0] if batches else cls.of([])
+        uris = tuple(dict.fromkeys(uri for batch in batches for uri in batch.uris))
+        index = {uri: n for n, uri in enumerate(uris)}
+        renumbered = [
+            np.array([index[uri] for uri in batch.uris], dtype=np.int64)[batch.uri]
+            for batch in batches
+        ]
+        return cls(
+            uris=uris,
+            uri=np.concatenate(renumbered),
+            position=np.concatenate([batch.position for batch in batches]),
+            day=np.concatenate([batch.day for batch in batches]),
+            entries=IndexBatch.concat(batch.entries for batch in batches),
+        )
+
+    def __len__(self) -> int:
+        return len(self.uri)
+
+    def key(self, row: int) -> str:
+        """The :func:`article_key` of a row."""
+        return segment_key(self.uris[self.uri[row]], int(self.position[row]))
+
+    def keep_order(self) -> np.ndarray:
+        """Rows in keep order: published day, drop file name, uri, position."""
+        uris = self.uris
+        by_name = sorted(range(len(uris)), key=lambda n: (_file_name(uris[n]), uris[n]))
+        rank = np.empty(len(uris), dtype=np.int64)
+        rank[by_name] = np.arange(len(uris))
+        return np.lexsort((self.position, rank[self.uri], self.day))
+
+
+def _file_name(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,23 +329,23 @@ class _SketchFn(beam.DoFn):
     def process(self, article: Article) -> Iterator[SketchBatch]:
         self.sketches.append(sketch_article(article))
         if len(self.sketches) >= self.batch:
-            yield SketchBatch(tuple(self.sketches))
+            yield SketchBatch.of(self.sketches)
             self.sketches = []
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if self.sketches:
             yield WindowedValue(
-                SketchBatch(tuple(self.sketches)), GlobalWindow().max_timestamp(), [GlobalWindow()]
+                SketchBatch.of(self.sketches), GlobalWindow().max_timestamp(), [GlobalWindow()]
             )
 
 
 def _decide_all(
     batches: list[SketchBatch], lake_batches: list[IndexBatch], threshold: float
 ) -> Iterator[Decided]:
-    run = [sketch for batch in batches for sketch in batch.sketches]
-    lake = [entry for batch in lake_batches for entry in batch]
-    decisions, kept = decide(run, lake, threshold)
-    yield Decided({key: _as_dedup(d) for key, d in decisions.items()}, IndexBatch(tuple(kept)))
+    decisions, kept = decide_batches(
+        SketchBatch.concat(batches), IndexBatch.concat(lake_batches), threshold
+    )
+    yield Decided({key: _as_dedup(d) for key, d in decisions.items()}, kept)
 
 
 def _as_dedup(decision: Decision) -> Dedup:

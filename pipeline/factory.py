@@ -108,7 +108,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         seen = (
             lake_index
             | "Links the lake holds"
-            >> beam.FlatMap(lambda batch: [link for entry in batch for link in entry.links])
+            >> beam.FlatMap(lambda batch: [link for row in batch.links.values() for link in row])
             | "Gather links" >> beam.combiners.ToList()
         )
         feeds = pipeline | "Read feeds" >> ReadFeeds(

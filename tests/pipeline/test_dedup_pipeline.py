@@ -84,7 +84,7 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     lake = tmp_path / "lake"
     with TestPipeline() as p:
         index = p | "Index" >> beam.Create(
-            [IndexBatch((IndexEntry(sketch.id, sketch.bands, sketch.sketch),))], reshuffle=False
+            [IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])], reshuffle=False
         )
         articles = p | beam.Create([original], reshuffle=False)
         decided = articles | DecideDuplicates(index)

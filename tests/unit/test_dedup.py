@@ -10,8 +10,8 @@ import pytest
 
 from benchmarks.corpus import true_jaccard
 from pipeline import minhash
-from pipeline.dedup import article_key, decide, sketch_article
-from pipeline.records import IndexEntry
+from pipeline.dedup import SketchBatch, article_key, decide, decide_batches, sketch_article
+from pipeline.records import IndexBatch, IndexEntry
 from pipeline.text import tokens
 from tests.conftest import make_article
 
@@ -150,6 +150,19 @@ def test_decisions_do_not_depend_on_input_order():
         shuffled = sketches[:]
         random.Random(seed).shuffle(shuffled)
         assert decide(shuffled, []) == expected
+
+
+def test_decisions_do_not_depend_on_how_sketches_were_batched():
+    articles = [article(STORY, index=0), article(reworded(STORY, 3), index=1)]
+    articles += [article(STORY, uri="/d/b.txt", index=2), article(OTHER, index=3)]
+    articles += [with_links(article(OTHER, uri="/f/rss", index=n), "guid-1", None) for n in (4, 5)]
+    sketches = [sketch_article(a) for a in articles]
+    whole, whole_kept = decide_batches(SketchBatch.of(sketches), IndexBatch.of([]))
+    random.Random(7).shuffle(sketches)
+    batches = [SketchBatch.of(sketches[:2]), SketchBatch.of([]), SketchBatch.of(sketches[2:])]
+    split, split_kept = decide_batches(SketchBatch.concat(batches), IndexBatch.of([]))
+    assert split == whole and len(whole) == 6  # 2 keepers with copies, 4 duplicates
+    assert list(split_kept) == list(whole_kept)
 
 
 def test_copies_of_what_the_lake_already_holds_are_all_duplicates():
