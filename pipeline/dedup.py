@@ -12,7 +12,7 @@ the result depends on neither file order nor bundles nor workers. Nothing is rej
 
 Layout: each article becomes a small :class:`ArticleSketch` (key, order, id, band keys,
 sketch; no body); one combine gathers them with the lake's index and decides every cluster at
-once. The result, a :class:`Decided`, is a side input: a :class:`~pipeline.records.Dedup`
+once. The result, :class:`Decisions`, is a side input: a :class:`~pipeline.records.Dedup`
 for each article that is not simply kept, which :class:`pipeline.lake.PublishArticles`
 applies while it writes. Articles are never shuffled or held here, and sketches cross
 stage boundaries in batches, never one by one.
@@ -37,8 +37,8 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "ArticleSketch",
     "DecideDuplicates",
-    "Decided",
     "Decision",
+    "Decisions",
     "SketchBatch",
     "article_key",
     "decide",
@@ -304,14 +304,12 @@ def _file_name(uri: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class Decided:
-    """A run's dedup outcome: a :class:`~pipeline.records.Dedup` by :func:`article_key` for
-    every article that is a duplicate or a keeper with copies (an article it does not name
-    is kept with no copies), and the new index entries. One Beam element, pickled in one
-    call, where a dict would be encoded entry by entry."""
+class Decisions:
+    """A :class:`~pipeline.records.Dedup` by :func:`article_key` for every article that is a
+    duplicate or a keeper with copies; an article it does not name is kept with no copies.
+    One Beam element, pickled in one call, where a dict would be encoded entry by entry."""
 
     decisions: dict[str, Dedup]
-    index: IndexBatch
 
     def get(self, key: str) -> Dedup | None:
         return self.decisions.get(key)
@@ -339,15 +337,6 @@ class _SketchFn(beam.DoFn):
             )
 
 
-def _decide_all(
-    batches: list[SketchBatch], lake_batches: list[IndexBatch], threshold: float
-) -> Iterator[Decided]:
-    decisions, kept = decide_batches(
-        SketchBatch.concat(batches), IndexBatch.concat(lake_batches), threshold
-    )
-    yield Decided({key: _as_dedup(d) for key, d in decisions.items()}, kept)
-
-
 def _as_dedup(decision: Decision) -> Dedup:
     return Dedup(
         copies=decision.copies,
@@ -357,20 +346,31 @@ def _as_dedup(decision: Decision) -> Dedup:
     )
 
 
-class _CountDecisionsFn(beam.DoFn):
-    def __init__(self) -> None:
+class _DecideFn(beam.DoFn):
+    """All sketches and the lake's index in; :class:`Decisions` and the new index out."""
+
+    INDEX = "index"
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
         self.exact = Metrics.counter("feedlake", "duplicates_exact")
         self.near = Metrics.counter("feedlake", "duplicates_near")
 
-    def process(self, decided: Decided) -> Iterator[Decided]:
-        for dedup in decided.decisions.values():
-            if dedup.duplicate_of is not None:
-                (self.exact if dedup.kind == "exact" else self.near).inc()
-        yield decided
+    def process(self, batches: list[SketchBatch], lake_batches: list[IndexBatch]):
+        decisions, kept = decide_batches(
+            SketchBatch.concat(batches), IndexBatch.concat(lake_batches), self.threshold
+        )
+        for decision in decisions.values():
+            if decision.duplicate_of is not None:
+                (self.exact if decision.kind == "exact" else self.near).inc()
+        yield Decisions({key: _as_dedup(d) for key, d in decisions.items()})
+        yield beam.pvalue.TaggedOutput(self.INDEX, kept)
 
 
 class DecideDuplicates(beam.PTransform):
-    """Articles in; a singleton :class:`Decided` out.
+    """Articles in; ``decisions``, a singleton :class:`Decisions` (small: only articles that
+    join a cluster), and ``index``, one :class:`~pipeline.records.IndexBatch` of the entries
+    the run adds, out. The two travel apart so that the side input stays small.
 
     Args:
         lake_index: the lake's :class:`~pipeline.records.IndexBatch` es, from earlier runs.
@@ -398,9 +398,7 @@ class DecideDuplicates(beam.PTransform):
             | "Gather sketches" >> beam.combiners.ToList()
         )
         index = self.lake_index | "Gather the lake's index" >> beam.combiners.ToList()
-        return (
-            sketches
-            | "Decide clusters"
-            >> beam.FlatMap(_decide_all, beam.pvalue.AsSingleton(index), self.threshold)
-            | "Count decisions" >> beam.ParDo(_CountDecisionsFn())
-        )
+        decided = sketches | "Decide clusters" >> beam.ParDo(
+            _DecideFn(self.threshold), beam.pvalue.AsSingleton(index)
+        ).with_outputs(_DecideFn.INDEX, main="decisions")
+        return {"decisions": decided["decisions"], "index": decided[_DecideFn.INDEX]}

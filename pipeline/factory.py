@@ -128,17 +128,15 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         lake_index, config.near_threshold
     )
     articles = classified | "Publish articles" >> PublishArticles(
-        decided,
+        decided["decisions"],
         config.lake,
         staging,
         config.run.run_id,
         config.codec,
         config.partition_by,
     )
-    index_files = (
-        decided
-        | "Index of kept articles" >> beam.Map(lambda d: d.index)
-        | "Write the index" >> WriteIndex(config.lake, staging, config.run.run_id, config.codec)
+    index_files = decided["index"] | "Write the index" >> WriteIndex(
+        config.lake, staging, config.run.run_id, config.codec
     )
     reject_files = rejects | "Write rejects" >> WriteToLake(
         config.lake, staging, config.run.run_id, config.codec, config.partition_by

@@ -465,7 +465,7 @@ class PublishArticles(beam.PTransform):
         decisions: a singleton with ``get(key)``: the :class:`~pipeline.records.Dedup` by
             :func:`~pipeline.records.segment_key` of every article dedup did not simply
             keep (keepers with copies, and duplicates), else None
-            (:class:`pipeline.dedup.Decided`).
+            (:class:`pipeline.dedup.Decisions`).
         lake, staging, run_id, codec, partition_by: as for :class:`WriteToLake`.
         buffered: how many records a worker holds before it stages them as parts.
     """

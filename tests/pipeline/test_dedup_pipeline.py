@@ -42,14 +42,14 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(tmp_p
         articles = p | beam.Create(arriving, reshuffle=False)
         decided = articles | DecideDuplicates(index)
         published = articles | PublishArticles(
-            decided,
+            decided["decisions"],
             str(lake),
             str(tmp_path / "staging"),
             "run",
             buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
         assert_that(
-            decided | "Ids" >> beam.FlatMap(lambda d: [e.id for e in d.index]),
+            decided["index"] | "Ids" >> beam.FlatMap(lambda batch: [e.id for e in batch]),
             equal_to([arriving[3].id, arriving[1].id]),
             label="index",
         )
@@ -88,8 +88,8 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
         )
         articles = p | beam.Create([original], reshuffle=False)
         decided = articles | DecideDuplicates(index)
-        articles | PublishArticles(decided, str(lake), str(tmp_path / "s"), "run")
-        assert_that(decided | beam.Map(lambda d: len(d.index)), equal_to([0]), label="index")
+        articles | PublishArticles(decided["decisions"], str(lake), str(tmp_path / "s"), "run")
+        assert_that(decided["index"] | beam.Map(len), equal_to([0]), label="index")
     assert records(lake, "articles") == {}
     (duplicate,) = records(lake, "duplicates").values()
     assert (duplicate["dedup"]["kind"], duplicate["dedup"]["duplicate_of"]) == ("exact", sketch.id)
