@@ -2,12 +2,17 @@
 
     python -m benchmarks.bench parse --articles 20000 --repeat 3
     python -m benchmarks.bench classify --articles 5000
+    python -m benchmarks.bench decide --articles 1000000
 
 ``parse`` times the pure split and parse functions on one large generated drop (no Beam):
 MB/s and articles/s, median of ``--repeat`` runs, and the process's peak RSS.
 ``classify`` times region and topic classification per article (CPU time of this process,
 which a busy neighbour on a shared machine disturbs less than wall time): the median
 microseconds over every article of every repeat.
+``decide`` measures the dedup decision at scale, the one step that sees every article of a
+run at once: a run of ``--articles`` sketches (10% exact and 10% near copies of each other)
+against a lake index of as many entries (5% of the run republishes them), as the pipeline
+hands them over (numpy batches of 10,000); seconds and the peak RSS it adds.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ import resource
 import statistics
 import time
 
+import numpy as np
+
 from benchmarks.corpus import generate
+from pipeline import minhash
 from pipeline.parse import Refusal, parse_segment
 from pipeline.records import Drop, RunContext
 from pipeline.split import segments_of
@@ -90,9 +98,72 @@ def bench_classify(articles: int, repeat: int, seed: int) -> dict:
     }
 
 
+def _random_entries(rng, count: int, first: int):
+    """Index entries of ``count`` random signatures, with ids ``first``, ``first + 1``, ..."""
+    from pipeline.records import IndexBatch
+
+    signatures = rng.integers(0, 2**32, (count, minhash.NUM_PERM), dtype=np.uint32)
+    bands = np.stack([minhash.band_keys(signature) for signature in signatures])
+    ids = np.char.zfill(np.arange(first, first + count).astype("U32"), 32).astype("S32")
+    return IndexBatch(ids, bands.astype("<u4"), minhash.sketch(signatures))
+
+
+def bench_decide(articles: int, seed: int) -> dict:
+    """The dedup decision for ``articles`` sketches against an index of as many."""
+    from pipeline.dedup import SketchBatch, decide_batches
+    from pipeline.records import IndexBatch
+
+    rng = np.random.default_rng(seed)
+    before = peak_rss_mb()
+
+    def entries(count: int, offset: int) -> IndexBatch:
+        return IndexBatch.concat(
+            _random_entries(rng, min(10_000, count - start), offset + start)
+            for start in range(0, count, 10_000)  # in pieces: the inputs, not their making
+        )
+
+    lake = entries(articles, 0)
+    run = entries(articles, articles)
+    copies = rng.choice(articles, size=articles // 5, replace=False)
+    exact, near = copies[: len(copies) // 2], copies[len(copies) // 2 :]
+    run.ids[exact] = run.ids[exact - 1]  # an exact copy of its neighbour
+    run.bands[near, :3] = run.bands[near - 1, :3]  # a near copy: shares bands and most bytes
+    run.sketches[near, :120] = run.sketches[near - 1, :120]
+    republished = rng.choice(articles, size=articles // 20, replace=False)
+    run.ids[republished] = lake.ids[republished]
+    batches = [
+        SketchBatch(
+            uris=(f"/drops/milosi-{start // 10_000:05d}.txt",),
+            uri=np.zeros(len(rows), dtype=np.int64),
+            position=rows.astype(np.int64),
+            day=np.full(len(rows), 739_000, dtype=np.int64),
+            entries=IndexBatch(run.ids[rows], run.bands[rows], run.sketches[rows]),
+        )
+        for start in range(0, articles, 10_000)
+        for rows in [np.arange(start, min(start + 10_000, articles))]
+    ]
+    held = peak_rss_mb()
+    started = time.perf_counter()
+    decisions, kept = decide_batches(SketchBatch.concat(batches), lake)
+    seconds = time.perf_counter() - started
+    return {
+        "articles": articles,
+        "lake": len(lake),
+        "decisions": len(decisions),
+        "duplicates": sum(d.duplicate_of is not None for d in decisions.values()),
+        "kept": len(kept),
+        "seconds": round(seconds, 1),
+        "inputs_mb": round(held - before, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "added_mb": round(peak_rss_mb() - before, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
-    parser.add_argument("what", choices=["parse", "classify"], help="Which benchmark to run.")
+    parser.add_argument(
+        "what", choices=["parse", "classify", "decide"], help="Which benchmark to run."
+    )
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
@@ -103,6 +174,16 @@ def main(argv: list[str] | None = None) -> None:
             f"classify: {result['articles']:,} articles x {args.repeat}: median "
             f"{result['median_us']} us/article, p90 {result['p90_us']} us "
             f"(classifier set-up {result['setup_s']} s, once per worker)"
+        )
+        return
+    if args.what == "decide":
+        result = bench_decide(args.articles, args.seed)
+        print(
+            f"decide: {result['articles']:,} sketches against an index of {result['lake']:,}: "
+            f"{result['seconds']} s; {result['duplicates']:,} duplicates, "
+            f"{result['kept']:,} new index entries; sketches and index take "
+            f"{result['inputs_mb']} MB, peak RSS {result['peak_rss_mb']} MB "
+            f"({result['added_mb']} MB over the interpreter with numpy)"
         )
         return
     result = bench_parse(args.articles, args.repeat, args.seed)
