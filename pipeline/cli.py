@@ -192,6 +192,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
         run=RunContext(run_id, started.replace(microsecond=0), __version__),
         reference_date=reference_date,
         codec=args.codec,
+        deflate_level=args.deflate_level,
         max_segment_bytes=args.max_segment_bytes,
         partition_by=partition_by,
         near_threshold=args.near_threshold,

@@ -20,7 +20,14 @@ from connectors.lake_index import ReadLakeIndex
 from pipeline.classify import ClassifyArticles
 from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
 from pipeline.feed_items import ParseFeedItems
-from pipeline.lake import PARTITION_KEYS, PublishArticles, WriteIndex, WriteToLake
+from pipeline.lake import (
+    DEFLATE_LEVEL,
+    PARTITION_KEYS,
+    LakeOutput,
+    PublishArticles,
+    WriteIndex,
+    WriteToLake,
+)
 from pipeline.parse import ParseArticles
 from pipeline.records import Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
@@ -44,6 +51,7 @@ class JobConfig:
     fetch_policy: FetchPolicy = dataclasses.field(default_factory=FetchPolicy)
     reference_date: dt.date | None = None
     codec: str = "deflate"
+    deflate_level: int = DEFLATE_LEVEL
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
@@ -127,20 +135,12 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     decided = classified | "Decide duplicates" >> DecideDuplicates(
         lake_index, config.near_threshold
     )
+    output = LakeOutput(config.lake, staging, config.run.run_id, config.codec, config.deflate_level)
     articles = classified | "Publish articles" >> PublishArticles(
-        decided["decisions"],
-        config.lake,
-        staging,
-        config.run.run_id,
-        config.codec,
-        config.partition_by,
+        decided["decisions"], output, config.partition_by
     )
-    index_files = decided["index"] | "Write the index" >> WriteIndex(
-        config.lake, staging, config.run.run_id, config.codec
-    )
-    reject_files = rejects | "Write rejects" >> WriteToLake(
-        config.lake, staging, config.run.run_id, config.codec, config.partition_by
-    )
+    index_files = decided["index"] | "Write the index" >> WriteIndex(output)
+    reject_files = rejects | "Write rejects" >> WriteToLake(output, config.partition_by)
     published = (articles["files"], index_files, reject_files) | "Gather files" >> beam.Flatten()
 
     # Only small ((input, label), count) pairs cross the stage boundary, never whole records.

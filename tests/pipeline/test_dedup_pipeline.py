@@ -11,7 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DecideDuplicates, sketch_article
-from pipeline.lake import PublishArticles, _Parts
+from pipeline.lake import LakeOutput, PublishArticles, _Parts
 from pipeline.records import IndexBatch, IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
 
@@ -43,9 +43,7 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(tmp_p
         decided = articles | DecideDuplicates(index)
         published = articles | PublishArticles(
             decided["decisions"],
-            str(lake),
-            str(tmp_path / "staging"),
-            "run",
+            LakeOutput(str(lake), str(tmp_path / "staging"), "run"),
             buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
         assert_that(
@@ -88,7 +86,8 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
         )
         articles = p | beam.Create([original], reshuffle=False)
         decided = articles | DecideDuplicates(index)
-        articles | PublishArticles(decided["decisions"], str(lake), str(tmp_path / "s"), "run")
+        output = LakeOutput(str(lake), str(tmp_path / "s"), "run")
+        articles | PublishArticles(decided["decisions"], output)
         assert_that(decided["index"] | beam.Map(len), equal_to([0]), label="index")
     assert records(lake, "articles") == {}
     (duplicate,) = records(lake, "duplicates").values()

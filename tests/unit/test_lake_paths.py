@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
+import fastavro
 import pytest
 
-from pipeline.lake import file_name, kind_of, parse_partition_keys, partition_of
+from pipeline.lake import (
+    LakeOutput,
+    file_name,
+    kind_of,
+    parse_partition_keys,
+    partition_of,
+    write_avro,
+)
 from pipeline.records import Region, Source, Topic
 from tests.conftest import make_article
 
@@ -43,3 +52,27 @@ def test_partition_keys_parse_and_refuse_unknowns():
 
 def test_file_names_are_deterministic():
     assert file_name("r1", 0, 1) == file_name("r1", 0, 1) == "r1-00000-of-00001.avro"
+
+
+def test_lake_output_refuses_what_would_write_a_bad_lake():
+    LakeOutput("lake", "lake/_staging/r", "r", "deflate", 9)
+    for codec, level, run_id, message in [
+        ("zstd", 1, "r", "codec"),
+        ("deflate", 0, "r", "deflate level"),
+        ("deflate", 10, "r", "deflate level"),
+        ("deflate", 1, "a/b", "run_id"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            LakeOutput("lake", "lake/_staging/r", run_id, codec, level)
+
+
+def test_the_deflate_level_trades_size_for_speed_and_reads_back_the_same():
+    records = [make_article(title=f"Story {n}") for n in range(200)]
+    written = {}
+    for level in (1, 9):
+        buffer = io.BytesIO()
+        assert write_avro(buffer, "Article", records, "deflate", level) == 200
+        written[level] = buffer.getvalue()
+    assert len(written[9]) < len(written[1])
+    read = [list(fastavro.reader(io.BytesIO(data))) for data in written.values()]
+    assert read[0] == read[1]
