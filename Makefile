@@ -30,6 +30,7 @@ bench: $(VENV)/.installed-test  ## throughput and memory against the plain basel
 	$(BIN)/python -m benchmarks.dedup_eval --articles 20000
 	$(BIN)/python -m benchmarks.bench decide --articles 1000000
 	$(BIN)/python -m benchmarks.run --articles 10000 50000 --repeat 3
+	$(BIN)/python -m benchmarks.run --articles 200000 --repeat 1
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
