@@ -76,12 +76,7 @@ class Taxonomy:
             )
             for t in document["topics"]
         }
-        self.terms: list[tuple[str, tuple[str, float]]] = [
-            (form, (topic["code"], float(weight)))
-            for topic in document["topics"]
-            for term, weight in topic.get("terms", {}).items()
-            for form in _forms(term)
-        ]
+        self.terms: list[tuple[str, tuple[str, float]]] = _weighted_terms(document)
         self.index: PhraseIndex[tuple[str, float]] = PhraseIndex(self.terms)
         # Per code: Topic's fields but the score, and its rank among equal scores (by depth).
         self._fields = {
@@ -140,6 +135,25 @@ def _ancestors(code: str, parents: dict[str, str | None]) -> tuple[str, ...]:
         chain.append(parent)
         code = parent
     return tuple(chain)
+
+
+def _weighted_terms(document: dict) -> list[tuple[str, tuple[str, float]]]:
+    """Each listed term and its automatic plural, as ``(form, (code, weight))``.
+
+    One entry per folded form and code: a plural the file lists itself ("fruit" and
+    "fruits") keeps its own weight instead of counting twice.
+    """
+    listed: dict[tuple[str, str], tuple[str, float]] = {}
+    automatic: dict[tuple[str, str], tuple[str, float]] = {}
+    for topic in document["topics"]:
+        for term, weight in topic.get("terms", {}).items():
+            for form in _forms(term):
+                key = (" ".join(word_text(form).split()), topic["code"])
+                chosen = listed if form == term else automatic
+                chosen.setdefault(key, (form, float(weight)))
+    for key, entry in automatic.items():
+        listed.setdefault(key, entry)
+    return [(form, (code, weight)) for (_, code), (form, weight) in listed.items()]
 
 
 def _forms(term: str) -> set[str]:

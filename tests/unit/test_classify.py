@@ -182,3 +182,13 @@ def test_country_table_covers_iso_and_m49():
     assert len(countries) >= 240
     assert {c.region for c in countries.values()} == set(REGION_SLUGS)
     assert countries["CN"].subregion == "Eastern Asia" and countries["CN"].region_m49 == "142"
+
+
+def test_a_plural_the_taxonomy_lists_itself_counts_once():
+    topics = taxonomy()
+    for phrase, payloads in zip(topics.index.phrases, topics.index.payloads, strict=True):
+        codes = [code for code, _ in payloads]
+        assert len(codes) == len(set(codes)), phrase
+    # "student" and "students" are both listed for education: one match, not two.
+    found = [m.code for m in topics.matches("", "The students returned.")]
+    assert found.count("medtop:05000000") == 1
