@@ -26,10 +26,9 @@ from collections.abc import Iterator
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 
 from pipeline import minhash
+from pipeline.bundles import in_global_window
 from pipeline.records import Article, Dedup, IndexBatch, IndexEntry, segment_key
 from pipeline.text import tokens
 
@@ -330,11 +329,9 @@ class _SketchFn(beam.DoFn):
             yield SketchBatch.of(self.sketches)
             self.sketches = []
 
-    def finish_bundle(self) -> Iterator[WindowedValue]:
+    def finish_bundle(self):
         if self.sketches:
-            yield WindowedValue(
-                SketchBatch.of(self.sketches), GlobalWindow().max_timestamp(), [GlobalWindow()]
-            )
+            yield in_global_window(SketchBatch.of(self.sketches))
 
 
 def _as_dedup(decision: Decision) -> Dedup:

@@ -35,12 +35,11 @@ import apache_beam as beam
 import fastavro
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 
 import schemas
 from connectors.lake_index import INDEX_FOLDER
 from pipeline import __version__
+from pipeline.bundles import in_global_window
 from pipeline.gazetteer import REGION_SLUGS
 from pipeline.records import (
     Article,
@@ -65,12 +64,12 @@ __all__ = [
     "PublishedFile",
     "WriteIndex",
     "WriteToLake",
+    "avro_writer",
     "destination_of",
     "file_name",
     "kind_of",
     "parse_partition_keys",
     "partition_of",
-    "write_avro",
 ]
 
 CODECS = ("deflate", "snappy", "null")  # the codecs DuckDB reads as well as Spark and avro
@@ -163,20 +162,6 @@ def avro_writer(
             "feedlake.version": __version__,
         },
     )
-
-
-def write_avro(
-    fh, schema_name: str, records: Iterable, codec: str = "deflate", level: int = DEFLATE_LEVEL
-) -> int:
-    """Write ``records`` (dataclasses or Avro-ready dicts) as one Avro container file to
-    ``fh``; returns how many."""
-    writer = avro_writer(fh, schema_name, codec, level)
-    count = 0
-    for record in records:
-        writer.write(to_avro(record))
-        count += 1
-    writer.flush()
-    return count
 
 
 def destination_of(record: Article | Reject | IndexEntry, keys: tuple[str, ...]) -> str:
@@ -369,10 +354,6 @@ class _Parts:
         return group, _write_part(self.staging, group, records)
 
 
-def _in_global_window(element) -> WindowedValue:
-    return WindowedValue(element, GlobalWindow().max_timestamp(), [GlobalWindow()])
-
-
 class _StageArticlesFn(beam.DoFn):
     """Articles in; ``(group, part path)`` out, a part per group per spill."""
 
@@ -387,9 +368,9 @@ class _StageArticlesFn(beam.DoFn):
     def process(self, article: Article) -> Iterator[tuple[str, str]]:
         yield from self.parts.add(destination_of(article, self.partition_by), to_avro(article))
 
-    def finish_bundle(self) -> Iterator[WindowedValue]:
+    def finish_bundle(self):
         for staged in self.parts.flush():
-            yield _in_global_window(staged)
+            yield in_global_window(staged)
 
 
 class _PublishGroupFn(beam.DoFn):

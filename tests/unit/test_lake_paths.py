@@ -10,13 +10,13 @@ import pytest
 
 from pipeline.lake import (
     LakeOutput,
+    avro_writer,
     file_name,
     kind_of,
     parse_partition_keys,
     partition_of,
-    write_avro,
 )
-from pipeline.records import Region, Source, Topic
+from pipeline.records import Region, Source, Topic, to_avro
 from tests.conftest import make_article
 
 POLITICS = Topic("medtop:11000000", "politics", 1, "politics", 9.0)
@@ -71,7 +71,10 @@ def test_the_deflate_level_trades_size_for_speed_and_reads_back_the_same():
     written = {}
     for level in (1, 9):
         buffer = io.BytesIO()
-        assert write_avro(buffer, "Article", records, "deflate", level) == 200
+        writer = avro_writer(buffer, "Article", "deflate", level)
+        for record in records:
+            writer.write(to_avro(record))
+        writer.flush()
         written[level] = buffer.getvalue()
     assert len(written[9]) < len(written[1])
     read = [list(fastavro.reader(io.BytesIO(data))) for data in written.values()]
