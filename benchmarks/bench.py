@@ -27,8 +27,9 @@ import numpy as np
 
 from benchmarks.corpus import generate
 from pipeline import minhash
+from pipeline.dedup import SketchBatch, decide_batches
 from pipeline.parse import Refusal, parse_segment
-from pipeline.records import Drop, RunContext
+from pipeline.records import Drop, IndexBatch, RunContext
 from pipeline.split import segments_of
 
 __all__ = ["bench_parse", "main"]
@@ -100,8 +101,6 @@ def bench_classify(articles: int, repeat: int, seed: int) -> dict:
 
 def _random_entries(rng, count: int, first: int):
     """Index entries of ``count`` random signatures, with ids ``first``, ``first + 1``, ..."""
-    from pipeline.records import IndexBatch
-
     signatures = rng.integers(0, 2**32, (count, minhash.NUM_PERM), dtype=np.uint32)
     bands = np.stack([minhash.band_keys(signature) for signature in signatures])
     ids = np.char.zfill(np.arange(first, first + count).astype("U32"), 32).astype("S32")
@@ -110,9 +109,6 @@ def _random_entries(rng, count: int, first: int):
 
 def bench_decide(articles: int, seed: int) -> dict:
     """The dedup decision for ``articles`` sketches against an index of as many."""
-    from pipeline.dedup import SketchBatch, decide_batches
-    from pipeline.records import IndexBatch
-
     rng = np.random.default_rng(seed)
     before = peak_rss_mb()
 
