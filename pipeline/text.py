@@ -22,13 +22,10 @@ _ASCII_PUNCTUATION_TO_SPACE = bytes(
     byte if byte >= 128 or chr(byte).isalnum() or byte == ord("'") else ord(" ")
     for byte in range(256)
 )
-_RIGHT_QUOTE = "\u2019".encode()  # used as the apostrophe of "China’s": kept as one
-_UNICODE_PUNCTUATION = re.compile(  # other quotes, dashes, ellipsis, guillemets, no-break space
-    b"|".join(
-        re.escape(char.encode())
-        for char in "\u2018\u201c\u201d\u201e\u2013\u2014\u2026\u00ab\u00bb\u00a0"
-    )
-)
+# Other quotes, dashes, ellipsis, guillemets and the no-break space become a space; the right
+# single quote is the apostrophe of "China’s" and becomes one.
+_UNICODE_PUNCTUATION = "\u2018\u201c\u201d\u201e\u2013\u2014\u2026\u00ab\u00bb\u00a0"
+_RIGHT_QUOTE = "\u2019"
 _CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
 
 
@@ -85,10 +82,13 @@ def fold(text: str) -> bytes:
     decoded result match positions in ``text``. Works on bytes with C-speed translate: a
     regex over the text costs about four times as much, and this is on the hot path.
     """
-    data = text.encode("utf-8")
-    if not data.isascii():
-        data = _UNICODE_PUNCTUATION.sub(b" ", data.replace(_RIGHT_QUOTE, b"'"))
-    return data.translate(_ASCII_PUNCTUATION_TO_SPACE).lower()
+    if not text.isascii():  # str.replace of the few present: a regex or str.translate costs 3-15x
+        for char in _UNICODE_PUNCTUATION:
+            if char in text:
+                text = text.replace(char, " ")
+        if _RIGHT_QUOTE in text:
+            text = text.replace(_RIGHT_QUOTE, "'")
+    return text.encode("utf-8").translate(_ASCII_PUNCTUATION_TO_SPACE).lower()
 
 
 def tokens(text: str) -> list[bytes]:
