@@ -12,17 +12,15 @@ once per part (title, lead paragraph, the rest).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from collections import defaultdict
 from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.gazetteer import Gazetteer, gazetteer, rank_mentions
+from pipeline.gazetteer import PLACE_WEIGHT, Gazetteer, gazetteer
 from pipeline.phrases import PhraseIndex, word_text
-from pipeline.records import Article, Region
+from pipeline.records import Article, Region, evolve
 from pipeline.topics import TITLE_WEIGHT, Taxonomy, taxonomy
 
 __all__ = [
@@ -37,7 +35,10 @@ __all__ = [
 # characters of the body keeps the cost per article flat however long the article is.
 MAX_SCAN_CHARS = 1200
 _CHARS_PER_WORD = 6  # English news averages about 6 characters a word, space included
-_TOPIC_FACTOR = {"title": TITLE_WEIGHT, "lead": 1.0, "body": 1.0}
+# What a hit weighs for the country it names and for its topics, by the part it is in.
+_TITLE = (PLACE_WEIGHT["title"], TITLE_WEIGHT)
+_LEAD = (PLACE_WEIGHT["lead"], 1.0)
+_BODY = (PLACE_WEIGHT["body"], 1.0)
 
 
 class Classifier:
@@ -50,41 +51,49 @@ class Classifier:
             [(name, ("country", alpha2)) for name, alpha2 in places.names.items()]
             + [(term, ("topic", hit)) for term, hit in topics.terms]
         )
-        # Per phrase id: the country it names (or None) and its (topic code, weight) hits.
+        # Per phrase id: the country it names (or None) and its topic weights, spread to the
+        # ancestors, so that a hit costs a few additions.
         self._country = [
             next((alpha2 for what, alpha2 in payloads if what == "country"), None)
             for payloads in self.index.payloads
         ]
-        self._topic_hits = [
-            [hit for what, hit in payloads if what == "topic"] for payloads in self.index.payloads
+        self._topic_weights = [
+            topics.spread([hit for what, hit in payloads if what == "topic"])
+            for payloads in self.index.payloads
         ]
 
     def classify(self, article: Article, feed_hint: str | None = None) -> Article:
         """The article with its region and topics filled in."""
         lead, rest = scanned(article.body)
-        # Fold once and cut the parts from the result: folding keeps every character's place.
+        # One fold and one scan of title, lead and rest; a hit's place says which part it is
+        # in (folding keeps every character's place, the leading pad shifts all by one).
         words = word_text(f"{article.title}\n{lead}\n{rest}")
         title_end = len(article.title) + 1
         lead_end = title_end + len(lead) + 1
-        parts = (
-            ("title", words[: title_end + 1]),
-            ("lead", words[title_end : lead_end + 1]),
-            ("body", words[lead_end:]),
-        )
-        mentions: list[tuple[str, str, int]] = []
-        evidence: dict[str, float] = defaultdict(float)
-        for kind, part in parts:
-            factor = _TOPIC_FACTOR[kind]
-            for phrase, times in self.index.count(part).items():
-                if (country := self._country[phrase]) is not None:
-                    mentions.append((kind, country, times))
-                for code, weight in self._topic_hits[phrase]:
-                    evidence[code] += weight * factor * times
+        country_of, weights_of = self._country, self._topic_weights
+        countries: dict[str, float] = {}
+        scores: dict[str, float] = {}
+        for phrase, start, stop in self.index.hits(words):
+            end = stop - 1
+            if end <= title_end:
+                place, factor = _TITLE
+            elif start >= lead_end:
+                place, factor = _BODY
+            elif start >= title_end and end <= lead_end:
+                place, factor = _LEAD
+            else:  # across the end of a part: two parts' words, not a phrase of the text
+                continue
+            if (country := country_of[phrase]) is not None:
+                countries[country] = countries.get(country, 0.0) + place
+            for code, weight in weights_of[phrase]:
+                scores[code] = scores.get(code, 0.0) + weight * factor
+        # Most weighted first; the sort is stable, so ties keep first-seen order.
+        mentioned = sorted(countries, key=countries.__getitem__, reverse=True)
         scanned_words = min(article.word_count, (len(lead) + len(rest)) // _CHARS_PER_WORD)
-        return dataclasses.replace(
+        return evolve(
             article,
-            location=self.region(article, rank_mentions(mentions), feed_hint),
-            topics=self.topics.rank(evidence, scanned_words),
+            location=self.region(article, mentioned, feed_hint),
+            topics=self.topics.rank(scores, scanned_words),
         )
 
     def region(self, article: Article, mentioned: list[str], feed_hint: str | None) -> Region:

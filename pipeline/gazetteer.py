@@ -21,12 +21,12 @@ import pycountry
 from pipeline.phrases import PhraseIndex, word_text
 from pipeline.records import Region
 
-__all__ = ["REGION_SLUGS", "Gazetteer", "gazetteer", "rank_mentions"]
+__all__ = ["PLACE_WEIGHT", "REGION_SLUGS", "Gazetteer", "gazetteer", "rank_mentions"]
 
 REGION_SLUGS = ("africa", "americas", "asia", "europe", "oceania", "unknown")
 ALTERNATE_NAMES_MIN_POPULATION = 100_000  # alternate names of smaller towns are mostly noise
 _LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'\-]{1,40}")
-_WEIGHTS = {"title": 3.0, "lead": 2.0, "body": 1.0}
+PLACE_WEIGHT = {"title": 3.0, "lead": 2.0, "body": 1.0}  # of a country mention, by where
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +172,7 @@ def rank_mentions(found: list[tuple[str, str, int]]) -> list[str]:
     """Countries from ``(kind, alpha2, times)`` mentions, most weighted first, then first seen."""
     scores: Counter[str] = Counter()
     for kind, alpha2, times in found:
-        scores[alpha2] += _WEIGHTS[kind] * times
+        scores[alpha2] += PLACE_WEIGHT[kind] * times
     return sorted(scores, key=lambda code: -scores[code])  # stable: ties keep first-seen order
 
 

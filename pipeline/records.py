@@ -33,6 +33,7 @@ __all__ = [
     "Segment",
     "Source",
     "Topic",
+    "evolve",
     "ids_array",
     "is_duplicate",
     "partition_date",
@@ -299,6 +300,18 @@ UNCLASSIFIED = "unclassified"
 def segment_key(source_uri: str, segment_index: int) -> str:
     """Unique within a run: where an article's bytes came from."""
     return f"{source_uri}#{segment_index}"
+
+
+def evolve(record: Article, **changes: Any) -> Article:
+    """``dataclasses.replace`` for the hot path: a copy with ``changes``, without ``__init__``.
+
+    A frozen dataclass's ``__init__`` sets each of an article's 15 fields through
+    ``object.__setattr__`` (about 13 us); copying the instance dict takes about 3. Nothing is
+    checked: the caller passes field names and values of the right types.
+    """
+    copy = object.__new__(type(record))
+    copy.__dict__.update(record.__dict__, **changes)
+    return copy
 
 
 def is_duplicate(record: object) -> bool:

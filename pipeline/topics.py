@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections import defaultdict
 from importlib import resources
 from operator import itemgetter
 
@@ -24,6 +23,7 @@ __all__ = ["UNCLASSIFIED", "Match", "Taxonomy", "slug", "taxonomy"]
 
 TITLE_WEIGHT = 2.0
 MAX_TOPICS = 5
+_UNITS = 1000  # weights are counted in thousandths (see Taxonomy.spread)
 _VALUE = itemgetter(1)
 
 
@@ -90,6 +90,19 @@ class Taxonomy:
             code: (*reversed(entry.ancestors), code) for code, entry in self.entries.items()
         }
 
+    def spread(self, hits: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+        """``(code, weight)`` hits with each weight also counted for every ancestor.
+
+        Evidence for a topic is evidence for its parents. Codes come top level first, in the
+        order of ``hits``: the order in which :meth:`rank` breaks ties. Weights come in
+        thousandths, whole numbers: sums are exact in any order, so a tie is a tie.
+        """
+        spread: dict[str, float] = {}
+        for code, weight in hits:
+            for ancestor in self._lineage[code]:
+                spread[ancestor] = spread.get(ancestor, 0.0) + round(weight * _UNITS)
+        return tuple(spread.items())
+
     def matches(self, title: str, body: str) -> list[Match]:
         """The terms found in title and body, with how they count (for ``--explain``)."""
         return [
@@ -101,23 +114,22 @@ class Taxonomy:
 
     def classify(self, title: str, body: str, word_count: int) -> tuple[Topic, ...]:
         """Topics best first (ancestors before descendants on ties); empty if unclassified."""
-        evidence: dict[str, float] = defaultdict(float)
+        scores: dict[str, float] = {}
         for text, factor in ((title, TITLE_WEIGHT), (body, 1.0)):
             for phrase, times in self.index.count(word_text(text)).items():
-                for code, weight in self.index.payloads[phrase]:
-                    evidence[code] += weight * factor * times
-        return self.rank(evidence, word_count)
+                for code, weight in self.spread(self.index.payloads[phrase]):
+                    scores[code] = scores.get(code, 0.0) + weight * factor * times
+        return self.rank(scores, word_count)
 
-    def rank(self, evidence: dict[str, float], word_count: int) -> tuple[Topic, ...]:
-        """Topics from the weighted term evidence found for each code; see :meth:`classify`."""
-        if not evidence:
+    def rank(self, scores: dict[str, float], word_count: int) -> tuple[Topic, ...]:
+        """Topics from each code's weighted evidence, ancestors' included (see :meth:`spread`).
+
+        ``scores`` in first-seen order: equal scores keep it (the sort is stable).
+        """
+        if not scores:
             return ()
-        raw: dict[str, float] = defaultdict(float)
-        for code, value in evidence.items():  # evidence for a topic is evidence for its ancestors
-            for ancestor in self._lineage[code]:  # top level first: wins ties in the stable sort
-                raw[ancestor] += value
-        best = sorted(raw.items(), key=_VALUE, reverse=True)[:MAX_TOPICS]
-        per_words = 100.0 / max(word_count, 50)
+        best = sorted(scores.items(), key=_VALUE, reverse=True)[:MAX_TOPICS]
+        per_words = 100.0 / _UNITS / max(word_count, 50)
         if best[0][1] * per_words < self.threshold:
             return ()
         return tuple(

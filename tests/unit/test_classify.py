@@ -12,7 +12,7 @@ from pipeline.gazetteer import REGION_SLUGS, gazetteer
 from pipeline.parse import parse_segment
 from pipeline.records import Dateline, Source, primary_topic
 from pipeline.split import split_drop
-from pipeline.topics import slug, taxonomy
+from pipeline.topics import Taxonomy, slug, taxonomy
 from tests.conftest import make_article, make_segment
 
 LABELLED = Path(__file__).resolve().parent.parent / "fixtures" / "labelled.jsonl"
@@ -192,3 +192,28 @@ def test_a_plural_the_taxonomy_lists_itself_counts_once():
     # "student" and "students" are both listed for education: one match, not two.
     found = [m.code for m in topics.matches("", "The students returned.")]
     assert found.count("medtop:05000000") == 1
+
+
+def test_equal_evidence_is_a_tie_whatever_the_order_of_the_sums():
+    # 0.1 + 0.1 + 0.1 is 0.30000000000000004 in floats: summed that way, "alpha" would beat
+    # "beta" (0.3, seen first) by rounding alone.
+    topics = Taxonomy(
+        {
+            "version": "test",
+            "source": "test",
+            "threshold": 0.1,
+            "topics": [
+                {"code": "t:beta", "label": "beta", "terms": {"beta": 0.3}},
+                {"code": "t:alpha", "label": "alpha", "terms": {"alpha": 0.1}},
+            ],
+        }
+    )
+    ranked = topics.classify("", "beta alpha alpha alpha", word_count=100)
+    assert [(t.label, t.score) for t in ranked] == [("beta", 0.3), ("alpha", 0.3)]
+
+
+def test_a_name_cut_by_the_end_of_the_title_is_not_a_mention():
+    cut = make_article(title="A message to the United", body=("States of mind were discussed.",))
+    assert "US" not in classifier().classify(cut).location.mentioned
+    whole = make_article(title="A message", body=("The United States replied.",))
+    assert classifier().classify(whole).location.mentioned == ("US",)
