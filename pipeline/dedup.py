@@ -29,8 +29,8 @@ from apache_beam.metrics import Metrics
 
 from pipeline import minhash
 from pipeline.bundles import in_global_window
-from pipeline.records import Article, Dedup, IndexBatch, IndexEntry, segment_key
-from pipeline.text import tokens
+from pipeline.records import Article, Dedup, IndexBatch, IndexEntry, ids_array, segment_key
+from pipeline.text import fold
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -78,8 +78,8 @@ def article_key(article: Article) -> str:
 
 def sketch_article(article: Article) -> ArticleSketch:
     """The article's MinHash band keys and sketch, and its place in the keep order."""
-    signature = minhash.signature(tokens(" ".join(article.body)))
     uri = article.lineage.source_uri
+    signature = minhash.signatures([_words(article)])[0]
     return ArticleSketch(
         key=article_key(article),
         order=(
@@ -91,10 +91,17 @@ def sketch_article(article: Article) -> ArticleSketch:
         id=article.id,
         bands=minhash.band_keys(signature).astype("<u4").tobytes(),
         sketch=minhash.sketch(signature).tobytes(),
-        links=tuple(
-            dict.fromkeys(link for link in (article.source.guid, article.source.item_url) if link)
-        ),
+        links=_links(article),
     )
+
+
+def _words(article: Article) -> bytes:
+    return fold(" ".join(article.body))
+
+
+def _links(article: Article) -> tuple[str, ...]:
+    source = article.source
+    return tuple(dict.fromkeys(link for link in (source.guid, source.item_url) if link))
 
 
 class _UnionFind:
@@ -264,6 +271,26 @@ class SketchBatch:
         )
 
     @classmethod
+    def of_articles(cls, articles: list[Article]) -> SketchBatch:
+        """The sketches of ``articles``, computed together (one kernel call for all)."""
+        signatures = minhash.signatures([_words(article) for article in articles])
+        uris = tuple(dict.fromkeys(article.lineage.source_uri for article in articles))
+        index = {uri: n for n, uri in enumerate(uris)}
+        links = ((row, _links(article)) for row, article in enumerate(articles))
+        return cls(
+            uris=uris,
+            uri=np.array([index[a.lineage.source_uri] for a in articles], dtype=np.int64),
+            position=np.array([a.lineage.segment_index for a in articles], dtype=np.int64),
+            day=np.array([a.published_date.toordinal() for a in articles], dtype=np.int64),
+            entries=IndexBatch(
+                ids=ids_array([article.id for article in articles]),
+                bands=minhash.band_keys(signatures).astype("<u4").reshape(-1, minhash.BANDS),
+                sketches=minhash.sketch(signatures).reshape(-1, minhash.NUM_PERM),
+                links={row: found for row, found in links if found},
+            ),
+        )
+
+    @classmethod
     def concat(cls, batches: list[SketchBatch]) -> SketchBatch:
         batches = [batch for batch in batches if len(batch)]
         if len(batches) <= 1:
@@ -315,23 +342,39 @@ class Decisions:
 
 
 class _SketchFn(beam.DoFn):
-    """Articles in; a :class:`SketchBatch` per ``batch`` articles of a bundle out."""
+    """Articles in; a :class:`SketchBatch` per ``batch`` articles of a bundle out.
+
+    Articles wait in groups of ``_GROUP`` (about 3 MB of text) for one kernel call; the
+    sketches of the groups gather until ``batch``.
+    """
+
+    _GROUP = 1000
 
     def __init__(self, batch: int) -> None:
         self.batch = batch
 
     def start_bundle(self) -> None:
-        self.sketches: list[ArticleSketch] = []
+        self.waiting: list[Article] = []
+        self.sketched: list[SketchBatch] = []
+        self.rows = 0
 
     def process(self, article: Article) -> Iterator[SketchBatch]:
-        self.sketches.append(sketch_article(article))
-        if len(self.sketches) >= self.batch:
-            yield SketchBatch.of(self.sketches)
-            self.sketches = []
+        self.waiting.append(article)
+        if len(self.waiting) >= min(self._GROUP, self.batch):
+            yield from self._sketch(flush=False)
 
     def finish_bundle(self):
-        if self.sketches:
-            yield in_global_window(SketchBatch.of(self.sketches))
+        for batch in self._sketch(flush=True):
+            yield in_global_window(batch)
+
+    def _sketch(self, flush: bool) -> Iterator[SketchBatch]:
+        if self.waiting:
+            self.sketched.append(SketchBatch.of_articles(self.waiting))
+            self.rows += len(self.waiting)
+            self.waiting = []
+        if self.sketched and (flush or self.rows >= self.batch):
+            yield SketchBatch.concat(self.sketched)
+            self.sketched, self.rows = [], 0
 
 
 def _as_dedup(decision: Decision) -> Dedup:

@@ -1,8 +1,10 @@
-"""MinHash signatures over word 5-shingles, LSH band keys and b-bit sketches, in numpy.
+"""MinHash signatures over word 5-shingles, LSH band keys and b-bit sketches.
 
-Pure functions, no Python loop per shingle. The parameters are fixed constants so that every
-worker and every run computes the same values: an index written by one run is read by the
-next.
+Pure functions. The parameters are fixed constants so that every worker and every run
+computes the same values: an index written by one run is read by the next.
+:func:`signature` is the reference, in numpy; :func:`signatures` computes the same values for
+many texts at once with a compiled kernel (numba), about ten times as fast: numpy must write
+and read the 140 x shingles products in memory, the kernel keeps 140 minimums in registers.
 
 LSH: 20 bands of 7 rows (140 permutations). A pair with Jaccard similarity s shares at least
 one band with probability 1 - (1 - s^7)^20:
@@ -18,6 +20,7 @@ König 2010): est = (matches/140 - 1/256) / (1 - 1/256), standard error about 0.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "estimate_jaccard",
     "shingle_hashes",
     "signature",
+    "signatures",
     "sketch",
 ]
 
@@ -46,6 +50,8 @@ _B = _rng.integers(0, 2**32, NUM_PERM, dtype=np.uint64).astype(np.uint32)
 _BAND_WEIGHTS = _rng.integers(1, 2**63, ROWS, dtype=np.uint64) | np.uint64(1)
 _SHINGLE_WEIGHTS = _rng.integers(1, 2**63, SHINGLE, dtype=np.uint64) | np.uint64(1)
 _MAX = np.iinfo(np.uint64).max
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_SPACE = 32
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -61,7 +67,7 @@ def _word_hashes(words: list[bytes]) -> np.ndarray:
     # Words as 16-byte cells (longer words are cut: a 5-word context still tells them apart),
     # each cell read as two 64-bit halves and mixed into one hash.
     cells = np.array(words, dtype="S16").view(np.uint64).reshape(-1, 2)
-    return _mix(cells[:, 0] ^ _mix(cells[:, 1] + np.uint64(0x9E3779B97F4A7C15)))
+    return _mix(cells[:, 0] ^ _mix(cells[:, 1] + _GOLDEN))
 
 
 def shingle_hashes(words: list[bytes]) -> np.ndarray:
@@ -89,15 +95,86 @@ def signature(words: list[bytes]) -> np.ndarray:
     return values.min(axis=1)
 
 
+def signatures(texts: list[bytes]) -> np.ndarray:
+    """:func:`signature` of each text's words, as rows of one ``(len(texts), 140)`` array.
+
+    ``texts`` are folded (:func:`pipeline.text.fold`): words are the runs of bytes that are not
+    spaces, as ``fold(text).split()`` gives them.
+    """
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    out = np.empty((len(texts), NUM_PERM), dtype=np.uint32)
+    data = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    _signatures(data, np.cumsum(lengths), _A, _B, _SHINGLE_WEIGHTS, _BAND_WEIGHTS, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _mix_one(x):  # _mix for one uint64, compiled
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def _signatures(data, ends, a, b, shingle_weights, short_weights, out):
+    # The steps of signature(), text by text: word hashes, shingle hashes, minimums. numba
+    # does integer arithmetic in 64 bits; np.uint32() takes the result modulo 2^32 as numpy's
+    # uint32 multiply and add do.
+    hashes = np.empty(data.shape[0] // 2 + 1, dtype=np.uint64)
+    start = 0
+    for row in range(ends.shape[0]):
+        stop = ends[row]
+        count = 0
+        i = start
+        while i < stop:
+            if data[i] == _SPACE:
+                i += 1
+                continue
+            low = np.uint64(0)  # the word's first 16 bytes, zero-padded, as two little-endian
+            high = np.uint64(0)  # uint64 halves: numpy's "S16" cells
+            j = i
+            while j < stop and data[j] != _SPACE:
+                if j - i < 8:
+                    low |= np.uint64(data[j]) << np.uint64(8 * (j - i))
+                elif j - i < 16:
+                    high |= np.uint64(data[j]) << np.uint64(8 * (j - i - 8))
+                j += 1
+            hashes[count] = _mix_one(low ^ _mix_one(high + _GOLDEN))
+            count += 1
+            i = j
+        minimums = out[row]
+        minimums[:] = np.uint32(0xFFFFFFFF)
+        if count < SHINGLE:  # one hash for the whole text
+            combined = np.uint64(0)
+            for k in range(count):
+                combined ^= hashes[k] * short_weights[k]
+            shingle = np.uint32(_mix_one(combined) >> np.uint64(32)) if count else np.uint32(0)
+            for k in range(a.shape[0]):
+                minimums[k] = np.uint32(a[k] * shingle + b[k])
+        else:
+            for first in range(count - SHINGLE + 1):
+                combined = np.uint64(0)
+                for offset in range(SHINGLE):
+                    combined += hashes[first + offset] * shingle_weights[offset]
+                shingle = np.uint32(_mix_one(combined) >> np.uint64(32))
+                for k in range(a.shape[0]):
+                    minimums[k] = min(minimums[k], np.uint32(a[k] * shingle + b[k]))
+        start = stop
+
+
 def band_keys(signature_: np.ndarray, bands: int = BANDS, rows: int = ROWS) -> np.ndarray:
     """One 32-bit key per band: equal keys mean (almost surely) equal bands.
 
+    ``signature_`` is one signature or rows of them (the keys come out in the same shape).
     ``bands`` and ``rows`` other than the defaults serve comparisons (the benchmark's
     datatrove-style 14 x 8); the lake's index always uses 20 x 7.
     """
-    grid = signature_[: bands * rows].reshape(bands, rows).astype(np.uint64)
+    grid = signature_[..., : bands * rows]
+    grid = grid.reshape(*grid.shape[:-1], bands, rows).astype(np.uint64)
     weights = np.resize(_BAND_WEIGHTS, rows)
-    return (_mix((grid * weights).sum(axis=1)) >> np.uint64(32)).astype(np.uint32)
+    return (_mix((grid * weights).sum(axis=-1)) >> np.uint64(32)).astype(np.uint32)
 
 
 def sketch(signature_: np.ndarray) -> np.ndarray:

@@ -7,12 +7,14 @@ import datetime as dt
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.corpus import true_jaccard
 from pipeline import minhash
 from pipeline.dedup import SketchBatch, article_key, decide, decide_batches, sketch_article
 from pipeline.records import IndexBatch, IndexEntry
-from pipeline.text import tokens
+from pipeline.text import fold, tokens
 from tests.conftest import make_article
 
 STORY = [
@@ -221,3 +223,28 @@ def test_the_index_learns_the_links_of_copies_of_lake_articles():
     decisions, kept = decide([sketch_article(copy)], lake)
     assert decisions[article_key(copy)].kind == "exact"
     assert [(e.id, e.links) for e in kept] == [(held.id, ("guid-9",))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.text(st.sampled_from("aZé’“—ß1 '.-"), min_size=0, max_size=24), max_size=40
+        ).map(" ".join),
+        max_size=6,
+    )
+)
+def test_the_compiled_kernel_computes_the_reference_signatures(texts):
+    expected = [minhash.signature(tokens(text)) for text in texts]
+    computed = minhash.signatures([fold(text) for text in texts])
+    assert computed.shape == (len(texts), minhash.NUM_PERM)
+    assert all((row == want).all() for row, want in zip(computed, expected, strict=True))
+
+
+def test_a_batch_of_articles_sketches_as_each_alone():
+    articles = [article(STORY, index=0), article(OTHER, index=1), article(["Two words"], index=2)]
+    batch = SketchBatch.of_articles(articles)
+    alone = SketchBatch.of([sketch_article(a) for a in articles])
+    assert (batch.entries.bands == alone.entries.bands).all()
+    assert (batch.entries.sketches == alone.entries.sketches).all()
+    assert (batch.entries.ids == alone.entries.ids).all() and batch.uris == alone.uris
