@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline import heap
 from pipeline.gazetteer import PLACE_WEIGHT, Gazetteer, gazetteer
 from pipeline.phrases import PhraseIndex, word_text
 from pipeline.records import Article, Region, evolve
@@ -137,6 +138,7 @@ def classifier() -> Classifier:
 class _ClassifyFn(beam.DoFn):
     def setup(self) -> None:
         self.classifier = classifier()
+        heap.settle()  # the gazetteer and the taxonomy: the worker's largest tables
         self.unclassified = Metrics.counter("feedlake", "unclassified")
         self.regions_unknown = Metrics.counter("feedlake", "region_unknown")
 

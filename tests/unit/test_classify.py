@@ -217,3 +217,33 @@ def test_a_name_cut_by_the_end_of_the_title_is_not_a_mention():
     assert "US" not in classifier().classify(cut).location.mentioned
     whole = make_article(title="A message", body=("The United States replied.",))
     assert classifier().classify(whole).location.mentioned == ("US",)
+
+
+def test_settling_the_heap_freezes_live_objects_once_and_frees_garbage_first():
+    import gc
+    import weakref
+
+    from pipeline import heap
+
+    class Node:
+        pass
+
+    before = gc.get_threshold()
+    gc.disable()  # no automatic collection may free the cycle before settle() does
+    try:
+        heap._settled.clear()
+        gc.unfreeze()
+        node = Node()
+        node.self = node  # garbage in a cycle: must be collected, not frozen
+        garbage = weakref.ref(node)
+        del node
+        heap.settle()
+        frozen = gc.get_freeze_count()
+        assert garbage() is None
+        assert frozen > 0 and gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+        heap.settle()  # once per process
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        gc.set_threshold(*before)
