@@ -56,6 +56,7 @@ from pipeline.records import (
 from pipeline.topics import taxonomy
 
 __all__ = [
+    "BLOCK_BYTES",
     "CODECS",
     "DEFLATE_LEVEL",
     "PARTITION_KEYS",
@@ -76,6 +77,10 @@ CODECS = ("deflate", "snappy", "null")  # the codecs DuckDB reads as well as Spa
 # Level 1 writes deflate about twice as fast as the default 6 (70 against 145 us an article
 # measured here) for files about 10% larger.
 DEFLATE_LEVEL = 1
+# Bytes of records per Avro block (fastavro's default is 16,000). 64,000 is the Java
+# implementation's default: at deflate level 1 it makes article files 12% smaller and writing
+# a little faster than 16,000 (measured on 3,000 generated articles).
+BLOCK_BYTES = 64_000
 PARTITION_KEYS = ("dt", "region", "topic")
 _LOG = logging.getLogger(__name__)
 _SCHEMAS = {
@@ -157,6 +162,7 @@ def avro_writer(
         schemas.load(schema_name),
         codec=codec,
         compression_level=level if codec == "deflate" else None,
+        sync_interval=BLOCK_BYTES,
         metadata={
             "feedlake.schema_version": str(schemas.version(schema_name)),
             "feedlake.version": __version__,

@@ -9,6 +9,7 @@ import fastavro
 import pytest
 
 from pipeline.lake import (
+    BLOCK_BYTES,
     LakeOutput,
     avro_writer,
     file_name,
@@ -79,3 +80,16 @@ def test_the_deflate_level_trades_size_for_speed_and_reads_back_the_same():
     assert len(written[9]) < len(written[1])
     read = [list(fastavro.reader(io.BytesIO(data))) for data in written.values()]
     assert read[0] == read[1]
+
+
+def test_article_files_are_written_in_blocks_of_64_kb_like_avro_java():
+    buffer = io.BytesIO()
+    writer = avro_writer(buffer, "Article")
+    for n in range(400):
+        writer.write(to_avro(make_article(title=f"Story {n}")))
+    writer.flush()
+    buffer.seek(0)
+    blocks = list(fastavro.block_reader(buffer))
+    assert sum(block.num_records for block in blocks) == 400 and len(blocks) >= 2
+    for block in blocks[:-1]:  # each holds one block's worth of encoded records
+        assert len(block.bytes_.getvalue()) >= BLOCK_BYTES
