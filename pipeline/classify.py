@@ -19,6 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline import heap
+from pipeline.bundles import in_global_window
 from pipeline.gazetteer import PLACE_WEIGHT, Gazetteer, gazetteer
 from pipeline.phrases import PhraseIndex, word_text
 from pipeline.records import Article, Region, evolve
@@ -136,19 +137,41 @@ def classifier() -> Classifier:
 
 
 class _ClassifyFn(beam.DoFn):
+    """Classifies articles ``BATCH`` at a time.
+
+    One article after another keeps the phrase automaton and the tables in the CPU's caches;
+    classifying each between parsing and writing another evicts them (a chain of parse,
+    classify and write measured about 20% slower per article than the same steps in batches).
+    """
+
+    BATCH = 256
+
     def setup(self) -> None:
         self.classifier = classifier()
         heap.settle()  # the gazetteer and the taxonomy: the worker's largest tables
         self.unclassified = Metrics.counter("feedlake", "unclassified")
         self.regions_unknown = Metrics.counter("feedlake", "region_unknown")
 
+    def start_bundle(self) -> None:
+        self.waiting: list[Article] = []
+
     def process(self, article: Article) -> Iterator[Article]:
-        classified = self.classifier.classify(article)
-        if not classified.topics:
-            self.unclassified.inc()
-        if classified.location.region == "unknown":
-            self.regions_unknown.inc()
-        yield classified
+        self.waiting.append(article)
+        if len(self.waiting) >= self.BATCH:
+            yield from self._classify()
+
+    def finish_bundle(self):
+        for classified in self._classify():
+            yield in_global_window(classified)
+
+    def _classify(self) -> Iterator[Article]:
+        waiting, self.waiting = self.waiting, []
+        for classified in [self.classifier.classify(article) for article in waiting]:
+            if not classified.topics:
+                self.unclassified.inc()
+            if classified.location.region == "unknown":
+                self.regions_unknown.inc()
+            yield classified
 
 
 class ClassifyArticles(beam.PTransform):
