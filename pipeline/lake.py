@@ -383,8 +383,11 @@ class _PublishGroupFn(beam.DoFn):
     """One group's parts into one published file per partition.
 
     With ``decisions`` (articles): kept articles are written with their copy count, and
-    duplicates are staged again, as parts of their ``duplicates/dt=`` group, with counts of
-    outcomes per input. Without (duplicates): every record is written as it is.
+    duplicates go to ``duplicates/dt=`` of their published day, with counts of outcomes per
+    input. When the group is one day (articles partitioned by ``dt`` first), this group
+    holds all of that day's duplicates and writes them itself; otherwise they are staged
+    again, as parts of their day's group. Without (duplicates): every record is written as
+    it is.
     """
 
     DUPLICATE_PARTS = "duplicate_parts"
@@ -397,7 +400,8 @@ class _PublishGroupFn(beam.DoFn):
     def process(
         self, grouped: tuple[str, Iterable[str]], decisions: dict[str, Dedup] | None = None
     ):
-        _group, paths = grouped
+        group, paths = grouped
+        one_day = group.split("/")[1].startswith("dt=")
         files: dict[str, _StagedFile] = {}
         duplicates = _Parts(self.output.staging, self.limit)
         staged: list[tuple[str, str]] = []
@@ -411,9 +415,12 @@ class _PublishGroupFn(beam.DoFn):
                 if dedup is not None and dedup.duplicate_of is not None:
                     outcomes[uri, f"duplicates:{dedup.kind}"] += 1
                     day = f"dt={record['published_date'].isoformat()}"  # as partition_of says
-                    staged.extend(duplicates.add(f"duplicates/{day}", record))
-                    continue
-                outcomes[uri, "articles"] += 1
+                    destination = f"duplicates/{day}"
+                    if not one_day:
+                        staged.extend(duplicates.add(destination, record))
+                        continue
+                else:
+                    outcomes[uri, "articles"] += 1
             if destination not in files:
                 files[destination] = _StagedFile(self.output, destination)
             files[destination].write(record)

@@ -34,8 +34,17 @@ def story_and_copies() -> list:
     ]
 
 
-@pytest.mark.parametrize("buffered", [2, 2000])
-def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(tmp_path, buffered):
+@pytest.mark.parametrize(
+    "buffered, partition_by",
+    [
+        (2, ("dt", "region", "topic")),
+        (2000, ("dt", "region", "topic")),  # a group is a day: it writes its duplicates itself
+        (2, ("region", "topic")),  # a group spans days: duplicates are staged again per day
+    ],
+)
+def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
+    tmp_path, buffered, partition_by
+):
     lake, arriving = tmp_path / "lake", story_and_copies()
     with TestPipeline() as p:
         index = p | "No index" >> beam.Create([], reshuffle=False)
@@ -44,6 +53,7 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(tmp_p
         published = articles | PublishArticles(
             decided["decisions"],
             LakeOutput(str(lake), str(tmp_path / "staging"), "run"),
+            partition_by,
             buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
         assert_that(
