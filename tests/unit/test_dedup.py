@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -248,3 +249,18 @@ def test_a_batch_of_articles_sketches_as_each_alone():
     assert (batch.entries.bands == alone.entries.bands).all()
     assert (batch.entries.sketches == alone.entries.sketches).all()
     assert (batch.entries.ids == alone.entries.ids).all() and batch.uris == alone.uris
+
+
+def test_without_a_writable_cache_the_kernel_is_compiled_per_process(monkeypatch):
+    import numba
+
+    compile_ = numba.njit
+
+    def njit(*args, cache=False, **kwargs):
+        if cache:  # what numba raises when no folder is writable
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return compile_(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    kernel = minhash._compiled(minhash._mix_one.py_func)
+    assert kernel(np.uint64(7)) == minhash._mix(np.array([7], dtype=np.uint64))[0]
