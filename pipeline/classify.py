@@ -21,8 +21,9 @@ from apache_beam.metrics import Metrics
 from pipeline import heap
 from pipeline.bundles import in_global_window
 from pipeline.gazetteer import PLACE_WEIGHT, Gazetteer, gazetteer
-from pipeline.phrases import PhraseIndex, word_text
+from pipeline.phrases import PhraseIndex, padded
 from pipeline.records import Article, Region, evolve
+from pipeline.text import fold
 from pipeline.topics import TITLE_WEIGHT, Taxonomy, taxonomy
 
 __all__ = [
@@ -67,11 +68,12 @@ class Classifier:
     def classify(self, article: Article, feed_hint: str | None = None) -> Article:
         """The article with its region and topics filled in."""
         lead, rest = scanned(article.body)
-        # One fold and one scan of title, lead and rest; a hit's place says which part it is
-        # in (folding keeps every character's place, the leading pad shifts all by one).
-        words = word_text(f"{article.title}\n{lead}\n{rest}")
-        title_end = len(article.title) + 1
-        lead_end = title_end + len(lead) + 1
+        # One scan of title, lead and rest; a hit's place says which part it is in (the pad
+        # and the space after each part: see word_text).
+        folded = [fold(article.title), fold(lead), fold(rest)]
+        words = padded(folded)
+        title_end = len(folded[0]) + 1
+        lead_end = title_end + len(folded[1]) + 1
         country_of, weights_of = self._country, self._topic_weights
         countries: dict[str, float] = {}
         scores: dict[str, float] = {}

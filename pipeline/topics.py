@@ -17,7 +17,7 @@ from importlib import resources
 from operator import itemgetter
 
 from pipeline.phrases import PhraseIndex, word_text
-from pipeline.records import UNCLASSIFIED, Topic
+from pipeline.records import UNCLASSIFIED, Topic, unchecked
 
 __all__ = ["UNCLASSIFIED", "Match", "Taxonomy", "slug", "taxonomy"]
 
@@ -78,9 +78,14 @@ class Taxonomy:
         }
         self.terms: list[tuple[str, tuple[str, float]]] = _weighted_terms(document)
         self.index: PhraseIndex[tuple[str, float]] = PhraseIndex(self.terms)
-        # Per code: Topic's fields but the score, and its rank among equal scores (by depth).
+        # Per code: Topic's fields but the score.
         self._fields = {
-            code: (code, entry.label, entry.level, slug(self.entries[entry.top_level].label))
+            code: {
+                "code": code,
+                "label": entry.label,
+                "level": entry.level,
+                "top_level": slug(self.entries[entry.top_level].label),
+            }
             for code, entry in self.entries.items()
         }
         self.slugs = frozenset(
@@ -133,7 +138,8 @@ class Taxonomy:
         if best[0][1] * per_words < self.threshold:
             return ()
         return tuple(
-            Topic(*self._fields[code], score=round(value * per_words, 3)) for code, value in best
+            unchecked(Topic, **self._fields[code], score=round(value * per_words, 3))
+            for code, value in best
         )
 
 
@@ -155,12 +161,12 @@ def _weighted_terms(document: dict) -> list[tuple[str, tuple[str, float]]]:
     One entry per folded form and code: a plural the file lists itself ("fruit" and
     "fruits") keeps its own weight instead of counting twice.
     """
-    listed: dict[tuple[str, str], tuple[str, float]] = {}
-    automatic: dict[tuple[str, str], tuple[str, float]] = {}
+    listed: dict[tuple[bytes, str], tuple[str, float]] = {}
+    automatic: dict[tuple[bytes, str], tuple[str, float]] = {}
     for topic in document["topics"]:
         for term, weight in topic.get("terms", {}).items():
             for form in _forms(term):
-                key = (" ".join(word_text(form).split()), topic["code"])
+                key = (b" ".join(word_text(form).split()), topic["code"])
                 chosen = listed if form == term else automatic
                 chosen.setdefault(key, (form, float(weight)))
     for key, entry in automatic.items():
