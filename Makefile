@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench format clean
+.PHONY: run test bench profile format clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(VENV)/.installed-test  ## throughput and memory against the plain basel
 	$(BIN)/python -m benchmarks.bench decide --articles 1000000
 	$(BIN)/python -m benchmarks.run --articles 10000 50000 --repeat 3
 	$(BIN)/python -m benchmarks.run --articles 200000 --repeat 1
+
+profile: $(VENV)/.installed-test  ## where a 20,000-article run spends its time: build/profile/feedlake.svg
+	rm -rf build/profile
+	$(BIN)/python -m benchmarks.corpus --articles 20000 --out build/profile/corpus
+	$(BIN)/py-spy record --rate 50 --output build/profile/feedlake.svg -- \
+		$(BIN)/feedlake run --drops build/profile/corpus/drops --lake build/profile/lake --quiet
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
