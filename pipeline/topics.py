@@ -94,6 +94,7 @@ class Taxonomy:
         self._lineage = {
             code: (*reversed(entry.ancestors), code) for code, entry in self.entries.items()
         }
+        self._spread = [self.spread(payloads) for payloads in self.index.payloads]  # by phrase
 
     def spread(self, hits: list[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
         """``(code, weight)`` hits with each weight also counted for every ancestor.
@@ -122,7 +123,7 @@ class Taxonomy:
         scores: dict[str, float] = {}
         for text, factor in ((title, TITLE_WEIGHT), (body, 1.0)):
             for phrase, times in self.index.count(word_text(text)).items():
-                for code, weight in self.spread(self.index.payloads[phrase]):
+                for code, weight in self._spread[phrase]:
                     scores[code] = scores.get(code, 0.0) + weight * factor * times
         return self.rank(scores, word_count)
 
