@@ -6,12 +6,14 @@ staging folder and appears in its partition folder by a single rename, so reader
 a partial file; a rename that does not happen fails the run instead of being logged.
 
 Articles, the bulk of a run, never wait in memory for deduplication to decide. Each
-article is staged as it arrives: its Avro-ready dict goes into a *part* (a pickled list of
-records, one partition's, in the run's staging folder) and only ``(partition, part path)``
-crosses the stage boundary. Once the decisions are known, one DoFn per partition streams
-the partition's parts through them into the published file; the duplicates it finds are
-staged as parts again and published per ``dt`` the same way. Memory holds a bounded
-buffer of parts being filled, never the run (:class:`PublishArticles`).
+article is encoded to Avro once, as it arrives, in two pieces cut where the ``dedup`` field
+goes (:class:`ArticleEncoder`), and staged into a *part* (a pickled list of encoded
+articles, one partition group's, in the run's staging folder); only ``(group, part path)``
+crosses the stage boundary. Once the decisions are known, one DoFn per group streams the
+group's parts into the published files, putting each article's encoded dedup between its
+pieces and handing whole blocks to fastavro's writer; the duplicates it finds are staged as
+parts again and published per ``dt`` the same way. Memory holds a bounded buffer of parts
+being filled, never the run (:class:`PublishArticles`).
 
 The run's index entries are one element, written as one file (:class:`WriteIndex`).
 Rejects, fewer, are grouped by partition with a GroupByKey and each group is written by one
@@ -25,11 +27,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import logging
 import pickle
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import apache_beam as beam
 import fastavro
@@ -60,9 +63,11 @@ __all__ = [
     "CODECS",
     "DEFLATE_LEVEL",
     "PARTITION_KEYS",
+    "ArticleEncoder",
     "LakeOutput",
     "PublishArticles",
     "PublishedFile",
+    "StagedArticle",
     "WriteIndex",
     "WriteToLake",
     "avro_writer",
@@ -71,6 +76,7 @@ __all__ = [
     "kind_of",
     "parse_partition_keys",
     "partition_of",
+    "stage_article",
 ]
 
 CODECS = ("deflate", "snappy", "null")  # the codecs DuckDB reads as well as Spark and avro
@@ -203,6 +209,11 @@ class LakeOutput:
             raise ValueError(f"run_id must be a plain name, not {self.run_id!r}")
 
 
+class _EncodedBlock(NamedTuple):
+    bytes_: io.BytesIO
+    num_records: int
+
+
 class _StagedFile:
     """One data file of the run: written in the staging folder, then renamed into its
     partition in one step, so readers never see it partial."""
@@ -217,12 +228,34 @@ class _StagedFile:
         schema = _SCHEMAS[destination.split("/", 1)[0]]
         self.writer = avro_writer(self.fh, schema, output.codec, output.level)
         self.count = 0
+        self.pending: list[bytes] = []  # pieces of encoded records not yet in a block
+        self.pending_bytes = 0
+        self.pending_records = 0
 
     def write(self, record: dict) -> None:
         self.writer.write(record)
         self.count += 1
 
+    def write_encoded(self, *pieces: bytes) -> None:
+        """Add a record already encoded (its pieces joined make it); a file takes either
+        these or :meth:`write`'s dicts, not both."""
+        self.pending.extend(pieces)
+        self.pending_bytes += sum(map(len, pieces))
+        self.pending_records += 1
+        self.count += 1
+        if self.pending_bytes >= BLOCK_BYTES:
+            self._write_block()
+
+    def _write_block(self) -> None:
+        # Writer.write_block takes a block as fastavro.block_reader yields it and reads
+        # only these two attributes; it compresses and frames the block as write() does.
+        block = _EncodedBlock(io.BytesIO(b"".join(self.pending)), self.pending_records)
+        self.writer.write_block(block)
+        self.pending, self.pending_bytes, self.pending_records = [], 0, 0
+
     def publish(self) -> PublishedFile:
+        if self.pending_records:
+            self._write_block()
         self.writer.flush()
         self.fh.close()
         _make_folder(self.target.rsplit("/", 1)[0])
@@ -287,12 +320,77 @@ class WriteToLake(beam.PTransform):
         )
 
 
-# Parts: pickled lists of (destination, Avro-ready dict) of one group of partitions (those
-# below one top-level folder, e.g. articles/dt=2025-08-29), staged until the decisions are known.
+# Parts: pickled lists of encoded articles (:class:`StagedArticle`) of one group of partitions
+# (those below one top-level folder, e.g. articles/dt=2025-08-29), staged until the decisions
+# are known.
 
 
 class _Decisions(Protocol):
     def get(self, key: str) -> Dedup | None: ...
+
+
+class ArticleEncoder:
+    """Articles to Avro binary in two pieces: the fields before ``dedup`` and those after.
+
+    Avro writes a record's fields one after another with nothing between, so ``head +
+    dedup + tail`` is the article's encoding under the Article schema, whatever its dedup:
+    an article is encoded once, before deduplication decides, and never decoded again.
+    """
+
+    def __init__(self) -> None:
+        schema = {k: v for k, v in schemas.load("Article").items() if not k.startswith("__")}
+        fields = schema["fields"]
+        cut = [field["name"] for field in fields].index("dedup")
+        self._head = self._part(schema, "ArticleHead", fields[:cut])
+        self._tail = self._part(schema, "ArticleTail", fields[cut + 1 :])
+        self._dedup = fastavro.parse_schema(fields[cut]["type"])
+        self.undecided = self.dedup(None)  # the default: kept, no copies
+
+    @staticmethod
+    def _part(schema: dict, name: str, fields: list[dict]) -> dict:
+        return fastavro.parse_schema({**schema, "name": f"feedlake.{name}", "fields": fields})
+
+    def pieces(self, record: dict) -> tuple[bytes, bytes]:
+        """The head and tail of an Avro-ready article dict (its ``dedup`` is ignored)."""
+        head, tail = io.BytesIO(), io.BytesIO()
+        fastavro.schemaless_writer(head, self._head, record)
+        fastavro.schemaless_writer(tail, self._tail, record)
+        return head.getvalue(), tail.getvalue()
+
+    def dedup(self, dedup: Dedup | None) -> bytes:
+        """The encoded ``dedup`` field; None is the default (kept with no copies)."""
+        encoded = io.BytesIO()
+        fastavro.schemaless_writer(encoded, self._dedup, to_avro(dedup or Dedup()))
+        return encoded.getvalue()
+
+
+class StagedArticle(NamedTuple):
+    """An article as staged: where it goes, what publishing needs to know of it, and its
+    encoding (:class:`ArticleEncoder`). ``dedup`` is None until the decisions are known."""
+
+    destination: str
+    key: str  # its segment_key, which the decisions go by
+    uri: str
+    day: str  # published date, ISO: a duplicate's dt= partition
+    head: bytes
+    tail: bytes
+    dedup: bytes | None = None
+
+
+def stage_article(
+    article: Article, encoder: ArticleEncoder, partition_by: tuple[str, ...]
+) -> StagedArticle:
+    """``article`` encoded, with its destination under ``partition_by``."""
+    lineage = article.lineage
+    head, tail = encoder.pieces(to_avro(article))
+    return StagedArticle(
+        destination=destination_of(article, partition_by),
+        key=segment_key(lineage.source_uri, lineage.segment_index),
+        uri=lineage.source_uri,
+        day=article.published_date.isoformat(),
+        head=head,
+        tail=tail,
+    )
 
 
 def group_of(destination: str) -> str:
@@ -300,48 +398,43 @@ def group_of(destination: str) -> str:
     return "/".join(destination.split("/", 2)[:2])
 
 
-def _write_part(staging: str, group: str, records: list[tuple[str, dict]]) -> str:
-    """Stage ``records`` as one part; the name is a hash of their keys, so a retried bundle
-    that stages the same records writes the same file."""
+def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
+    """Stage ``articles`` as one part; the name is a hash of their keys, so a retried bundle
+    that stages the same articles writes the same file."""
     digest = hashlib.sha1()
-    for _, record in records:
-        digest.update(record_key(record).encode())
+    for article in articles:
+        digest.update(article.key.encode())
     path = FileSystems.join(
         staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.pickle"
     )
     _make_folder(path.rsplit("/", 1)[0])
     with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        pickle.dump(records, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump([tuple(article) for article in articles], fh, pickle.HIGHEST_PROTOCOL)
     return path
 
 
-def _read_parts(paths: Iterable[str]) -> Iterator[tuple[str, dict]]:
+def _read_parts(paths: Iterable[str]) -> Iterator[StagedArticle]:
     for path in sorted(paths):
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            yield from pickle.load(fh)  # our own file, written by _write_part in this run
-
-
-def record_key(record: dict) -> str:
-    """:func:`pipeline.records.segment_key` of an Avro-ready article dict."""
-    lineage = record["lineage"]
-    return segment_key(lineage["source_uri"], lineage["segment_index"])
+            # our own file, written by _write_part in this run
+            yield from map(StagedArticle._make, pickle.load(fh))
 
 
 class _Parts:
-    """Records buffered per group, spilled to parts when they grow past a bound.
+    """Staged articles buffered per group, spilled to parts when they grow past a bound.
 
-    At most ``limit`` records wait in memory: when the buffers reach it, the largest groups
+    At most ``limit`` articles wait in memory: when the buffers reach it, the largest groups
     are staged until half remain, so parts are as large as memory allows and few per group.
     """
 
     def __init__(self, staging: str, limit: int) -> None:
         self.staging = staging
         self.limit = limit
-        self.buffers: dict[str, list[tuple[str, dict]]] = {}
+        self.buffers: dict[str, list[StagedArticle]] = {}
         self.held = 0
 
-    def add(self, destination: str, record: dict) -> Iterator[tuple[str, str]]:
-        self.buffers.setdefault(group_of(destination), []).append((destination, record))
+    def add(self, article: StagedArticle) -> Iterator[tuple[str, str]]:
+        self.buffers.setdefault(group_of(article.destination), []).append(article)
         self.held += 1
         if self.held >= self.limit:
             by_size = sorted(self.buffers, key=lambda g: len(self.buffers[g]), reverse=True)
@@ -355,9 +448,9 @@ class _Parts:
             yield self._stage(group)
 
     def _stage(self, group: str) -> tuple[str, str]:
-        records = self.buffers.pop(group)
-        self.held -= len(records)
-        return group, _write_part(self.staging, group, records)
+        articles = self.buffers.pop(group)
+        self.held -= len(articles)
+        return group, _write_part(self.staging, group, articles)
 
 
 class _StageArticlesFn(beam.DoFn):
@@ -368,11 +461,14 @@ class _StageArticlesFn(beam.DoFn):
         self.partition_by = partition_by
         self.limit = limit
 
+    def setup(self) -> None:
+        self.encoder = ArticleEncoder()
+
     def start_bundle(self) -> None:
         self.parts = _Parts(self.staging, self.limit)
 
     def process(self, article: Article) -> Iterator[tuple[str, str]]:
-        yield from self.parts.add(destination_of(article, self.partition_by), to_avro(article))
+        yield from self.parts.add(stage_article(article, self.encoder, self.partition_by))
 
     def finish_bundle(self):
         for staged in self.parts.flush():
@@ -386,8 +482,8 @@ class _PublishGroupFn(beam.DoFn):
     duplicates go to ``duplicates/dt=`` of their published day, with counts of outcomes per
     input. When the group is one day (articles partitioned by ``dt`` first), this group
     holds all of that day's duplicates and writes them itself; otherwise they are staged
-    again, as parts of their day's group. Without (duplicates): every record is written as
-    it is.
+    again, as parts of their day's group. Without (duplicates): every article is written
+    with the dedup it was staged with.
     """
 
     DUPLICATE_PARTS = "duplicate_parts"
@@ -397,33 +493,33 @@ class _PublishGroupFn(beam.DoFn):
         self.output = output
         self.limit = limit
 
-    def process(
-        self, grouped: tuple[str, Iterable[str]], decisions: dict[str, Dedup] | None = None
-    ):
+    def setup(self) -> None:
+        self.encoder = ArticleEncoder()
+
+    def process(self, grouped: tuple[str, Iterable[str]], decisions: _Decisions | None = None):
         group, paths = grouped
         one_day = group.split("/")[1].startswith("dt=")
         files: dict[str, _StagedFile] = {}
         duplicates = _Parts(self.output.staging, self.limit)
         staged: list[tuple[str, str]] = []
         outcomes: Counter[tuple[str, str]] = Counter()
-        for destination, record in _read_parts(paths):
+        for article in _read_parts(paths):
+            destination, dedup = article.destination, article.dedup
             if decisions is not None:
-                dedup = decisions.get(record_key(record))
-                if dedup is not None:
-                    record["dedup"] = to_avro(dedup)
-                uri = record["lineage"]["source_uri"]
-                if dedup is not None and dedup.duplicate_of is not None:
-                    outcomes[uri, f"duplicates:{dedup.kind}"] += 1
-                    day = f"dt={record['published_date'].isoformat()}"  # as partition_of says
-                    destination = f"duplicates/{day}"
+                decided = decisions.get(article.key)
+                dedup = self.encoder.dedup(decided) if decided else self.encoder.undecided
+                if decided is not None and decided.duplicate_of is not None:
+                    outcomes[article.uri, f"duplicates:{decided.kind}"] += 1
+                    destination = f"duplicates/dt={article.day}"  # as partition_of says
                     if not one_day:
-                        staged.extend(duplicates.add(destination, record))
+                        duplicate = article._replace(destination=destination, dedup=dedup)
+                        staged.extend(duplicates.add(duplicate))
                         continue
                 else:
-                    outcomes[uri, "articles"] += 1
+                    outcomes[article.uri, "articles"] += 1
             if destination not in files:
                 files[destination] = _StagedFile(self.output, destination)
-            files[destination].write(record)
+            files[destination].write_encoded(article.head, dedup, article.tail)
         for destination in sorted(files):
             yield files[destination].publish()
         staged.extend(duplicates.flush())

@@ -11,7 +11,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DecideDuplicates, sketch_article
-from pipeline.lake import LakeOutput, PublishArticles, _Parts
+from pipeline.lake import LakeOutput, PublishArticles, StagedArticle, _Parts
 from pipeline.records import IndexBatch, IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
 
@@ -108,8 +108,8 @@ def test_parts_hold_at_most_their_limit_and_spill_the_largest_group_first(tmp_pa
     parts = _Parts(str(tmp_path), limit=4)
     spilled, held = [], []
     for n, destination in enumerate(["a/dt=1/x", "a/dt=1/y", "a/dt=2/x", "a/dt=1/x", "a/dt=3"]):
-        record = {"lineage": {"source_uri": "u", "segment_index": n}}
-        spilled += [group for group, _ in parts.add(destination, record)]
+        staged = StagedArticle(destination, f"u#{n}", "u", "2025-08-29", b"", b"")
+        spilled += [group for group, _ in parts.add(staged)]
         held.append(parts.held)
     assert max(held) < 4 and spilled == ["a/dt=1"]  # three of dt=1 went as one part
     assert [group for group, _ in parts.flush()] == ["a/dt=2", "a/dt=3"]

@@ -8,16 +8,19 @@ import io
 import fastavro
 import pytest
 
+import schemas
 from pipeline.lake import (
     BLOCK_BYTES,
+    ArticleEncoder,
     LakeOutput,
+    _StagedFile,
     avro_writer,
     file_name,
     kind_of,
     parse_partition_keys,
     partition_of,
 )
-from pipeline.records import Region, Source, Topic, to_avro
+from pipeline.records import Dedup, Region, Source, Topic, evolve, to_avro
 from tests.conftest import make_article
 
 POLITICS = Topic("medtop:11000000", "politics", 1, "politics", 9.0)
@@ -93,3 +96,36 @@ def test_article_files_are_written_in_blocks_of_64_kb_like_avro_java():
     assert sum(block.num_records for block in blocks) == 400 and len(blocks) >= 2
     for block in blocks[:-1]:  # each holds one block's worth of encoded records
         assert len(block.bytes_.getvalue()) >= BLOCK_BYTES
+
+
+@pytest.mark.parametrize(
+    "dedup",
+    [Dedup(), Dedup(copies=3), Dedup(duplicate_of="ab" * 16, kind="near", similarity=0.8125)],
+)
+def test_an_article_encoded_in_pieces_is_its_avro_encoding_with_any_dedup(dedup):
+    encoder = ArticleEncoder()
+    article = make_article(topics=(POLITICS,), location=Region(country="CN", region="asia"))
+    head, tail = encoder.pieces(to_avro(article))  # staged before deduplication decides
+    whole = io.BytesIO()
+    fastavro.schemaless_writer(
+        whole, schemas.load("Article"), to_avro(evolve(article, dedup=dedup))
+    )
+    assert head + encoder.dedup(dedup) + tail == whole.getvalue()
+    assert encoder.dedup(None) == encoder.undecided == encoder.dedup(Dedup())
+
+
+def test_a_file_of_encoded_articles_reads_like_one_written_record_by_record(tmp_path):
+    encoder = ArticleEncoder()
+    records = [to_avro(make_article(title=f"Story {n}")) for n in range(400)]
+    output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "staging"), "run")
+    staged = _StagedFile(output, "articles/dt=2025-08-29")
+    for record in records:
+        head, tail = encoder.pieces(record)
+        staged.write_encoded(head, encoder.undecided, tail)
+    published = staged.publish()
+    with open(published.path, "rb") as fh:
+        blocks = list(fastavro.block_reader(fh))
+        fh.seek(0)
+        assert list(fastavro.reader(fh)) == records
+    assert sum(block.num_records for block in blocks) == 400 and len(blocks) >= 2
+    assert all(len(block.bytes_.getvalue()) >= BLOCK_BYTES for block in blocks[:-1])
