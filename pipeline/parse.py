@@ -19,7 +19,7 @@ from apache_beam.metrics import Metrics
 
 from pipeline import layout
 from pipeline.records import Article, Dateline, Reject, RunContext, Segment, Source
-from pipeline.text import clean_text, control_bytes, decode, fingerprint, tokens
+from pipeline.text import clean_text, control_bytes, decode, fingerprint, joined_words
 
 __all__ = [
     "MAX_TITLE_CHARS",
@@ -105,11 +105,12 @@ def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | No
     return dateline, month, int(match["day"]), year
 
 
-def _language(words: list[bytes]) -> str:
-    """'en' when English function words are common among the first words, else 'und'."""
-    sample = words[:200]
-    if not sample:
+def _language(words: bytes) -> str:
+    """'en' when English function words are common among the first 200 of ``words``
+    (:func:`~pipeline.text.joined_words`), else 'und'."""
+    if not words:
         return "und"
+    sample = words.split(b" ", 200)[:200]
     return "en" if sum(map(_ENGLISH.__contains__, sample)) >= 0.12 * len(sample) else "und"
 
 
@@ -241,7 +242,7 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
     if published is None:
         published = run.ingest_time.date()
 
-    words = tokens(" ".join(body))
+    words = joined_words(" ".join(body))
     article = Article(
         id=fingerprint(words),
         title=title,
@@ -253,7 +254,7 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
         year_from=year_from,
         dateline=dateline,
         source=header.source(),
-        word_count=len(words),
+        word_count=words.count(b" ") + 1 if words else 0,
         lineage=segment.lineage(encoding, run),
     )
     return article, end_marker

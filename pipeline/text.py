@@ -11,7 +11,15 @@ import html
 import re
 import unicodedata
 
-__all__ = ["clean_text", "control_bytes", "decode", "fingerprint", "fold", "tokens"]
+__all__ = [
+    "clean_text",
+    "control_bytes",
+    "decode",
+    "fingerprint",
+    "fold",
+    "joined_words",
+    "tokens",
+]
 
 _UTF8_MULTIBYTE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
@@ -96,9 +104,22 @@ def tokens(text: str) -> list[bytes]:
     return fold(text).split()
 
 
-def fingerprint(words: list[bytes]) -> str:
-    """Stable content id of a token list: 32 hex digits of SHA-256."""
-    return hashlib.sha256(b" ".join(words)).hexdigest()[:32]
+def joined_words(text: str) -> bytes:
+    """The words of ``text`` one space apart: ``b" ".join(tokens(text))`` without a bytes
+    object per word (making those is most of the cost of :func:`tokens`).
+
+    :func:`fold` leaves spaces as the only ASCII white space, so collapsing runs of them does
+    what splitting and joining does.
+    """
+    folded = fold(text)
+    while b"  " in folded:
+        folded = folded.replace(b"  ", b" ")
+    return folded.strip(b" ")
+
+
+def fingerprint(words: bytes) -> str:
+    """Stable content id of a text's words (:func:`joined_words`): 32 hex digits of SHA-256."""
+    return hashlib.sha256(words).hexdigest()[:32]
 
 
 def control_bytes(raw: bytes) -> int:
