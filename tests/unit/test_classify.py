@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import gazetteer as gazetteer_module
 from pipeline.classify import classifier
-from pipeline.gazetteer import REGION_SLUGS, gazetteer
+from pipeline.gazetteer import REGION_SLUGS, city_table, gazetteer
 from pipeline.parse import parse_segment
 from pipeline.records import Dateline, Source, primary_topic
 from pipeline.split import split_drop
@@ -109,6 +110,30 @@ def test_ambiguous_city_follows_the_countries_the_text_names():
     assert places.country_of_city("Hyderabad") == "IN"
     assert places.country_of_city("Hyderabad", ["PK"]) == "PK"
     assert places.country_of_city("Qwzxy") is None
+
+
+def test_the_city_table_is_built_once_then_read_from_the_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEEDLAKE_CACHE_DIR", str(tmp_path / "cache"))
+    built = city_table()
+    assert built["hyderabad"].split()[:1] == ["IN"] and "PK" in built["hyderabad"].split()
+    (cached,) = (tmp_path / "cache").iterdir()
+
+    def build_again():
+        raise AssertionError("the table should come from the cache")
+
+    monkeypatch.setattr(gazetteer_module, "_build_city_table", build_again)
+    assert city_table() == built
+    cached.write_bytes(b"not a marshal")  # a damaged cache is rebuilt, never trusted
+    with pytest.raises(AssertionError, match="from the cache"):
+        city_table()
+
+
+def test_the_city_table_is_built_where_nothing_can_be_cached(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("FEEDLAKE_CACHE_DIR", str(blocked / "cache"))  # below a file
+    assert city_table()["moscow"].startswith("RU")
+    assert blocked.read_text() == ""
 
 
 def test_mentions_find_names_demonyms_and_whole_words_only():
