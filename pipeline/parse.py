@@ -39,6 +39,13 @@ MAX_TITLE_CHARS = 400
 _MONTH_NAMES = tuple(
     "January February March April May June July August September October November December".split()
 )
+# Every abbreviation of three letters or more, lower-cased ("aug", "sept", "august"); no two
+# months share one.
+_MONTHS = {
+    name[:stop].lower(): number
+    for number, name in enumerate(_MONTH_NAMES, start=1)
+    for stop in range(3, len(name) + 1)
+}
 _DATELINE = re.compile(
     r"(?P<city>[A-Z][^\W\d_]*(?:[ .'\-][^\W\d_]+){0,4}\.?)"
     r"(?:,\s*[A-Z][^\W\d_.]*(?:[ .][^\W\d_]+){0,3}\.?)?"  # an optional state or country
@@ -49,6 +56,7 @@ _DATELINE = re.compile(
 _END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 _C1 = re.compile(r"[\x80-\x9f]")
+_CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _ENGLISH = frozenset(
     b"the of and to in a is that for on with as by was were are at from said has have its".split()
@@ -66,11 +74,7 @@ class Refusal(ValueError):
 
 def month_number(word: str) -> int | None:
     """1-12 for a month name or abbreviation ('Aug', 'Sept', 'August'), else None."""
-    word = word.lower()
-    for number, name in enumerate(_MONTH_NAMES, start=1):
-        if len(word) >= 3 and name.lower().startswith(word):
-            return number
-    return None
+    return _MONTHS.get(word.lower())
 
 
 def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
@@ -144,7 +148,7 @@ class _Header:
     def source(self) -> Source:
         channel = None
         if self.source_lines:
-            channel = re.split(rf"\s+[{layout.DASHES}]\s+", self.source_lines[0])[0].strip() or None
+            channel = _CHANNEL_END.split(self.source_lines[0], 1)[0].strip() or None
         return Source(
             channel=channel,
             origin=self.source_lines[-1] if self.source_lines else None,
