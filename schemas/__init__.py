@@ -33,6 +33,7 @@ def raw(name: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"feedlake.{name}.avsc").read_text(encoding="utf-8"))
 
 
+@functools.cache
 def version(name: str) -> int:
     """The ``version`` attribute a top-level record schema carries."""
     return int(raw(name)["version"])
