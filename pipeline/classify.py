@@ -133,7 +133,8 @@ def scanned(body: tuple[str, ...]) -> tuple[str, str]:
 
 @functools.cache
 def classifier() -> Classifier:
-    """The process's classifier (built on first use, about a second: the gazetteer)."""
+    """The process's classifier (built on first use: 0.2 s with the city table cached, about a
+    second more without)."""
     return Classifier(gazetteer(), taxonomy())
 
 

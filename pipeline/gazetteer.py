@@ -231,5 +231,5 @@ def most_mentioned(scores: dict[str, float]) -> list[str]:
 
 @functools.cache
 def gazetteer() -> Gazetteer:
-    """The process's gazetteer (built on first use: about a second)."""
+    """The process's gazetteer (built on first use; see :func:`city_table`)."""
     return Gazetteer()
