@@ -43,6 +43,7 @@ import schemas
 from connectors.lake_index import INDEX_FOLDER
 from pipeline import __version__
 from pipeline.bundles import in_global_window
+from pipeline.dedup import article_key
 from pipeline.gazetteer import REGION_SLUGS
 from pipeline.records import (
     Article,
@@ -53,7 +54,6 @@ from pipeline.records import (
     is_duplicate,
     partition_date,
     primary_topic,
-    segment_key,
     to_avro,
 )
 from pipeline.topics import taxonomy
@@ -369,7 +369,7 @@ class StagedArticle(NamedTuple):
     encoding (:class:`ArticleEncoder`). ``dedup`` is None until the decisions are known."""
 
     destination: str
-    key: str  # its segment_key, which the decisions go by
+    key: str  # its article_key, which the decisions go by
     uri: str
     day: str  # published date, ISO: a duplicate's dt= partition
     head: bytes
@@ -381,12 +381,11 @@ def stage_article(
     article: Article, encoder: ArticleEncoder, partition_by: tuple[str, ...]
 ) -> StagedArticle:
     """``article`` encoded, with its destination under ``partition_by``."""
-    lineage = article.lineage
     head, tail = encoder.pieces(to_avro(article))
     return StagedArticle(
         destination=destination_of(article, partition_by),
-        key=segment_key(lineage.source_uri, lineage.segment_index),
-        uri=lineage.source_uri,
+        key=article_key(article),
+        uri=article.lineage.source_uri,
         day=article.published_date.isoformat(),
         head=head,
         tail=tail,
@@ -409,6 +408,7 @@ def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
     )
     _make_folder(path.rsplit("/", 1)[0])
     with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        # plain tuples: the pickle names no class, and _read_parts rebuilds StagedArticle
         pickle.dump([tuple(article) for article in articles], fh, pickle.HIGHEST_PROTOCOL)
     return path
 
