@@ -7,13 +7,15 @@ a partial file; a rename that does not happen fails the run instead of being log
 
 Articles, the bulk of a run, never wait in memory for deduplication to decide. Each
 article is encoded to Avro once, as it arrives, in two pieces cut where the ``dedup`` field
-goes (:class:`ArticleEncoder`), and staged into a *part* (a pickled list of encoded
-articles, one partition group's, in the run's staging folder); only ``(group, part path)``
-crosses the stage boundary. Once the decisions are known, one DoFn per group streams the
-group's parts into the published files, putting each article's encoded dedup between its
-pieces and handing whole blocks to fastavro's writer; the duplicates it finds are staged as
-parts again and published per ``dt`` the same way. Memory holds a bounded buffer of parts
-being filled, never the run (:class:`PublishArticles`).
+goes (:class:`ArticleEncoder`, with functions compiled from the schema by
+:mod:`pipeline.avro_binary`), and staged into a *part* (a pickled list of encoded articles,
+one partition group's, in the run's staging folder); only ``(group, part path)`` crosses
+the stage boundary. Once the decisions are known, one DoFn per group streams the group's
+parts into the published files, putting each article's encoded dedup between its pieces and
+handing whole blocks to fastavro's writer; the duplicates it finds are staged as parts
+again and published per ``dt`` the same way. Memory holds a bounded buffer of parts being
+filled, never the run (:class:`PublishArticles`). Rejects and index entries are encoded by
+the same compiled functions.
 
 The run's index entries are one element, written as one file (:class:`WriteIndex`).
 Rejects, fewer, are grouped by partition with a GroupByKey and each group is written by one
@@ -26,22 +28,25 @@ logs a failed rename at DEBUG (notes/beam-2.77-local.md).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import logging
 import pickle
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
-from typing import NamedTuple, Protocol
+from collections.abc import Callable, Collection, Iterable, Iterator
+from typing import Any, NamedTuple, Protocol
 
 import apache_beam as beam
-import fastavro
+import fastavro.schema
+import fastavro.write
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
 from connectors.lake_index import INDEX_FOLDER
 from pipeline import __version__
+from pipeline.avro_binary import record_encoder
 from pipeline.bundles import in_global_window
 from pipeline.dedup import article_key
 from pipeline.gazetteer import REGION_SLUGS
@@ -54,7 +59,6 @@ from pipeline.records import (
     is_duplicate,
     partition_date,
     primary_topic,
-    to_avro,
 )
 from pipeline.topics import taxonomy
 
@@ -227,18 +231,17 @@ class _StagedFile:
         self.fh = FileSystems.create(self.staged, compression_type=CompressionTypes.UNCOMPRESSED)
         schema = _SCHEMAS[destination.split("/", 1)[0]]
         self.writer = avro_writer(self.fh, schema, output.codec, output.level)
+        self.encode = encoder(schema)
         self.count = 0
         self.pending: list[bytes] = []  # pieces of encoded records not yet in a block
         self.pending_bytes = 0
         self.pending_records = 0
 
-    def write(self, record: dict) -> None:
-        self.writer.write(record)
-        self.count += 1
+    def write(self, record: Article | Reject | IndexEntry) -> None:
+        self.write_encoded(self.encode(record))
 
     def write_encoded(self, *pieces: bytes) -> None:
-        """Add a record already encoded (its pieces joined make it); a file takes either
-        these or :meth:`write`'s dicts, not both."""
+        """Add a record already encoded under the file's schema (its pieces joined make it)."""
         self.pending.extend(pieces)
         self.pending_bytes += sum(map(len, pieces))
         self.pending_records += 1
@@ -271,7 +274,7 @@ def _publish(output: LakeOutput, destination: str, records: Iterable) -> Publish
     """Write ``records`` into ``destination`` as one published file."""
     staged = _StagedFile(output, destination)
     for record in records:
-        staged.write(to_avro(record))
+        staged.write(record)
     return staged.publish()
 
 
@@ -329,6 +332,18 @@ class _Decisions(Protocol):
     def get(self, key: str) -> Dedup | None: ...
 
 
+@functools.cache
+def expanded_schema(name: str) -> dict[str, Any]:
+    """The schema of ``feedlake.<name>`` with its named types written out in full."""
+    return fastavro.schema.expand_schema(schemas.load(name))
+
+
+@functools.cache
+def encoder(name: str) -> Callable[[Any], bytes]:
+    """The compiled Avro encoder of ``feedlake.<name>`` records, one per process."""
+    return record_encoder(expanded_schema(name))
+
+
 class ArticleEncoder:
     """Articles to Avro binary in two pieces: the fields before ``dedup`` and those after.
 
@@ -338,30 +353,21 @@ class ArticleEncoder:
     """
 
     def __init__(self) -> None:
-        schema = {k: v for k, v in schemas.load("Article").items() if not k.startswith("__")}
-        fields = schema["fields"]
-        cut = [field["name"] for field in fields].index("dedup")
-        self._head = self._part(schema, "ArticleHead", fields[:cut])
-        self._tail = self._part(schema, "ArticleTail", fields[cut + 1 :])
-        self._dedup = fastavro.parse_schema(fields[cut]["type"])
+        schema = expanded_schema("Article")
+        names = [field["name"] for field in schema["fields"]]
+        cut = names.index("dedup")
+        self._head = record_encoder(schema, names[:cut])
+        self._tail = record_encoder(schema, names[cut + 1 :])
+        self._dedup = record_encoder(schema["fields"][cut]["type"])
         self.undecided = self.dedup(None)  # the default: kept, no copies
 
-    @staticmethod
-    def _part(schema: dict, name: str, fields: list[dict]) -> dict:
-        return fastavro.parse_schema({**schema, "name": f"feedlake.{name}", "fields": fields})
-
-    def pieces(self, record: dict) -> tuple[bytes, bytes]:
-        """The head and tail of an Avro-ready article dict (its ``dedup`` is ignored)."""
-        head, tail = io.BytesIO(), io.BytesIO()
-        fastavro.schemaless_writer(head, self._head, record)
-        fastavro.schemaless_writer(tail, self._tail, record)
-        return head.getvalue(), tail.getvalue()
+    def pieces(self, article: Article) -> tuple[bytes, bytes]:
+        """The head and tail of ``article`` (its ``dedup`` is left out)."""
+        return self._head(article), self._tail(article)
 
     def dedup(self, dedup: Dedup | None) -> bytes:
         """The encoded ``dedup`` field; None is the default (kept with no copies)."""
-        encoded = io.BytesIO()
-        fastavro.schemaless_writer(encoded, self._dedup, to_avro(dedup or Dedup()))
-        return encoded.getvalue()
+        return self._dedup(dedup or Dedup())
 
 
 class StagedArticle(NamedTuple):
@@ -381,7 +387,7 @@ def stage_article(
     article: Article, encoder: ArticleEncoder, partition_by: tuple[str, ...]
 ) -> StagedArticle:
     """``article`` encoded, with its destination under ``partition_by``."""
-    head, tail = encoder.pieces(to_avro(article))
+    head, tail = encoder.pieces(article)
     return StagedArticle(
         destination=destination_of(article, partition_by),
         key=article_key(article),

@@ -105,7 +105,7 @@ def test_article_files_are_written_in_blocks_of_64_kb_like_avro_java():
 def test_an_article_encoded_in_pieces_is_its_avro_encoding_with_any_dedup(dedup):
     encoder = ArticleEncoder()
     article = make_article(topics=(POLITICS,), location=Region(country="CN", region="asia"))
-    head, tail = encoder.pieces(to_avro(article))  # staged before deduplication decides
+    head, tail = encoder.pieces(article)  # staged before deduplication decides
     whole = io.BytesIO()
     fastavro.schemaless_writer(
         whole, schemas.load("Article"), to_avro(evolve(article, dedup=dedup))
@@ -116,16 +116,16 @@ def test_an_article_encoded_in_pieces_is_its_avro_encoding_with_any_dedup(dedup)
 
 def test_a_file_of_encoded_articles_reads_like_one_written_record_by_record(tmp_path):
     encoder = ArticleEncoder()
-    records = [to_avro(make_article(title=f"Story {n}")) for n in range(400)]
+    articles = [make_article(title=f"Story {n}") for n in range(400)]
     output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "staging"), "run")
     staged = _StagedFile(output, "articles/dt=2025-08-29")
-    for record in records:
-        head, tail = encoder.pieces(record)
+    for article in articles:
+        head, tail = encoder.pieces(article)
         staged.write_encoded(head, encoder.undecided, tail)
     published = staged.publish()
     with open(published.path, "rb") as fh:
         blocks = list(fastavro.block_reader(fh))
         fh.seek(0)
-        assert list(fastavro.reader(fh)) == records
+        assert list(fastavro.reader(fh)) == [to_avro(article) for article in articles]
     assert sum(block.num_records for block in blocks) == 400 and len(blocks) >= 2
     assert all(len(block.bytes_.getvalue()) >= BLOCK_BYTES for block in blocks[:-1])

@@ -1,0 +1,161 @@
+"""Records to Avro binary through a function compiled from the schema.
+
+fastavro encodes a dict by walking its schema for every value, about 1 us a value: an
+article (some sixty values) took 70 to 120 us, and turning the dataclass into fastavro's
+dict (``records.to_avro``) another 40. :func:`record_encoder` walks the schema once and
+compiles a plain Python function that reads the record's attributes (the dataclasses of
+:mod:`pipeline.records` are named as the schema's fields) and builds the binary encoding
+directly: the same bytes as ``fastavro.schemaless_writer(to_avro(record))`` (the unit tests
+compare them over generated records), about three times faster.
+
+It handles the types feedlake's schemas use: null-or-X unions, records, arrays, string,
+bytes, boolean, int, long, float, double, and the ``date`` and ``timestamp-millis`` logical
+types (timestamps must be timezone-aware). Anything else is refused when compiling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["long_bytes", "record_encoder"]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+
+
+def _zigzag_varint(n: int) -> bytes:
+    """Avro's int and long: zig-zag, then 7 bits a byte, low bits first."""
+    z = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while z > 0x7F:
+        out.append((z & 0x7F) | 0x80)
+        z >>= 7
+    out.append(z)
+    return bytes(out)
+
+
+_SMALL = tuple(_zigzag_varint(n) for n in range(1 << 14))  # lengths and counts, mostly
+
+
+def long_bytes(n: int) -> bytes:
+    """The Avro encoding of the int or long ``n``."""
+    return _SMALL[n] if 0 <= n < len(_SMALL) else _zigzag_varint(n)
+
+
+class _Compiler:
+    """Emits the body of ``encode(record)``: one statement list, with a fresh local name for
+    each nested value so that no attribute is read twice."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._names = itertools.count()
+
+    def local(self, prefix: str) -> str:
+        return f"{prefix}{next(self._names)}"
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append(" " * indent + line)
+
+    def value(self, schema: Any, expr: str, indent: int) -> None:
+        """Statements appending the encoding of ``expr`` (a local name or attribute read)."""
+        if isinstance(schema, list):
+            self._union(schema, expr, indent)
+        elif isinstance(schema, dict):
+            self._complex(schema, expr, indent)
+        elif schema in ("string", "bytes"):
+            data = self.local("b")
+            self.emit(
+                indent, f"{data} = {expr}.encode()" if schema == "string" else f"{data} = {expr}"
+            )
+            self.emit(indent, f"out += long_bytes(len({data}))")
+            self.emit(indent, f"out += {data}")
+        elif schema in ("int", "long"):
+            self.emit(indent, f"out += long_bytes({expr})")
+        elif schema == "boolean":
+            self.emit(indent, f"out.append(1 if {expr} else 0)")
+        elif schema in ("float", "double"):
+            self.emit(indent, f"out += {schema}_bytes({expr})")
+        else:
+            raise ValueError(f"record_encoder: unsupported Avro type {schema!r}")
+
+    def _union(self, branches: list, expr: str, indent: int) -> None:
+        if len(branches) != 2 or branches[0] != "null":
+            raise ValueError(f"record_encoder: only ['null', X] unions, not {branches!r}")
+        value = self.local("u")
+        self.emit(indent, f"{value} = {expr}")
+        self.emit(indent, f"if {value} is None:")
+        self.emit(indent + 4, "out.append(0)")  # branch 0
+        self.emit(indent, "else:")
+        self.emit(indent + 4, "out.append(2)")  # branch 1, zig-zag encoded
+        self.value(branches[1], value, indent + 4)
+
+    def _complex(self, schema: dict, expr: str, indent: int) -> None:
+        logical, kind = schema.get("logicalType"), schema["type"]
+        if logical == "date" and kind == "int":
+            self.emit(indent, f"out += long_bytes({expr}.toordinal() - {_EPOCH_DAY})")
+        elif logical == "timestamp-millis" and kind == "long":
+            since = self.local("d")
+            self.emit(indent, f"{since} = {expr} - EPOCH")  # TypeError when naive
+            millis = (
+                f"({since}.days * 86400 + {since}.seconds) * 1000 + {since}.microseconds // 1000"
+            )
+            self.emit(indent, f"out += long_bytes({millis})")
+        elif logical is not None:
+            raise ValueError(f"record_encoder: unsupported logical type {logical!r}")
+        elif kind == "record":
+            self.fields(schema["fields"], expr, indent)
+        elif kind == "array":
+            items, item = self.local("a"), self.local("i")
+            self.emit(indent, f"{items} = {expr}")
+            self.emit(indent, f"if {items}:")  # one block of len(items), then the empty block
+            self.emit(indent + 4, f"out += long_bytes(len({items}))")
+            self.emit(indent + 4, f"for {item} in {items}:")
+            self.value(schema["items"], item, indent + 8)
+            self.emit(indent, "out.append(0)")
+        else:
+            self.value(kind, expr, indent)
+
+    def fields(self, fields: Sequence[dict], expr: str, indent: int) -> None:
+        record = self.local("r")
+        self.emit(indent, f"{record} = {expr}")
+        for field in fields:
+            self.value(field["type"], f"{record}.{field['name']}", indent)
+
+
+def record_encoder(schema: dict, fields: Sequence[str] | None = None) -> Callable[[Any], bytes]:
+    """A function from a record object to its Avro binary encoding under ``schema``.
+
+    Args:
+        schema: a record schema with every named type expanded, as
+            ``fastavro.schema.expand_schema`` gives it.
+        fields: encode only these fields, in the schema's order (a record's encoding is its
+            fields' encodings back to back, so pieces can be joined later); all by default.
+
+    Raises:
+        ValueError: ``fields`` names a field the schema lacks, or the schema uses a type this
+            module does not compile.
+    """
+    chosen = schema["fields"]
+    if fields is not None:
+        unknown = set(fields) - {field["name"] for field in chosen}
+        if unknown:
+            raise ValueError(f"record_encoder: {schema['name']} has no field {sorted(unknown)}")
+        chosen = [field for field in chosen if field["name"] in fields]
+    compiler = _Compiler()
+    compiler.emit(0, "def encode(record):")
+    compiler.emit(4, "out = bytearray()")
+    compiler.fields(chosen, "record", 4)
+    compiler.emit(4, "return bytes(out)")
+    namespace = {
+        "long_bytes": long_bytes,
+        "float_bytes": struct.Struct("<f").pack,
+        "double_bytes": struct.Struct("<d").pack,
+        "EPOCH": _EPOCH,
+    }
+    source = "\n".join(compiler.lines)
+    exec(compile(source, f"<avro encoder of {schema['name']}>", "exec"), namespace)
+    return namespace["encode"]
