@@ -8,6 +8,8 @@ import io
 import types
 import typing
 
+import avro.datafile
+import avro.io
 import fastavro
 import fastavro.schema
 import pytest
@@ -15,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from pipeline.avro_binary import long_bytes, record_encoder
+from pipeline.avro_binary import ISAL_LEVEL, long_bytes, record_encoder, write_deflate_block
+from pipeline.lake import avro_writer
 from pipeline.records import Article, IndexEntry, Reject, to_avro
 from tests.conftest import make_article
 
@@ -142,3 +145,27 @@ def test_unknown_fields_are_refused():
     schema = fastavro.schema.expand_schema(schemas.load("IndexEntry"))
     with pytest.raises(ValueError, match="no field"):
         record_encoder(schema, ["id", "bandz"])
+
+
+def test_level_1_files_are_deflated_by_isal_and_read_back_in_fastavro_and_apache_avro():
+    articles = [
+        make_article(title=f"Story {n}", body=(f"Paragraph {n}. " * 40,)) for n in range(600)
+    ]
+    buffer = io.BytesIO()
+    writer = avro_writer(buffer, "Article", "deflate", ISAL_LEVEL)
+    assert writer.block_writer is write_deflate_block
+    for article in articles:
+        writer.write(to_avro(article))
+    writer.flush()
+    expected = [to_avro(article) for article in articles]
+    assert list(fastavro.reader(io.BytesIO(buffer.getvalue()))) == expected
+    reader = avro.datafile.DataFileReader(io.BytesIO(buffer.getvalue()), avro.io.DatumReader())
+    assert [record["title"] for record in reader] == [article.title for article in articles]
+    buffer.seek(0)
+    assert len(list(fastavro.block_reader(buffer))) >= 2
+
+
+def test_other_levels_keep_zlib():
+    assert (
+        avro_writer(io.BytesIO(), "Article", "deflate", 6).block_writer is not write_deflate_block
+    )
