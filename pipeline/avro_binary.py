@@ -81,7 +81,7 @@ class _Compiler:
             self.emit(
                 indent, f"{data} = {expr}.encode()" if schema == "string" else f"{data} = {expr}"
             )
-            self.emit(indent, f"out += long_bytes(len({data}))")
+            self._length(f"len({data})", indent)
             self.emit(indent, f"out += {data}")
         elif schema in ("int", "long"):
             self.emit(indent, f"out += long_bytes({expr})")
@@ -91,6 +91,15 @@ class _Compiler:
             self.emit(indent, f"out += {schema}_bytes({expr})")
         else:
             raise ValueError(f"record_encoder: unsupported Avro type {schema!r}")
+
+    def _length(self, expr: str, indent: int) -> None:
+        """A length or count, never negative: the table look-up inline (a call per string
+        is a tenth of an article's encoding)."""
+        length = self.local("n")
+        self.emit(indent, f"{length} = {expr}")
+        self.emit(
+            indent, f"out += SMALL[{length}] if {length} < {len(_SMALL)} else long_bytes({length})"
+        )
 
     def _union(self, branches: list, expr: str, indent: int) -> None:
         if len(branches) != 2 or branches[0] != "null":
@@ -122,7 +131,7 @@ class _Compiler:
             items, item = self.local("a"), self.local("i")
             self.emit(indent, f"{items} = {expr}")
             self.emit(indent, f"if {items}:")  # one block of len(items), then the empty block
-            self.emit(indent + 4, f"out += long_bytes(len({items}))")
+            self._length(f"len({items})", indent + 4)
             self.emit(indent + 4, f"for {item} in {items}:")
             self.value(schema["items"], item, indent + 8)
             self.emit(indent, "out.append(0)")
@@ -162,6 +171,7 @@ def record_encoder(schema: dict, fields: Sequence[str] | None = None) -> Callabl
     compiler.emit(4, "return bytes(out)")
     namespace = {
         "long_bytes": long_bytes,
+        "SMALL": _SMALL,
         "float_bytes": struct.Struct("<f").pack,
         "double_bytes": struct.Struct("<d").pack,
         "EPOCH": _EPOCH,

@@ -101,6 +101,8 @@ def _words(article: Article) -> bytes:
 
 def _links(article: Article) -> tuple[str, ...]:
     source = article.source
+    if source.guid is None and source.item_url is None:  # a drop's article
+        return ()
     return tuple(dict.fromkeys(link for link in (source.guid, source.item_url) if link))
 
 

@@ -83,6 +83,12 @@ def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
     A Dec. 31 dateline in a drop dated Jan. 2 is last year's; Jan. 2 in a drop dated Dec. 31
     is next year's. None when no year gives a real date (Feb. 30).
     """
+    try:
+        same_year = dt.date(reference.year, month, day)
+    except ValueError:  # Feb. 29, or no such day
+        same_year = None
+    if same_year is not None and abs((same_year - reference).days) <= 182:
+        return same_year  # the other years' dates are at least 183 days away: nearer is this
     candidates = []
     for year in (reference.year - 1, reference.year, reference.year + 1):
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.parse import Refusal, infer_year, month_number, parse_dateline, parse_segment
 from pipeline.split import split_drop
@@ -86,6 +88,23 @@ def test_language_words_and_lineage(articles):
     assert [a.lineage.segment_index for a in articles] == list(range(10))
     assert articles[1].lineage.byte_offset == 12051
     assert len({a.id for a in articles}) == 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 12),
+    st.integers(1, 31),
+    st.dates(min_value=dt.date(2, 1, 1), max_value=dt.date(9998, 12, 31)),
+)
+def test_infer_year_is_the_nearest_real_date_of_three_years(month, day, reference):
+    candidates = []
+    for year in (reference.year - 1, reference.year, reference.year + 1):
+        try:
+            candidates.append(dt.date(year, month, day))
+        except ValueError:
+            continue
+    nearest = min(candidates, key=lambda date: abs(date - reference), default=None)
+    assert infer_year(month, day, reference) == nearest
 
 
 def test_infer_year_crosses_new_year_both_ways():
