@@ -8,6 +8,10 @@ compiles a plain Python function that reads the record's attributes (the datacla
 directly: the same bytes as ``fastavro.schemaless_writer(to_avro(record))`` (the unit tests
 compare them over generated records), about three times faster.
 
+:func:`count_container_records` walks an Avro container file's framing to count its
+records, without parsing the schema or inflating a block (a fastavro reader spends about
+0.7 ms parsing the embedded schema of every file).
+
 :func:`write_deflate_block` is fastavro's deflate block writer with ISA-L's deflate (the
 ``isal`` package) in place of zlib's, for the fastest level.
 
@@ -26,7 +30,13 @@ from typing import Any, BinaryIO
 
 from isal import isal_zlib
 
-__all__ = ["ISAL_LEVEL", "long_bytes", "record_encoder", "write_deflate_block"]
+__all__ = [
+    "ISAL_LEVEL",
+    "count_container_records",
+    "long_bytes",
+    "record_encoder",
+    "write_deflate_block",
+]
 
 # The deflate level written with ISA-L: its level 1 deflated 64 KB blocks of generated drop
 # text at 242 MB/s to 36.5% of their size, zlib's level 1 at 64 MB/s to 37.1%. At higher
@@ -191,3 +201,66 @@ def write_deflate_block(fo: BinaryIO, block: bytes, level: int | None) -> None:
     data = isal_zlib.compress(block, ISAL_LEVEL if level is None else level, wbits=-15)
     fo.write(long_bytes(len(data)))
     fo.write(data)
+
+
+_MAGIC = b"Obj\x01"
+_SYNC_BYTES = 16
+
+
+def _read_exactly(fh: BinaryIO, size: int, what: str) -> bytes:
+    data = fh.read(size)
+    if len(data) != size:
+        raise EOFError(f"the file ends inside {what} ({len(data)} of {size} bytes)")
+    return data
+
+
+def _read_long(fh: BinaryIO, what: str) -> int | None:
+    """The next zig-zag varint, or None at the end of the file (before its first byte)."""
+    value = shift = 0
+    while True:
+        byte = fh.read(1)
+        if not byte:
+            if shift:
+                raise EOFError(f"the file ends inside {what}")
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return (value >> 1) ^ -(value & 1)
+        shift += 7
+
+
+def count_container_records(fh: BinaryIO) -> int:
+    """The number of records in the Avro object container file ``fh`` holds.
+
+    Checks the framing as it goes (the magic, the metadata map, every block's count, size
+    and sync marker, nothing after the last block) without decoding or inflating records.
+
+    Raises:
+        ValueError: not an Avro container file, or a block's count, size or sync is wrong.
+        EOFError: the file is cut short.
+    """
+    if fh.read(len(_MAGIC)) != _MAGIC:
+        raise ValueError("not an Avro container file (no 'Obj\\x01' magic)")
+    while entries := _read_long(fh, "the header"):  # the metadata map's blocks, then 0
+        if entries < 0:  # a negative count is followed by the block's size in bytes
+            entries = -entries
+            _read_long(fh, "the header")
+        for _ in range(2 * entries):  # a key and a value, each a length and its bytes
+            length = _read_long(fh, "the header")
+            if length is None or length < 0:
+                raise ValueError("the header's metadata map is malformed")
+            _read_exactly(fh, length, "the header")
+    if entries is None:
+        raise EOFError("the file ends inside the header")
+    sync = _read_exactly(fh, _SYNC_BYTES, "the header's sync marker")
+    records = blocks = 0
+    while (count := _read_long(fh, f"block {blocks}")) is not None:
+        size = _read_long(fh, f"block {blocks}")
+        if count < 0 or size is None or size < 0:
+            raise ValueError(f"block {blocks} has a bad count ({count}) or size ({size})")
+        _read_exactly(fh, size, f"block {blocks}")
+        if _read_exactly(fh, _SYNC_BYTES, f"block {blocks}'s sync marker") != sync:
+            raise ValueError(f"block {blocks} does not end with the file's sync marker")
+        records += count
+        blocks += 1
+    return records

@@ -24,6 +24,7 @@ from connectors.feeds import save_feed_state
 from connectors.lake_index import INDEX_FOLDER
 from connectors.lake_json import read_json, write_json
 from pipeline import __version__
+from pipeline.avro_binary import count_container_records
 from pipeline.factory import FILES_REPORT, INPUTS_REPORT, JobConfig, staging_folder
 
 RUNNING_MARKER = "RUNNING"
@@ -55,9 +56,9 @@ def manifest_path(lake: str, run_id: str) -> str:
 
 
 def count_records(path: str) -> int:
-    """Records in an Avro container file, counted block by block (no record decoding)."""
+    """Records in an Avro container file, counted block by block from its framing."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        return sum(block.num_records for block in fastavro.block_reader(fh))
+        return count_container_records(fh)
 
 
 def _read_report(staging: str, name: str) -> list[dict[str, Any]]:

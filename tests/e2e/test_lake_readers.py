@@ -87,3 +87,15 @@ def test_multi_process_runner_writes_the_same_lake(lake, tmp_path):
         )
 
     assert held(other) == held(lake)
+
+
+def test_a_snappy_lake_reads_the_same_in_duckdb_and_fastavro(lake, tmp_path):
+    snappy = tmp_path / "snappy"
+    assert main(["run", "--lake", str(snappy), "--codec", "snappy", "--quiet"]) == 0
+    with next(snappy.glob("articles/**/*.avro")).open("rb") as fh:
+        assert fastavro.reader(fh).codec == "snappy"
+    con = connect()
+    assert lake_views(con, str(snappy)) == {"articles": 7, "duplicates": 1, "rejects": 0}
+    duck = sorted(row[0] for row in con.execute("SELECT id FROM articles").fetchall())
+    assert duck == sorted(r["id"] for r in fastavro_rows(snappy, "articles"))
+    assert duck == sorted(r["id"] for r in fastavro_rows(lake, "articles"))

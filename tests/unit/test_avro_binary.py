@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemas
-from pipeline.avro_binary import ISAL_LEVEL, long_bytes, record_encoder, write_deflate_block
+from pipeline.avro_binary import (
+    ISAL_LEVEL,
+    count_container_records,
+    long_bytes,
+    record_encoder,
+    write_deflate_block,
+)
 from pipeline.lake import avro_writer
 from pipeline.records import Article, IndexEntry, Reject, to_avro
 from tests.conftest import make_article
@@ -169,3 +175,34 @@ def test_other_levels_keep_zlib():
     assert (
         avro_writer(io.BytesIO(), "Article", "deflate", 6).block_writer is not write_deflate_block
     )
+
+
+def _container(codec: str, count: int) -> bytes:
+    buffer = io.BytesIO()
+    writer = avro_writer(buffer, "Article", codec)
+    for n in range(count):
+        writer.write(to_avro(make_article(title=f"Story {n}", body=(f"Paragraph {n}. " * 40,))))
+    writer.flush()
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("codec", ["deflate", "snappy", "null"])
+@pytest.mark.parametrize("count", [0, 1, 700])
+def test_records_are_counted_from_the_framing_as_fastavro_counts_them(codec, count):
+    data = _container(codec, count)
+    blocks = list(fastavro.block_reader(io.BytesIO(data)))
+    assert count_container_records(io.BytesIO(data)) == count == sum(b.num_records for b in blocks)
+    assert count < 700 or len(blocks) > 2
+
+
+def test_a_cut_or_damaged_container_is_refused():
+    data = _container("deflate", 700)
+    for cut in (2, 40, len(data) // 2, len(data) - 1):
+        with pytest.raises((EOFError, ValueError)):
+            count_container_records(io.BytesIO(data[:cut]))
+    with pytest.raises(ValueError, match="magic"):
+        count_container_records(io.BytesIO(b"PAR1" + data[4:]))
+    damaged = bytearray(data)
+    damaged[-1] ^= 0xFF  # the last block's sync marker
+    with pytest.raises(ValueError, match="sync marker"):
+        count_container_records(io.BytesIO(bytes(damaged)))
