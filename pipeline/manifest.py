@@ -1,7 +1,7 @@
 """The run manifest: what a run read, what it wrote, and proof that the counts add up.
 
 Runs in the driver after the pipeline ends. It reads the reports the graph staged, checks
-that every reported file exists and reads back as Avro with the reported number of records
+that every reported file exists and its Avro framing holds the reported number of records
 (Beam's local rename can fail silently), and that segments = articles + rejects for every
 drop. It then writes ``<lake>/_runs/<run_id>.json`` atomically and removes the staging folder.
 """

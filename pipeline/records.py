@@ -1,8 +1,9 @@
 """The records that flow between stages, and their Avro form at the sink.
 
-One article type flows through the pipeline (like datatrove's ``Document``); the dict that
-fastavro writes exists only in :func:`to_avro`. The shapes follow ``schemas/*.avsc``, and a
-unit test holds the two together field by field.
+One article type flows through the pipeline (like datatrove's ``Document``). The lake's
+writers encode these records directly (:mod:`pipeline.avro_binary`); :func:`to_avro` gives
+the dict fastavro writes for one, the reference the tests hold those encoders to. The
+shapes follow ``schemas/*.avsc``, and a unit test holds the two together field by field.
 """
 
 from __future__ import annotations
@@ -339,7 +340,8 @@ def primary_topic(article: Article) -> str:
 
 
 def to_avro(record: Article | Reject | IndexEntry) -> dict[str, Any]:
-    """The dict fastavro writes for ``record`` under its schema.
+    """The dict fastavro writes for ``record`` under its schema (the lake itself is written by
+    :mod:`pipeline.avro_binary`, which gives the same bytes without the dict).
 
     Like ``dataclasses.asdict`` without its deep copies (about 0.3 ms an article): the
     instance dicts are copied in C and only nested records and tuples are converted (tuples
