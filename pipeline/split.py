@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.layout import BYTES
+from pipeline.layout import LINE_KIND
 from pipeline.records import Drop, Segment
 
 __all__ = [
@@ -81,13 +81,14 @@ class _Splitter:
         elif not header and self.prev is not None:
             self.body_seen = True
         self.end_before_prev = self.end
-        self._extend(start, end)
+        if end - self.start <= self.max_bytes:  # the common case, inline: a call per line
+            self.end = end
+        else:
+            self._extend(start, end)
         self.prev = (start, end)
 
     def _extend(self, start: int, end: int) -> None:
-        if end - self.start <= self.max_bytes:
-            self.end = end
-            return
+        """Take the line ``start:end`` that makes the segment longer than ``max_bytes``."""
         if self.start < start:
             self.oversize = True
             self.close("oversize")
@@ -110,9 +111,10 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     if max_segment_bytes < MAX_TITLE_BYTES:
         raise ValueError(f"split_drop: max_segment_bytes must be at least {MAX_TITLE_BYTES}")
     splitter = _Splitter(max_segment_bytes)
-    for match in _CONTENT_LINE.finditer(data):
-        start, end = match.span()
-        kind = BYTES.kind(data, start, end)
+    match_kind = LINE_KIND.match
+    for line in _CONTENT_LINE.finditer(data):
+        start, end = line.span()
+        kind = match.lastgroup if (match := match_kind(data, start, end)) else None
         if kind == "blank":
             continue
         if kind == "separator":
@@ -167,9 +169,9 @@ class _SplitDropFn(beam.DoFn):
         endings: Counter[str] = Counter()
         for segment in segments_of(drop, self.max_segment_bytes):
             endings[segment.ended_by] += 1
-            self.segments.inc()
             yield segment
         count = sum(endings.values())
+        self.segments.inc(count)
         _LOG.info("%s: %d segments in %s bytes", drop.uri, count, f"{drop.size:,}")
         yield beam.pvalue.TaggedOutput(
             self.SUMMARIES,
