@@ -238,7 +238,7 @@ class _StagedFile:
         self.fh = FileSystems.create(self.staged, compression_type=CompressionTypes.UNCOMPRESSED)
         schema = _SCHEMAS[destination.split("/", 1)[0]]
         self.writer = avro_writer(self.fh, schema, output.codec, output.level)
-        self.encode = encoder(schema)
+        self.encode = encoder_for(schema)
         self.count = 0
         self.pending: list[bytes] = []  # pieces of encoded records not yet in a block
         self.pending_bytes = 0
@@ -346,7 +346,7 @@ def expanded_schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
-def encoder(name: str) -> Callable[[Any], bytes]:
+def encoder_for(name: str) -> Callable[[Any], bytes]:
     """The compiled Avro encoder of ``feedlake.<name>`` records, one per process."""
     return record_encoder(expanded_schema(name))
 

@@ -206,3 +206,7 @@ def test_a_cut_or_damaged_container_is_refused():
     damaged[-1] ^= 0xFF  # the last block's sync marker
     with pytest.raises(ValueError, match="sync marker"):
         count_container_records(io.BytesIO(bytes(damaged)))
+    # no metadata, then a block of 2 records claiming 2**60 bytes: a short file, not a crash
+    huge = b"Obj\x01" + long_bytes(0) + b"s" * 16 + long_bytes(2) + long_bytes(2**60) + b"xx"
+    with pytest.raises(EOFError, match="block 0"):
+        count_container_records(io.BytesIO(huge))
