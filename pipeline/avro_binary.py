@@ -160,7 +160,7 @@ def record_encoder(schema: dict, fields: Sequence[str] | None = None) -> Callabl
 
     Args:
         schema: a record schema with every named type expanded, as
-            ``fastavro.schema.expand_schema`` gives it.
+            ``schemas.expanded`` gives it.
         fields: encode only these fields, in the schema's order (a record's encoding is its
             fields' encodings back to back, so pieces can be joined later); all by default.
 

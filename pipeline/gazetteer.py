@@ -190,8 +190,8 @@ def city_table() -> dict[str, str]:
         table = marshal.loads(path.read_bytes())  # our own file; a marshal holds no code
         if isinstance(table, dict):
             return table
-    except (OSError, EOFError, ValueError, TypeError):
-        pass
+    except (OSError, EOFError, ValueError, TypeError) as error:  # missing or damaged: rebuilt
+        _LOG.debug("city table %s not usable (%s); building it", path, error)
     table = _build_city_table()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

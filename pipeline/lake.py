@@ -38,7 +38,6 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 import apache_beam as beam
-import fastavro.schema
 import fastavro.write
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -340,15 +339,9 @@ class _Decisions(Protocol):
 
 
 @functools.cache
-def expanded_schema(name: str) -> dict[str, Any]:
-    """The schema of ``feedlake.<name>`` with its named types written out in full."""
-    return fastavro.schema.expand_schema(schemas.load(name))
-
-
-@functools.cache
 def encoder_for(name: str) -> Callable[[Any], bytes]:
     """The compiled Avro encoder of ``feedlake.<name>`` records, one per process."""
-    return record_encoder(expanded_schema(name))
+    return record_encoder(schemas.expanded(name))
 
 
 class ArticleEncoder:
@@ -360,7 +353,7 @@ class ArticleEncoder:
     """
 
     def __init__(self) -> None:
-        schema = expanded_schema("Article")
+        schema = schemas.expanded("Article")
         names = [field["name"] for field in schema["fields"]]
         cut = names.index("dedup")
         self._head = record_encoder(schema, names[:cut])

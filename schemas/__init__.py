@@ -13,7 +13,7 @@ from typing import Any
 
 import fastavro.schema
 
-__all__ = ["SCHEMA_DIR", "load", "raw", "version"]
+__all__ = ["SCHEMA_DIR", "expanded", "load", "raw", "version"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 
@@ -26,6 +26,13 @@ def load(name: str) -> dict[str, Any]:
         name: the record's name, e.g. ``"Article"``.
     """
     return fastavro.schema.load_schema(str(SCHEMA_DIR / f"feedlake.{name}.avsc"))
+
+
+@functools.cache
+def expanded(name: str) -> dict[str, Any]:
+    """:func:`load`'s schema with every named type written out in full wherever it is used
+    (what ``pipeline.avro_binary`` compiles encoders from)."""
+    return fastavro.schema.expand_schema(load(name))
 
 
 def raw(name: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import typing
 import avro.datafile
 import avro.io
 import fastavro
-import fastavro.schema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -70,7 +69,7 @@ def fastavro_bytes(name: str, record) -> bytes:
 
 
 def compiled(name: str):
-    return record_encoder(fastavro.schema.expand_schema(schemas.load(name)))
+    return record_encoder(schemas.expanded(name))
 
 
 ENCODERS = {name: compiled(name) for name in ("Article", "Reject", "IndexEntry")}
@@ -117,7 +116,7 @@ def test_varints_are_avro_zigzag():
 
 
 def test_a_subset_of_fields_is_their_encodings_back_to_back():
-    schema = fastavro.schema.expand_schema(schemas.load("IndexEntry"))
+    schema = schemas.expanded("IndexEntry")
     entry = IndexEntry("a" * 32, b"\x01\x02", b"\x03", ("guid",))
     head = record_encoder(schema, ["id", "bands"])
     tail = record_encoder(schema, ["sketch", "links"])
@@ -148,7 +147,7 @@ def test_schemas_it_cannot_compile_are_refused_when_compiling(field_type, messag
 
 
 def test_unknown_fields_are_refused():
-    schema = fastavro.schema.expand_schema(schemas.load("IndexEntry"))
+    schema = schemas.expanded("IndexEntry")
     with pytest.raises(ValueError, match="no field"):
         record_encoder(schema, ["id", "bandz"])
 
