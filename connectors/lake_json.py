@@ -12,7 +12,18 @@ from typing import Any
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-__all__ = ["read_json", "write_json"]
+__all__ = ["make_folder", "read_json", "write_json"]
+
+
+def make_folder(folder: str) -> None:
+    """Create ``folder`` unless it exists; another worker creating it at the same time is fine."""
+    if FileSystems.exists(folder):
+        return
+    try:
+        FileSystems.mkdirs(folder)
+    except OSError:  # Beam's local mkdirs raises a plain IOError; other file systems BeamIOError
+        if not FileSystems.exists(folder):  # not a race with another worker: a real failure
+            raise
 
 
 def read_json(path: str) -> Any:
@@ -24,8 +35,7 @@ def read_json(path: str) -> Any:
 def write_json(path: str, document: Any) -> None:
     """Write ``document`` to ``path`` atomically, creating its folder where folders exist."""
     folder, name = path.rsplit("/", 1)
-    if not FileSystems.exists(folder):
-        FileSystems.mkdirs(folder)
+    make_folder(folder)
     partial = FileSystems.join(folder, f".{name}.partial")
     with FileSystems.create(partial, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
         fh.write(json.dumps(document, indent=2, sort_keys=True).encode("utf-8"))

@@ -39,11 +39,12 @@ from typing import Any, NamedTuple, Protocol
 
 import apache_beam as beam
 import fastavro.write
-from apache_beam.io.filesystem import BeamIOError, CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
 from connectors.lake_index import INDEX_FOLDER
+from connectors.lake_json import make_folder
 from pipeline import __version__
 from pipeline.avro_binary import ISAL_LEVEL, record_encoder, write_deflate_block
 from pipeline.bundles import in_global_window
@@ -233,7 +234,7 @@ class _StagedFile:
         name = file_name(output.run_id, 0, 1)
         self.staged = FileSystems.join(output.staging, "files", *destination.split("/"), name)
         self.target = FileSystems.join(output.lake, *destination.split("/"), name)
-        _make_folder(self.staged.rsplit("/", 1)[0])
+        make_folder(self.staged.rsplit("/", 1)[0])
         self.fh = FileSystems.create(self.staged, compression_type=CompressionTypes.UNCOMPRESSED)
         schema = _SCHEMAS[destination.split("/", 1)[0]]
         self.writer = avro_writer(self.fh, schema, output.codec, output.level)
@@ -267,7 +268,7 @@ class _StagedFile:
             self._write_block()
         self.writer.flush()
         self.fh.close()
-        _make_folder(self.target.rsplit("/", 1)[0])
+        make_folder(self.target.rsplit("/", 1)[0])
         FileSystems.rename([self.staged], [self.target])
         if not FileSystems.exists(self.target):
             raise OSError(f"{self.staged} was renamed to {self.target} but it does not exist")
@@ -293,16 +294,6 @@ class _WritePartitionFn(beam.DoFn):
     def process(self, grouped: tuple[str, Iterable]) -> Iterator[PublishedFile]:
         destination, records = grouped
         yield _publish(self.output, destination, records)
-
-
-def _make_folder(folder: str) -> None:
-    if FileSystems.exists(folder):
-        return
-    try:
-        FileSystems.mkdirs(folder)
-    except BeamIOError:
-        if not FileSystems.exists(folder):  # not a race with another worker: a real failure
-            raise
 
 
 class WriteToLake(beam.PTransform):
@@ -412,7 +403,7 @@ def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
     path = FileSystems.join(
         staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.pickle"
     )
-    _make_folder(path.rsplit("/", 1)[0])
+    make_folder(path.rsplit("/", 1)[0])
     with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
         # plain tuples: the pickle names no class, and _read_parts rebuilds StagedArticle
         pickle.dump([tuple(article) for article in articles], fh, pickle.HIGHEST_PROTOCOL)

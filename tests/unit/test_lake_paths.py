@@ -9,6 +9,7 @@ import fastavro
 import pytest
 
 import schemas
+from connectors import lake_json
 from pipeline.lake import (
     BLOCK_BYTES,
     ArticleEncoder,
@@ -129,3 +130,26 @@ def test_a_file_of_encoded_articles_reads_like_one_written_record_by_record(tmp_
         assert list(fastavro.reader(fh)) == [to_avro(article) for article in articles]
     assert sum(block.num_records for block in blocks) == 400 and len(blocks) >= 2
     assert all(len(block.bytes_.getvalue()) >= BLOCK_BYTES for block in blocks[:-1])
+
+
+def test_a_folder_another_worker_made_first_is_not_an_error(tmp_path, monkeypatch):
+    """Two workers staging the same partition both see no folder, then both create it."""
+    folder = tmp_path / "parts" / "dt=2025-08-29"
+    folder.mkdir(parents=True)  # the other worker won the race
+    real_exists = lake_json.FileSystems.exists
+    answers = [False]  # the first look finds nothing: the folder appears before mkdirs
+
+    def exists(path):
+        return answers.pop() if answers else real_exists(path)
+
+    monkeypatch.setattr(lake_json.FileSystems, "exists", exists)
+    lake_json.make_folder(str(folder))
+    assert not answers
+    assert folder.is_dir()
+
+
+def test_a_folder_that_cannot_be_made_is_an_error(tmp_path):
+    blocker = tmp_path / "parts"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(OSError, match="parts"):
+        lake_json.make_folder(str(blocker / "dt=2025-08-29"))
