@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.parse import Refusal, parse_segment
-from pipeline.split import split_drop
+from pipeline.split import content_lines, split_drop
 from tests.conftest import RUN, make_segment
 
 WORDS = st.sampled_from(
@@ -172,3 +173,12 @@ def test_damaged_drops_never_raise_and_lose_nothing(drop, damage):
     spans, articles, rejects = split_and_parse(data)
     assert len(articles) + len(rejects) == len(spans)
     assert_nothing_lost(data, spans)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b"\xe2\x80\x94", b".", b" ", b"\n", b"\r", b"\r\n"])))
+def test_content_lines_are_the_runs_between_line_ends(pieces):
+    data = b"".join(pieces)
+    for text in (data, data.replace(b"\r", b"")):  # the CR walk, and the LF-only fast path
+        expected = [line.span() for line in re.finditer(rb"[^\r\n]+", text)]
+        assert list(content_lines(text)) == expected
