@@ -20,8 +20,9 @@ König 2010): est = (matches/140 - 1/256) / (1 - 1/256), standard error about 0.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from pipeline.jit import compiled
 
 __all__ = [
     "BANDS",
@@ -108,20 +109,7 @@ def signatures(texts: list[bytes]) -> np.ndarray:
     return out
 
 
-def _compiled(function):
-    """``function`` compiled by numba, cached on disk where numba finds a writable place.
-
-    Numba caches beside the module or in the user's cache folder (or ``NUMBA_CACHE_DIR``);
-    with none writable (a read-only image without a home) it refuses ``cache=True``, and the
-    kernel is then compiled once per process instead (about 1.5 s).
-    """
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(function)
-
-
-@_compiled
+@compiled
 def _mix_one(x):  # _mix for one uint64, compiled
     x = x ^ (x >> np.uint64(30))
     x = x * np.uint64(0xBF58476D1CE4E5B9)
@@ -130,7 +118,7 @@ def _mix_one(x):  # _mix for one uint64, compiled
     return x ^ (x >> np.uint64(31))
 
 
-@_compiled
+@compiled
 def _signatures(data, ends, a, b, shingle_weights, short_weights, out):
     # The steps of signature(), text by text: word hashes, shingle hashes, minimums. numba
     # does integer arithmetic in 64 bits; np.uint32() takes the result modulo 2^32 as numpy's

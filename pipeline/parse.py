@@ -19,7 +19,15 @@ from apache_beam.metrics import Metrics
 
 from pipeline import layout
 from pipeline.records import Article, Dateline, Reject, RunContext, Segment, Source
-from pipeline.text import clean_text, control_bytes, decode, fingerprint, joined_words
+from pipeline.text import (
+    Words,
+    clean_text,
+    control_bytes,
+    decode,
+    fingerprint,
+    short_words,
+    words_of,
+)
 
 __all__ = [
     "MAX_TITLE_CHARS",
@@ -58,9 +66,10 @@ _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 _C1 = re.compile(r"[\x80-\x9f]")
 _CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
-_ENGLISH = frozenset(
+_ENGLISH = short_words(
     b"the of and to in a is that for on with as by was were are at from said has have its".split()
 )
+_LANGUAGE_SAMPLE = 200  # words
 
 
 class Refusal(ValueError):
@@ -115,13 +124,11 @@ def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | No
     return dateline, month, int(match["day"]), year
 
 
-def _language(words: bytes) -> str:
+def _language(words: Words) -> str:
     """'en' when English function words are common among the first 200 of ``words``
-    (:func:`~pipeline.text.joined_words`), else 'und'."""
-    if not words:
-        return "und"
-    sample = words.split(b" ", 200)[:200]
-    return "en" if sum(map(_ENGLISH.__contains__, sample)) >= 0.12 * len(sample) else "und"
+    (counted by :func:`~pipeline.text.words_of`), else 'und'."""
+    sample = min(words.count, _LANGUAGE_SAMPLE)
+    return "en" if sample and words.listed >= 0.12 * sample else "und"
 
 
 def _unusual_characters(raw: bytes, text: str, encoding: str) -> int:
@@ -252,9 +259,9 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
     if published is None:
         published = run.ingest_time.date()
 
-    words = joined_words(" ".join(body))
+    words = words_of(" ".join(body), _ENGLISH, _LANGUAGE_SAMPLE)
     article = Article(
-        id=fingerprint(words),
+        id=fingerprint(words.joined),
         title=title,
         rubric=rubric,
         body=tuple(body),
@@ -264,7 +271,7 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
         year_from=year_from,
         dateline=dateline,
         source=header.source(),
-        word_count=words.count(b" ") + 1 if words else 0,
+        word_count=words.count,
         lineage=segment.lineage(encoding, run),
     )
     return article, end_marker

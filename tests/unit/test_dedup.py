@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.corpus import true_jaccard
-from pipeline import minhash
+from pipeline import jit, minhash
 from pipeline.dedup import SketchBatch, article_key, decide, decide_batches, sketch_article
 from pipeline.records import IndexBatch, IndexEntry
 from pipeline.text import fold, joined_words, tokens
@@ -262,5 +262,5 @@ def test_without_a_writable_cache_the_kernel_is_compiled_per_process(monkeypatch
         return compile_(*args, **kwargs)
 
     monkeypatch.setattr(numba, "njit", njit)
-    kernel = minhash._compiled(minhash._mix_one.py_func)
+    kernel = jit.compiled(minhash._mix_one.py_func)
     assert kernel(np.uint64(7)) == minhash._mix(np.array([7], dtype=np.uint64))[0]

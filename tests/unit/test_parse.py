@@ -124,6 +124,23 @@ def test_infer_year_crosses_new_year_both_ways():
     assert infer_year(2, 30, dt.date(2025, 3, 1)) is None
 
 
+@pytest.mark.parametrize(
+    ("body", "language", "words"),
+    [
+        ("Le sommet s'ouvre demain à Pékin avec les dirigeants de la région.", "und", 12),
+        ("The summit opens in Beijing tomorrow with the leaders of the region.", "en", 12),
+        # 200 words without a function word, then English: only the first 200 count.
+        (" ".join(["Pékin"] * 200) + " the of and to in a is that for on with", "und", 211),
+        (" ".join(["Pékin"] * 170) + " the of and to in a is that for on with" * 3, "en", 203),
+    ],
+)
+def test_language_is_english_when_function_words_are_common_in_the_first_200(
+    run, body, language, words
+):
+    article = parse_segment(make_segment(f"Title\n\n{body}\n".encode()), run)
+    assert (article.language, article.word_count) == (language, words)
+
+
 def test_year_end_dateline_keeps_its_text_and_takes_last_year(run):
     raw = "Title\n\nMOSCOW, Dec. 31 (TASS) — New year news.\n".encode()
     article = parse_segment(make_segment(raw, reference_date=dt.date(2026, 1, 2)), run)
