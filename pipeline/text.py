@@ -163,21 +163,27 @@ def _collapse(folded, out, listed, first):
         if folded[i] == _SPACE:
             i += 1
             continue
-        j = i
-        while j < size and folded[j] != _SPACE:
-            j += 1
         if count:
             out[length] = _SPACE
             length += 1
-        out[length : length + j - i] = folded[i:j]
-        length += j - i
+        j = i
+        while j < size and folded[j] != _SPACE:  # copied byte by byte: a slice assignment
+            out[length] = folded[j]  # takes numba 3.5 s longer to compile
+            length += 1
+            j += 1
         if count < first and j - i <= 7:
             code = 0
             for k in range(i, j):
                 code = code << 8 | folded[k]
             code = code << 3 | (j - i)
-            slot = np.searchsorted(listed, code)
-            if slot < listed.shape[0] and listed[slot] == code:
+            low, high = 0, listed.shape[0]  # by hand: np.searchsorted adds 0.75 s to compiling
+            while low < high:
+                middle = (low + high) // 2
+                if listed[middle] < code:
+                    low = middle + 1
+                else:
+                    high = middle
+            if low < listed.shape[0] and listed[low] == code:
                 found += 1
         count += 1
         i = j
