@@ -15,7 +15,7 @@ from benchmarks.corpus import true_jaccard
 from pipeline import jit, minhash
 from pipeline.dedup import SketchBatch, article_key, decide, decide_batches, sketch_article
 from pipeline.records import IndexBatch, IndexEntry
-from pipeline.text import fold, joined_words, tokens
+from pipeline.text import fold, tokens, words_of
 from tests.conftest import make_article
 
 STORY = [
@@ -49,7 +49,7 @@ def article(body, *, uri="/d/milosi-2025-08-29.txt", index=0, day=29, title="Tit
 def _content_id(body):
     from pipeline.text import fingerprint
 
-    return fingerprint(joined_words(" ".join(body)))
+    return fingerprint(words_of(" ".join(body)).joined)
 
 
 def reworded(body, changes, seed=1):
