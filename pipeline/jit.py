@@ -12,7 +12,8 @@ def compiled(function):
 
     Numba caches beside the module or in the user's cache folder (or ``NUMBA_CACHE_DIR``);
     with none writable (a read-only image without a home) it refuses ``cache=True``, and the
-    kernel is then compiled once per process instead (about 1.5 s).
+    kernels are then compiled once per process instead (about 2 s for MinHash's and the
+    parser's together).
     """
     try:
         return numba.njit(cache=True, nogil=True)(function)

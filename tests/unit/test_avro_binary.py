@@ -23,7 +23,7 @@ from pipeline.avro_binary import (
     record_encoder,
     write_deflate_block,
 )
-from pipeline.lake import avro_writer
+from pipeline.lake import avro_writer, encoder_for
 from pipeline.records import Article, IndexEntry, Reject, to_avro
 from tests.conftest import make_article
 
@@ -68,11 +68,7 @@ def fastavro_bytes(name: str, record) -> bytes:
     return buffer.getvalue()
 
 
-def compiled(name: str):
-    return record_encoder(schemas.expanded(name))
-
-
-ENCODERS = {name: compiled(name) for name in ("Article", "Reject", "IndexEntry")}
+ENCODERS = {name: encoder_for(name) for name in ("Article", "Reject", "IndexEntry")}
 
 
 @settings(max_examples=300, deadline=None)
