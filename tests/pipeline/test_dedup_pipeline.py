@@ -11,7 +11,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DecideDuplicates, sketch_article
-from pipeline.lake import LakeOutput, PublishArticles, StagedArticle, _Parts
+from pipeline.lake import LakeOutput, PublishArticles, StagedArticle
+from pipeline.lake.staging import Parts
 from pipeline.records import IndexBatch, IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
 
@@ -105,7 +106,7 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
 
 
 def test_parts_hold_at_most_their_limit_and_spill_the_largest_group_first(tmp_path):
-    parts = _Parts(str(tmp_path), limit=4)
+    parts = Parts(str(tmp_path), limit=4)
     spilled, held = [], []
     for n, destination in enumerate(["a/dt=1/x", "a/dt=1/y", "a/dt=2/x", "a/dt=1/x", "a/dt=3"]):
         staged = StagedArticle(destination, f"u#{n}", "u", "2025-08-29", b"", b"")
