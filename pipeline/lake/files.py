@@ -32,6 +32,7 @@ __all__ = [
     "BLOCK_BYTES",
     "CODECS",
     "DEFLATE_LEVEL",
+    "EncodedBlock",
     "LakeOutput",
     "StagedFile",
     "avro_writer",
@@ -112,7 +113,7 @@ class LakeOutput:
             raise ValueError(f"run_id must be a plain name, not {self.run_id!r}")
 
 
-class _EncodedBlock(NamedTuple):
+class EncodedBlock(NamedTuple):
     bytes_: io.BytesIO
     num_records: int
 
@@ -151,7 +152,7 @@ class StagedFile:
     def _write_block(self) -> None:
         # Writer.write_block takes a block as fastavro.block_reader yields it and reads
         # only these two attributes; it compresses and frames the block as write() does.
-        block = _EncodedBlock(io.BytesIO(b"".join(self.pending)), self.pending_records)
+        block = EncodedBlock(io.BytesIO(b"".join(self.pending)), self.pending_records)
         self.writer.write_block(block)
         self.pending, self.pending_bytes, self.pending_records = [], 0, 0
 

@@ -9,6 +9,7 @@ entries not at all; a run's file names are deterministic.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection
 
 from connectors.lake_index import INDEX_FOLDER
@@ -30,6 +31,7 @@ __all__ = [
     "destination_of",
     "file_name",
     "group_of",
+    "is_destination",
     "kind_of",
     "parse_partition_keys",
     "partition_of",
@@ -44,6 +46,9 @@ class PublishedFile:
     path: str
     kind: str
     partition: str
+
+
+_KINDS = ("articles", "duplicates", "rejects")
 
 
 def kind_of(record: Article | Reject | IndexEntry) -> str:
@@ -102,6 +107,26 @@ def destination_of(record: Article | Reject | IndexEntry, keys: tuple[str, ...])
     partition = partition_of(record, keys)
     return f"{kind_of(record)}/{partition}" if partition else kind_of(record)
 
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_destination(text: str) -> bool:
+    """Whether ``text`` is a folder :func:`destination_of` can make: a kind, then partition
+    folders with known keys and values from their vocabularies (nothing a path could escape
+    by)."""
+    kind, *folders = text.split("/")
+    if kind not in (*_KINDS, INDEX_FOLDER) or (kind == INDEX_FOLDER) != (not folders):
+        return False
+    vocabularies = {"region": REGION_SLUGS, "topic": taxonomy().slugs}
+    for folder in folders:
+        key, _, value = folder.partition("=")
+        if key == "dt":
+            if not _DATE.fullmatch(value):
+                return False
+        elif key not in vocabularies or _controlled(value, vocabularies[key]) != value:
+            return False
+    return len({folder.partition("=")[0] for folder in folders}) == len(folders)
 
 
 def group_of(destination: str) -> str:

@@ -9,10 +9,13 @@ bundle that stages the same articles writes the same part.
 from __future__ import annotations
 
 import hashlib
-import pickle
+import io
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+import fastavro
+import fastavro.write
+from fastavro.read import SchemaResolutionError
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -20,10 +23,20 @@ import schemas
 from connectors.lake_json import make_folder
 from pipeline.avro_binary import record_encoder
 from pipeline.dedup import article_key
-from pipeline.lake.paths import destination_of, group_of
+from pipeline.lake.files import EncodedBlock, encoder_for
+from pipeline.lake.paths import destination_of, group_of, is_destination
 from pipeline.records import Article, Dedup
 
-__all__ = ["ArticleEncoder", "Parts", "StagedArticle", "read_parts", "stage_article"]
+__all__ = [
+    "ArticleEncoder",
+    "Parts",
+    "StagedArticle",
+    "StagingCorrupt",
+    "read_parts",
+    "stage_article",
+]
+
+_PART = "StagedArticle"  # the schema of a part's records
 
 class ArticleEncoder:
     """Articles to Avro binary in two pieces: the fields before ``dedup`` and those after.
@@ -80,27 +93,68 @@ def stage_article(
 
 
 
+class StagingCorrupt(ValueError):
+    """A staged part is not what this run wrote: someone changed the lake's ``_staging``."""
+
+
 def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
-    """Stage ``articles`` as one part; the name is a hash of their keys, so a retried bundle
-    that stages the same articles writes the same file."""
+    """Stage ``articles`` as one part, an Avro container of :class:`StagedArticle` records
+    (one uncompressed block); the name is a hash of their keys, so a retried bundle that
+    stages the same articles writes the same file."""
     digest = hashlib.sha1()
     for article in articles:
         digest.update(article.key.encode())
-    path = FileSystems.join(
-        staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.pickle"
-    )
+    path = FileSystems.join(staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.avro")
     make_folder(path.rsplit("/", 1)[0])
+    encode = encoder_for(_PART)
     with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        # plain tuples: the pickle names no class, and _read_parts rebuilds StagedArticle
-        pickle.dump([tuple(article) for article in articles], fh, pickle.HIGHEST_PROTOCOL)
+        writer = fastavro.write.Writer(fh, schemas.load(_PART), codec="null")
+        writer.write_block(EncodedBlock(io.BytesIO(b"".join(map(encode, articles))), len(articles)))
+        writer.flush()
     return path
 
 
 def read_parts(paths: Iterable[str]) -> Iterator[StagedArticle]:
+    """The articles of staged parts, in path order, each checked as data.
+
+    Raises:
+        StagingCorrupt: a file is not an Avro container of staged articles, or names a
+            destination :func:`~pipeline.lake.paths.destination_of` cannot make.
+    """
+    checked: set[str] = set()  # a run's parts name few destinations
     for path in sorted(paths):
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            # our own file, written by _write_part in this run
-            yield from map(StagedArticle._make, pickle.load(fh))
+            for record in _part_records(path, fh):
+                if record["destination"] not in checked and not is_destination(
+                    record["destination"]
+                ):
+                    raise StagingCorrupt(
+                        f"staged part {path} names the destination {record['destination']!r}, "
+                        f"which feedlake never makes; {_CHANGED}"
+                    )
+                checked.add(record["destination"])
+                yield StagedArticle(**record)
+
+
+_CHANGED = (
+    "someone changed the lake's _staging folder: the run stops, and the next run removes what "
+    "this one staged"
+)
+# What fastavro raises on bytes that are not the container they claim to be.
+_UNREADABLE = (ValueError, EOFError, KeyError, IndexError, TypeError, SchemaResolutionError)
+
+
+def _part_records(path: str, fh) -> Iterator[dict]:
+    if fh.read(4) != b"Obj\x01":
+        raise StagingCorrupt(f"{path} is not a staged part (no Avro magic); {_CHANGED}")
+    fh.seek(0)
+    try:
+        records = fastavro.reader(fh, reader_schema=schemas.load(_PART))
+        if records.writer_schema.get("name") != f"feedlake.{_PART}":
+            raise ValueError(f"its records are {records.writer_schema.get('name')!r}")
+        yield from records
+    except _UNREADABLE as error:
+        raise StagingCorrupt(f"{path} is not a staged part ({error}); {_CHANGED}") from None
 
 
 class Parts:
