@@ -1,6 +1,7 @@
 """The ``feedlake`` command: ``run`` a batch into the lake, ``validate`` drops, ``inspect``.
 
-Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix).
+Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix), 3 the
+lake is being written by another writer (or its lease file cannot be read).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SAMPLE_DROPS = SAMPLES / "drops"
 SAMPLE_FEEDS = SAMPLES / "feeds.txt"
 _LOG = logging.getLogger("feedlake")
+EXIT_LAKE_BUSY = 3
 
 
 class UsageError(Exception):
@@ -156,6 +158,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from connectors.drops import as_glob
     from connectors.feeds import load_feed_state
     from pipeline import __version__
     from pipeline.factory import JobConfig
@@ -183,6 +186,18 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     if "/" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/'")
     lake = _lake_root(args.lake)
+    request = {
+        "drops": [as_glob(pattern) for pattern in args.drops or []] or patterns,
+        "feeds": feeds,
+        "lake": lake,
+        "reference_date": args.reference_date,
+        "reprocess": args.reprocess,
+        "max_segment_bytes": args.max_segment_bytes,
+        "codec": args.codec,
+        "deflate_level": args.deflate_level,
+        "partition_by": list(partition_by),
+        "near_threshold": args.near_threshold,
+    }
     config = JobConfig(
         drops=tuple(patterns),
         feeds=tuple(feeds),
@@ -196,6 +211,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
         max_segment_bytes=args.max_segment_bytes,
         partition_by=partition_by,
         near_threshold=args.near_threshold,
+        request=request,
     )
     return Job(config, options, drop_count, started)
 
@@ -206,29 +222,46 @@ def _command_run(argv: list[str]) -> int:
     args, beam_args = _run_parser().parse_known_args(argv)
     job = _prepare(args, beam_args)
 
-    from pipeline.jobs import JobFailed, execute, recover, skip_ingested
-    from pipeline.manifest import manifest_path
+    from pipeline.jobs import JobFailed, RunIdTaken, run_batch
+    from pipeline.lake.commit import manifest_path
+    from pipeline.lake.lease import LeaseError
     from pipeline.output import print_run_summary
 
-    recover(job.config.lake)
-    if not args.reprocess:
-        job, skipped = skip_ingested(job)
-        if not job.config.drops and not job.config.feeds:
-            if args.json:
-                print(json.dumps({"status": "nothing_new", "skipped": skipped}, indent=2))
-            elif not args.quiet:
-                print(f"nothing new: {len(skipped)} drop(s) already ingested; lake unchanged")
-            return 0
     clock = time.monotonic()
     try:
-        manifest = execute(job)
+        outcome = run_batch(job, "run", args.wait_for_lock, args.reprocess)
+    except RunIdTaken as taken:
+        raise UsageError(str(taken)) from None
+    except LeaseError as busy:
+        _LOG.error("%s", busy)
+        return EXIT_LAKE_BUSY
     except JobFailed as failed:
         _LOG.error("%s", failed)
         return 1
+    manifest, run_id = outcome.manifest, job.config.run.run_id
+    if outcome.status == "already_committed":
+        if args.json:
+            print(json.dumps(manifest, indent=2, sort_keys=True))
+        elif not args.quiet:
+            print(
+                f"run {run_id} already committed at {manifest['finished']} with the same "
+                f"inputs (a retry): nothing to do; manifest: "
+                f"{manifest_path(job.config.lake, run_id)}"
+            )
+        return 0
+    if outcome.status == "nothing_new":
+        if args.json:
+            print(json.dumps({"status": "nothing_new", "skipped": outcome.skipped}, indent=2))
+        elif not args.quiet:
+            print(
+                f"nothing new: {len(outcome.skipped)} drop(s) already ingested, no new feed "
+                "item; lake unchanged"
+            )
+        return 0
     if args.json:
         print(json.dumps(manifest, indent=2, sort_keys=True))
     elif not args.quiet:
-        path = manifest_path(job.config.lake, job.config.run.run_id)
+        path = manifest_path(job.config.lake, run_id)
         print_run_summary(manifest, time.monotonic() - clock, path)
     return 0
 

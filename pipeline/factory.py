@@ -1,8 +1,9 @@
 """The pipeline factory: builds the graph for one run; the caller runs it.
 
-The graph writes the lake's data files and, into the run's staging folder, two small JSON
-Lines reports the driver turns into the manifest: one line per input, a drop or a feed (what
-it was and what became of its segments or items), and one per published file.
+The graph writes everything into the run's staging folder: the lake's data files (published
+when the run commits, :mod:`pipeline.lake.commit`) and two small JSON Lines reports the
+driver turns into the manifest: one line per input, a drop or a feed (what it was and what
+became of its segments or items), and one per file the run will publish.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -28,11 +30,12 @@ from pipeline.lake import (
     WriteIndex,
     WriteToLake,
 )
+from pipeline.lake.commit import staging_folder
 from pipeline.parse import ParseArticles
 from pipeline.records import Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
-__all__ = ["JobConfig", "build_pipeline", "staging_folder"]
+__all__ = ["FILES_REPORT", "INPUTS_REPORT", "JobConfig", "build_pipeline"]
 
 INPUTS_REPORT = "inputs.jsonl"
 FILES_REPORT = "files.jsonl"
@@ -47,6 +50,9 @@ class JobConfig:
     run: RunContext
     feeds: tuple[str, ...] = ()
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # path: earlier run id
+    # What was asked for (patterns as given, feed list, lake, output options): a retry of
+    # the same request under the same run id is recognised by it (pipeline.jobs).
+    request: dict[str, Any] = dataclasses.field(default_factory=dict)
     feed_validators: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     fetch_policy: FetchPolicy = dataclasses.field(default_factory=FetchPolicy)
     reference_date: dt.date | None = None
@@ -55,11 +61,6 @@ class JobConfig:
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
-
-
-def staging_folder(lake: str, run_id: str) -> str:
-    """The run's private folder inside the lake; readers never look below ``_staging``."""
-    return FileSystems.join(lake, "_staging", run_id)
 
 
 def _reject_outcome(reject: Reject) -> tuple[str, str]:

@@ -126,8 +126,17 @@ class LakeOptions(PipelineOptions):
         )
         parser.add_argument(
             "--run-id",
-            help="Name of this run (files and manifest carry it). Default: the start time in UTC "
-            "and a random suffix.",
+            help="Name of this run (files and manifest carry it), unique for ever: a run id a "
+            "committed run has is refused, unless the same request is retried (then nothing "
+            "is done). Default: the start time in UTC and a random suffix.",
+        )
+        parser.add_argument(
+            "--wait-for-lock",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="When another feedlake process is writing the lake, wait up to this long for "
+            "it to finish instead of exiting with code 3. Default: %(default)s.",
         )
 
 

@@ -1,10 +1,10 @@
 """Avro container files of the lake: how they are written, staged and published.
 
 Guarantees: one Avro container file (deflate by default, writer schema embedded with its
-version) per partition per run, named ``<run_id>-00000-of-00001.avro``; each file is written
-in the run's staging folder and appears in its partition folder by a single rename, so
-readers never see a partial file; a rename that does not happen fails the run instead of
-being logged.
+version) per partition per run, named ``<run_id>-00000-of-00001.avro``; workers write each
+file whole in the run's staging folder and report where it will be published; it appears in
+its partition folder only when the run commits, by a single rename
+(:mod:`pipeline.lake.commit`), so readers never see a partial or uncommitted file.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
     "StagedFile",
     "avro_writer",
     "encoder_for",
-    "publish",
+    "write_file",
 ]
 
 CODECS = ("deflate", "snappy", "null")  # the codecs DuckDB reads as well as Spark and avro
@@ -119,8 +119,8 @@ class EncodedBlock(NamedTuple):
 
 
 class StagedFile:
-    """One data file of the run: written in the staging folder, then renamed into its
-    partition in one step, so readers never see it partial."""
+    """One data file of the run, written in the staging folder; the commit renames it into
+    its partition in one step."""
 
     def __init__(self, output: LakeOutput, destination: str):
         self.destination = destination
@@ -156,26 +156,23 @@ class StagedFile:
         self.writer.write_block(block)
         self.pending, self.pending_bytes, self.pending_records = [], 0, 0
 
-    def publish(self) -> PublishedFile:
+    def close(self) -> PublishedFile:
+        """Finish the staged file; the file it becomes when the run commits."""
         if self.pending_records:
             self._write_block()
         self.writer.flush()
         self.fh.close()
-        make_folder(self.target.rsplit("/", 1)[0])
-        FileSystems.rename([self.staged], [self.target])
-        if not FileSystems.exists(self.target):
-            raise OSError(f"{self.staged} was renamed to {self.target} but it does not exist")
-        _LOG.debug("wrote %s (%d records)", self.target, self.count)
+        _LOG.debug("staged %s (%d records)", self.staged, self.count)
         kind, _, partition = self.destination.partition("/")
         return PublishedFile(path=self.target, kind=kind, partition=partition)
 
 
-def publish(output: LakeOutput, destination: str, records: Iterable) -> PublishedFile:
-    """Write ``records`` into ``destination`` as one published file."""
+def write_file(output: LakeOutput, destination: str, records: Iterable) -> PublishedFile:
+    """Stage ``records`` as the run's one file of ``destination``."""
     staged = StagedFile(output, destination)
     for record in records:
         staged.write(record)
-    return staged.publish()
+    return staged.close()
 
 
 

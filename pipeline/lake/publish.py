@@ -27,7 +27,7 @@ import apache_beam as beam
 
 from connectors.lake_index import INDEX_FOLDER
 from pipeline.bundles import in_global_window
-from pipeline.lake.files import LakeOutput, StagedFile, publish
+from pipeline.lake.files import LakeOutput, StagedFile, write_file
 from pipeline.lake.paths import (
     PARTITION_KEYS,
     PublishedFile,
@@ -51,7 +51,7 @@ class _WritePartitionFn(beam.DoFn):
 
     def process(self, grouped: tuple[str, Iterable]) -> Iterator[PublishedFile]:
         destination, records = grouped
-        yield publish(self.output, destination, records)
+        yield write_file(self.output, destination, records)
 
 
 class WriteToLake(beam.PTransform):
@@ -74,7 +74,7 @@ class WriteToLake(beam.PTransform):
             records
             | "Key by partition" >> beam.Map(lambda record: (destination_of(record, keys), record))
             | "Group by partition" >> beam.GroupByKey()
-            | "Write and publish files" >> beam.ParDo(_WritePartitionFn(self.output))
+            | "Write staged files" >> beam.ParDo(_WritePartitionFn(self.output))
         )
 
 
@@ -147,7 +147,7 @@ class _PublishGroupFn(beam.DoFn):
                 files[destination] = StagedFile(self.output, destination)
             files[destination].write_encoded(article.head, dedup, article.tail)
         for destination in sorted(files):
-            yield files[destination].publish()
+            yield files[destination].close()
         staged.extend(duplicates.flush())
         for part in staged:
             yield beam.pvalue.TaggedOutput(self.DUPLICATE_PARTS, part)
@@ -161,7 +161,7 @@ class _PublishIndexFn(beam.DoFn):
 
     def process(self, batch: IndexBatch) -> Iterator[PublishedFile]:
         if len(batch):
-            yield publish(self.output, INDEX_FOLDER, batch)
+            yield write_file(self.output, INDEX_FOLDER, batch)
 
 
 class WriteIndex(beam.PTransform):

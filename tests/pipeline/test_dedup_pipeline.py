@@ -46,14 +46,15 @@ def story_and_copies() -> list:
 def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
     tmp_path, buffered, partition_by
 ):
-    lake, arriving = tmp_path / "lake", story_and_copies()
+    # What the run stages for publishing at its commit, as the lake will hold it.
+    lake, arriving = tmp_path / "staging" / "files", story_and_copies()
     with TestPipeline() as p:
         index = p | "No index" >> beam.Create([], reshuffle=False)
         articles = p | beam.Create(arriving, reshuffle=False)
         decided = articles | DecideDuplicates(index)
         published = articles | PublishArticles(
             decided["decisions"],
-            LakeOutput(str(lake), str(tmp_path / "staging"), "run"),
+            LakeOutput(str(tmp_path / "lake"), str(tmp_path / "staging"), "run"),
             partition_by,
             buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
@@ -90,14 +91,14 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
 def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     original = article(STORY, index=0)
     sketch = sketch_article(original)
-    lake = tmp_path / "lake"
+    lake = tmp_path / "s" / "files"  # what the run will publish at its commit
     with TestPipeline() as p:
         index = p | "Index" >> beam.Create(
             [IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])], reshuffle=False
         )
         articles = p | beam.Create([original], reshuffle=False)
         decided = articles | DecideDuplicates(index)
-        output = LakeOutput(str(lake), str(tmp_path / "s"), "run")
+        output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "s"), "run")
         articles | PublishArticles(decided["decisions"], output)
         assert_that(decided["index"] | beam.Map(len), equal_to([0]), label="index")
     assert records(lake, "articles") == {}

@@ -1,0 +1,61 @@
+"""Reading a lake back in the tests, with fastavro: records, manifests, and what it holds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import fastavro
+
+from tests.conftest import PUBLISHED
+
+
+def records(lake: Path, kind: str, run_id: str = "") -> list[dict]:
+    """Every record of one kind (``articles``, ``duplicates``, ``rejects``, ``_index``), each
+    with its folder below the lake as ``_partition``; only one run's files with ``run_id``."""
+    found = []
+    for path in sorted(lake.glob(f"{kind}/**/{run_id}*.avro")):
+        partition = path.parent.relative_to(lake).as_posix()
+        with path.open("rb") as fh:
+            found += [{**r, "_partition": partition} for r in fastavro.reader(fh)]
+    return found
+
+
+def manifests(lake: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
+
+
+def content(lake: Path, run_id: str = "") -> Counter:
+    """What a lake (or one run of it) holds, without what differs between runs."""
+    held = Counter()
+    for kind in PUBLISHED:
+        for r in records(lake, kind, run_id):
+            lineage = r.get("lineage") or {}
+            held[
+                (
+                    kind,
+                    r["_partition"].split("/", 1)[-1] if kind != "_index" else "",
+                    r["id"],
+                    lineage.get("source_uri"),
+                    lineage.get("segment_index"),
+                    json.dumps(r.get("dedup"), sort_keys=True),
+                )
+            ] += 1
+    return held
+
+
+def assert_whole(lake: Path) -> None:
+    """The promises a lake keeps whatever happened to its writers: no article id twice,
+    every duplicate names an article of the lake, the index knows exactly the articles,
+    nothing left in staging, and every committed manifest's files are there."""
+    articles = [r["id"] for r in records(lake, "articles")]
+    assert len(articles) == len(set(articles)), "an article id is in articles/ twice"
+    held = set(articles)
+    orphans = [d for d in records(lake, "duplicates") if d["dedup"]["duplicate_of"] not in held]
+    assert not orphans, f"{len(orphans)} duplicates point at no article of the lake"
+    assert {r["id"] for r in records(lake, "_index")} == held
+    assert not (lake / "_staging").exists(), list((lake / "_staging").rglob("*"))
+    for manifest in manifests(lake):
+        if manifest["status"] == "succeeded":
+            assert all(Path(output["path"]).is_file() for output in manifest["outputs"])
