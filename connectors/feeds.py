@@ -42,6 +42,7 @@ __all__ = [
     "load_feed_list",
     "load_feed_state",
     "parse_feed",
+    "read_feed",
     "read_feed_list",
     "retry_after",
     "save_feed_state",
@@ -125,8 +126,15 @@ def due_feeds(urls: list[str], state: dict[str, dict[str, str]], fetcher: Fetche
 
 
 def _entry_date(entry) -> dt.date | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return dt.date(*parsed[:3]) if parsed else None
+    """The entry's published (else updated) date; None when it has none or no date holds it
+    (feedparser turns year 1 at +01:00 into year 0 in UTC)."""
+    for field in ("published_parsed", "updated_parsed"):
+        parsed = entry.get(field)
+        try:
+            return dt.date(*parsed[:3])
+        except (TypeError, ValueError):  # none given (None), or not a date
+            continue
+    return None
 
 
 def parse_feed(
@@ -186,6 +194,34 @@ def _read_local(path: str) -> tuple[FeedReport, bytes, dict[str, str]]:
     return report, body, {"content-type": "application/xml" if kind == "text/plain" else kind}
 
 
+def read_feed(
+    url: str, fetcher: Fetcher, validators: dict[str, str] | None, seen: set[str]
+) -> tuple[FeedReport, list[FeedItem]]:
+    """Fetch (or read) and parse one feed; the report, and the items the lake does not hold.
+
+    Whatever goes wrong is this feed's outcome: an exception no outcome names becomes
+    ``unexpected_error`` with its message, and the other feeds and drops of the run go on.
+    """
+    try:
+        if "://" in url:
+            report, body, headers = fetcher.fetch(url, validators)
+        else:
+            report, body, headers = _read_local(os.path.abspath(url))
+        if report.outcome != "ok":
+            return report, []
+        report, items = parse_feed(report.uri, body, headers, report)
+    except Exception as error:  # one feed's failure is that feed's outcome, never the run's
+        _LOG.exception("feed %s: unexpected error", url)
+        message = (
+            f"{url}: reading the feed raised {type(error).__name__}: {error}; the run went on "
+            "without it. If the feed is valid, report this with its URL."
+        )
+        return FeedReport(uri=url, outcome="unexpected_error", message=message), []
+    fresh = [item for item in items if not ({item.guid, item.link} - {None}) & seen]
+    report = dataclasses.replace(report, items=len(fresh), already_in_lake=len(items) - len(fresh))
+    return report, fresh
+
+
 class _FetchHostFn(beam.DoFn):
     REPORTS = "reports"
 
@@ -202,18 +238,7 @@ class _FetchHostFn(beam.DoFn):
         _host, urls = grouped
         seen = set(seen)
         for url in sorted(urls):  # one host, one request at a time
-            if "://" in url:
-                report, body, headers = self.fetcher.fetch(url, self.validators.get(url))
-            else:
-                report, body, headers = _read_local(os.path.abspath(url))
-            items: list[FeedItem] = []
-            if report.outcome == "ok":
-                report, items = parse_feed(report.uri, body, headers, report)
-                fresh = [i for i in items if not ({i.guid, i.link} - {None}) & seen]
-                report = dataclasses.replace(
-                    report, items=len(fresh), already_in_lake=len(items) - len(fresh)
-                )
-                items = fresh
+            report, items = read_feed(url, self.fetcher, self.validators.get(url), seen)
             Metrics.counter("feedlake", f"feeds_{report.outcome}").inc()
             _LOG.info("feed %s: %s (%d items)", report.uri, report.outcome, report.items)
             yield from items
