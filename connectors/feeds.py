@@ -5,8 +5,9 @@ Guarantees: every feed URL ends with exactly one :class:`FeedReport` (``ok``,
 ``connection_error``, ``not_a_feed``) and a failed feed never fails the run. Feeds are
 grouped by host so that each host sees one request at a time. feedparser always gets the
 fetched bytes with the response headers, never a URL; a malformed ("bozo") feed keeps its
-readable entries and says why. A local path in the feed list is read from disk. Items whose
-guid or link the lake's index holds are skipped. Conditional-GET validators live in
+readable entries and says why. A local path in the feed list is read from disk. Items the
+lake's index holds are skipped: known by their guid, by their link only when they have no
+guid (:func:`~pipeline.records.item_identity`). Conditional-GET validators live in
 ``<lake>/_state/feeds.json``.
 """
 
@@ -217,7 +218,7 @@ def read_feed(
             "without it. If the feed is valid, report this with its URL."
         )
         return FeedReport(uri=url, outcome="unexpected_error", message=message), []
-    fresh = [item for item in items if not ({item.guid, item.link} - {None}) & seen]
+    fresh = [item for item in items if item.identity not in seen]
     report = dataclasses.replace(report, items=len(fresh), already_in_lake=len(items) - len(fresh))
     return report, fresh
 
@@ -258,8 +259,8 @@ class ReadFeeds(beam.PTransform):
         urls: the feeds.
         validators: per URL, the ``etag`` and ``last_modified`` of its last fetch.
         policy: timeouts, retries, caps and politeness.
-        seen: a singleton list of the guids and links the lake already holds; items with one
-            of them are skipped (each item is processed once, across runs).
+        seen: a singleton list of the feed items the lake already holds (guids, and links of
+            items without one); those items are skipped (each is processed once, across runs).
     """
 
     def __init__(

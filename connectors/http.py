@@ -76,7 +76,7 @@ class FeedReport:
     message: str | None = None
     etag: str | None = None
     last_modified: str | None = None
-    already_in_lake: int = 0  # items whose guid or link the lake's index holds: skipped
+    already_in_lake: int = 0  # items the lake's index holds (by guid, else link): skipped
 
 
 class _Retryable(Exception):

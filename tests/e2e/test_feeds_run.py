@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from tests.conftest import SAMPLE_DROP
-from tests.support.feed_server import ETAG, FeedServer
+from tests.support.feed_server import ETAG, ITEMS, FeedServer
 
 pytestmark = pytest.mark.e2e
 ROUTES = {
@@ -132,3 +132,21 @@ def test_a_hostile_feed_fails_alone_and_the_drop_beside_it_is_ingested(tmp_path)
     year_zero = inputs["/year-zero.xml"]
     assert (year_zero["items"], year_zero["articles"] + year_zero["duplicates"]) == (2, 2)
     assert len(records(lake, "articles")) == 10
+
+
+def test_a_new_story_sharing_a_home_page_link_reaches_the_lake(tmp_path):
+    home = "https://milosi.example/"
+    first = {**ITEMS[0], "guid": "story-1", "link": home}
+    second = {**ITEMS[1], "guid": "story-2", "link": home}
+    listing, lake = tmp_path / "feeds.txt", tmp_path / "lake"
+    argv = ["run", "--feeds", str(listing), "--lake", str(lake), "--quiet", *FLAGS]
+    with FeedServer() as server:
+        listing.write_text(server.url + "/live.xml\n")
+        server.live_items = [first]
+        assert main(argv) == 0
+        server.live_items = [first, second]
+        assert main(argv) == 0
+    feed = next(i for i in manifests(lake)[-1]["inputs"] if i["type"] == "feed")
+    assert (feed["items"], feed["already_in_lake"], feed["articles"]) == (1, 1, 1)
+    guids = sorted(a["source"]["guid"] for a in records(lake, "articles"))
+    assert guids == ["story-1", "story-2"]

@@ -24,6 +24,7 @@ from tests.support.feed_server import (
     BAD_LOCATIONS,
     DRIP_SECONDS,
     ETAG,
+    ITEMS,
     YEAR_ZERO,
     FeedServer,
 )
@@ -121,6 +122,19 @@ def test_an_error_no_outcome_names_is_that_feeds_outcome(server, monkeypatch):
     report, items = read_feed(f"{server.url}/rss.xml", Fetcher(FAST), None, set())
     assert (report.outcome, items) == ("unexpected_error", [])
     assert "RuntimeError: feedparser broke" in report.message and server.url in report.message
+
+
+def test_an_item_the_lake_holds_is_known_by_its_guid_not_a_shared_link(server):
+    home = "https://milosi.example/"
+    server.live_items = [
+        {**ITEMS[0], "guid": "story-1", "link": home},
+        {**ITEMS[1], "guid": "story-2", "link": home},  # new story, same link
+        {**ITEMS[2], "guid": "", "link": "https://milosi.example/held/"},  # no guid: the link
+    ]
+    seen = {"story-1", home, "https://milosi.example/held/"}  # what the lake's index holds
+    report, items = read_feed(f"{server.url}/live.xml", Fetcher(FAST), None, seen)
+    assert [item.guid for item in items] == ["story-2"]
+    assert (report.items, report.already_in_lake) == (1, 2)
 
 
 def test_politeness_spaces_requests_to_one_host(server):
