@@ -5,8 +5,9 @@ Guarantees: every feed URL ends with exactly one :class:`FeedReport` (``ok``,
 ``connection_error``, ``not_a_feed``) and a failed feed never fails the run. Feeds are
 grouped by host so that each host sees one request at a time. feedparser always gets the
 fetched bytes with the response headers, never a URL; a malformed ("bozo") feed keeps its
-readable entries and says why. A local path in the feed list is read from disk. Items whose
-guid or link the lake's index holds are skipped. Conditional-GET validators live in
+readable entries and says why. A local path in the feed list is read from disk. Items the
+lake's index holds are skipped: known by their guid, by their link only when they have no
+guid (:func:`~pipeline.records.item_identity`). Conditional-GET validators live in
 ``<lake>/_state/feeds.json``.
 """
 
@@ -42,6 +43,7 @@ __all__ = [
     "load_feed_list",
     "load_feed_state",
     "parse_feed",
+    "read_feed",
     "read_feed_list",
     "retry_after",
     "save_feed_state",
@@ -125,8 +127,15 @@ def due_feeds(urls: list[str], state: dict[str, dict[str, str]], fetcher: Fetche
 
 
 def _entry_date(entry) -> dt.date | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return dt.date(*parsed[:3]) if parsed else None
+    """The entry's published (else updated) date; None when it has none or no date holds it
+    (feedparser turns year 1 at +01:00 into year 0 in UTC)."""
+    for field in ("published_parsed", "updated_parsed"):
+        parsed = entry.get(field)
+        try:
+            return dt.date(*parsed[:3])
+        except (TypeError, ValueError):  # none given (None), or not a date
+            continue
+    return None
 
 
 def parse_feed(
@@ -186,6 +195,34 @@ def _read_local(path: str) -> tuple[FeedReport, bytes, dict[str, str]]:
     return report, body, {"content-type": "application/xml" if kind == "text/plain" else kind}
 
 
+def read_feed(
+    url: str, fetcher: Fetcher, validators: dict[str, str] | None, seen: set[str]
+) -> tuple[FeedReport, list[FeedItem]]:
+    """Fetch (or read) and parse one feed; the report, and the items the lake does not hold.
+
+    Whatever goes wrong is this feed's outcome: an exception no outcome names becomes
+    ``unexpected_error`` with its message, and the other feeds and drops of the run go on.
+    """
+    try:
+        if "://" in url:
+            report, body, headers = fetcher.fetch(url, validators)
+        else:
+            report, body, headers = _read_local(os.path.abspath(url))
+        if report.outcome != "ok":
+            return report, []
+        report, items = parse_feed(report.uri, body, headers, report)
+    except Exception as error:  # one feed's failure is that feed's outcome, never the run's
+        _LOG.exception("feed %s: unexpected error", url)
+        message = (
+            f"{url}: reading the feed raised {type(error).__name__}: {error}; the run went on "
+            "without it. If the feed is valid, report this with its URL."
+        )
+        return FeedReport(uri=url, outcome="unexpected_error", message=message), []
+    fresh = [item for item in items if item.identity not in seen]
+    report = dataclasses.replace(report, items=len(fresh), already_in_lake=len(items) - len(fresh))
+    return report, fresh
+
+
 class _FetchHostFn(beam.DoFn):
     REPORTS = "reports"
 
@@ -202,18 +239,7 @@ class _FetchHostFn(beam.DoFn):
         _host, urls = grouped
         seen = set(seen)
         for url in sorted(urls):  # one host, one request at a time
-            if "://" in url:
-                report, body, headers = self.fetcher.fetch(url, self.validators.get(url))
-            else:
-                report, body, headers = _read_local(os.path.abspath(url))
-            items: list[FeedItem] = []
-            if report.outcome == "ok":
-                report, items = parse_feed(report.uri, body, headers, report)
-                fresh = [i for i in items if not ({i.guid, i.link} - {None}) & seen]
-                report = dataclasses.replace(
-                    report, items=len(fresh), already_in_lake=len(items) - len(fresh)
-                )
-                items = fresh
+            report, items = read_feed(url, self.fetcher, self.validators.get(url), seen)
             Metrics.counter("feedlake", f"feeds_{report.outcome}").inc()
             _LOG.info("feed %s: %s (%d items)", report.uri, report.outcome, report.items)
             yield from items
@@ -233,8 +259,8 @@ class ReadFeeds(beam.PTransform):
         urls: the feeds.
         validators: per URL, the ``etag`` and ``last_modified`` of its last fetch.
         policy: timeouts, retries, caps and politeness.
-        seen: a singleton list of the guids and links the lake already holds; items with one
-            of them are skipped (each item is processed once, across runs).
+        seen: a singleton list of the feed items the lake already holds (guids, and links of
+            items without one); those items are skipped (each is processed once, across runs).
     """
 
     def __init__(

@@ -3,27 +3,40 @@
 Connect and read timeouts; retries with exponential backoff and jitter on connection errors,
 429 and 5xx, honouring ``Retry-After`` (capped); at most a few redirects; the body streamed
 and abandoned past a cap; gzip; a ``User-Agent`` naming feedlake; conditional GET with the
-validators of the last fetch; per host, one request at a time and a minimum interval. Every
-fetch ends in a :class:`FeedReport` with a named outcome; nothing raises.
+validators of the last fetch; per host, one request at a time and a minimum interval.
+
+Guarantees: every fetch ends in a :class:`FeedReport` with a named outcome within the
+policy's ``deadline`` (plus about a tenth of a second); nothing raises. The read timeout
+bounds one socket read, so a server dripping a byte a second never trips it: past the
+deadline a watchdog shuts the socket of the request under way (status line, headers or
+body) and the outcome is ``timeout``. A redirect to a URL that cannot be parsed is
+``bad_redirect``, naming the ``Location``.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import dataclasses
 import email.utils
 import hashlib
 import random
+import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
+from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from pipeline import __version__
 
-__all__ = ["USER_AGENT", "FeedReport", "FetchPolicy", "Fetcher", "retry_after"]
+__all__ = ["USER_AGENT", "WATCHDOG", "FeedReport", "FetchPolicy", "Fetcher", "retry_after"]
 
+WATCHDOG = "feed deadline watchdog"  # the name of the thread that cuts a late fetch
 USER_AGENT = f"feedlake/{__version__} (news ingestion; honours Retry-After and ETag)"
 
 
@@ -39,10 +52,13 @@ class FetchPolicy:
     max_bytes: int = 20 * 1024 * 1024
     max_redirects: int = 5
     min_interval: float = 1.0  # per host, between the end of one request and the next
+    deadline: float = 120.0  # the whole fetch of one feed: attempts, waits and every read
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.max_bytes < 1 or self.min_interval < 0:
             raise ValueError("FetchPolicy: attempts and max_bytes must be positive")
+        if not self.deadline > 0:
+            raise ValueError("FetchPolicy: deadline must be a positive number of seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +76,7 @@ class FeedReport:
     message: str | None = None
     etag: str | None = None
     last_modified: str | None = None
-    already_in_lake: int = 0  # items whose guid or link the lake's index holds: skipped
+    already_in_lake: int = 0  # items the lake's index holds (by guid, else link): skipped
 
 
 class _Retryable(Exception):
@@ -71,6 +87,73 @@ class _Retryable(Exception):
 
 class _TooLarge(Exception):
     pass
+
+
+class _Late(Exception):
+    pass
+
+
+class _BadRedirect(Exception):
+    pass
+
+
+class _Watch:
+    """The request under way, for the deadline's watchdog: one fetch at a time per Fetcher."""
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None  # kept: http.client lets go of it at a close
+        self.late = False
+
+    def cut(self) -> None:
+        """Shut the socket of the request under way (its blocked read returns at once)."""
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to cut
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Noted:
+    """A urllib3 connection that gives its watch its socket as it connects or sends a
+    request (a kept-alive connection sends on the socket it has)."""
+
+    watch: _Watch
+
+    def connect(self) -> None:
+        super().connect()
+        self.watch.sock = self.sock
+
+    def request(self, *args, **kwargs) -> None:
+        self.watch.sock = self.sock
+        super().request(*args, **kwargs)
+
+
+def _watched_pools(watch: _Watch) -> dict[str, type]:
+    """urllib3 pool classes whose connections are :class:`_Noted` to ``watch``."""
+    pools = {}
+    for scheme, pool in (
+        ("http", urllib3.connectionpool.HTTPConnectionPool),
+        ("https", urllib3.connectionpool.HTTPSConnectionPool),
+    ):
+        connection = type("Connection", (_Noted, pool.ConnectionCls), {"watch": watch})
+        pools[scheme] = type("Pool", (pool,), {"ConnectionCls": connection})
+    return pools
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter, its connections watched (see :func:`_watched_pools`)."""
+
+    def __init__(self, watch: _Watch) -> None:
+        self.watch = watch  # before HTTPAdapter.__init__, which builds the pool manager
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _watched_pools(self.watch)
+
+    def proxy_manager_for(self, proxy: str, **kwargs):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _watched_pools(self.watch)
+        return manager
 
 
 def retry_after(response: requests.Response | None) -> float | None:
@@ -85,26 +168,45 @@ def retry_after(response: requests.Response | None) -> float | None:
 
 
 class Fetcher:
-    """One requests session and the politeness state of one worker."""
+    """One requests session and the politeness state of one worker; one fetch at a time."""
 
     def __init__(self, policy: FetchPolicy, sleep=time.sleep) -> None:
         self.policy = policy
         self.sleep = sleep
         self.session = requests.Session()
+        self._watch = _Watch()
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, _WatchedAdapter(self._watch))
         self.session.max_redirects = policy.max_redirects
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = (
             "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
         )
         self._last_request: dict[str, float] = {}
+        self._deadline = float("inf")
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
         asked = retry_after(getattr(error, "response", None))
         if asked is not None:
-            return min(asked, self.policy.max_wait)
+            return min(asked, self.policy.max_wait, self._left())
         backoff = self.policy.backoff * 2 ** (state.attempt_number - 1)
-        return min(backoff * (1 + random.random() / 2), self.policy.max_wait)
+        return min(backoff * (1 + random.random() / 2), self.policy.max_wait, self._left())
+
+    def _left(self) -> float:
+        """Seconds until the deadline of the fetch under way: no wait outlasts it."""
+        return max(0.0, self._deadline - time.monotonic())
+
+    def _watchdog(self, done: threading.Event) -> None:
+        """At the deadline, mark the fetch late and cut its request; again every 0.1 s while
+        it runs (a connection still connecting has no socket to cut yet)."""
+        if done.wait(self._left()):
+            return
+        self._watch.late = True
+        while True:
+            self._watch.cut()
+            if done.wait(0.1):
+                return
 
     def _polite(self, url: str) -> None:
         host = urlsplit(url).netloc
@@ -113,7 +215,27 @@ class Fetcher:
             self.sleep(self.policy.min_interval - since)
 
     def _get_once(self, url: str, headers: dict[str, str]) -> tuple[requests.Response, bytes]:
+        """One attempt; :class:`_Late` once the deadline passed, whatever the cut read gave."""
+        if self._watch.late:
+            raise _Late()
+        try:
+            response, body = self._request(url, headers)
+        except Exception as error:
+            if self._watch.late:
+                raise _Late() from error
+            raise
+        if self._watch.late:
+            raise _Late()
+        return response, body
+
+    def _request(self, url: str, headers: dict[str, str]) -> tuple[requests.Response, bytes]:
         self._polite(url)
+        locations: list[str] = []
+
+        def note_redirect(response: requests.Response, *args, **kwargs) -> None:
+            if response.is_redirect:
+                locations.append(response.headers["Location"])
+
         try:
             try:
                 response = self.session.get(
@@ -121,9 +243,17 @@ class Fetcher:
                     headers=headers,
                     stream=True,
                     timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                    hooks={"response": note_redirect},
                 )
             except requests.exceptions.ConnectionError as error:
                 raise _Retryable(None, f"connection failed: {error}") from error
+            except ValueError as error:  # urllib.parse's and urllib3's, on a bad Location
+                if not locations or isinstance(error, requests.exceptions.RequestException):
+                    raise
+                raise _BadRedirect(
+                    f"redirected to {locations[-1]!r}, which is not a usable URL ({error}); "
+                    "ask the feed's owner for its current address"
+                ) from error
             try:
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _Retryable(response, f"HTTP {response.status_code}")
@@ -173,11 +303,24 @@ class Fetcher:
             sleep=self.sleep,
             reraise=True,
         )
+        late = (
+            f"{url}: no complete answer within the feed deadline of {self.policy.deadline:g} s "
+            "(--feed-deadline), over all attempts; the server may be dripping its answer. The "
+            "next run asks again."
+        )
+        self._deadline = started + self.policy.deadline
+        self._watch.late, self._watch.sock, done = False, None, threading.Event()
+        watchdog = threading.Thread(target=self._watchdog, args=(done,), name=WATCHDOG, daemon=True)
+        watchdog.start()
         try:
             for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     response, body = self._get_once(url, headers)
+        except _Late:
+            return report("timeout", message=late), b"", {}
+        except _BadRedirect as error:
+            return report("bad_redirect", message=f"{url}: {error}"), b"", {}
         except _Retryable as error:
             status = error.response.status_code if error.response is not None else None
             outcome = "http_error" if status else "connection_error"
@@ -192,6 +335,9 @@ class Fetcher:
             return report("too_large", message=f"body abandoned: {error}"), b"", {}
         except requests.exceptions.RequestException as error:
             return report("connection_error", message=str(error)), b"", {}
+        finally:
+            done.set()
+            watchdog.join()
         response_headers = {k.lower(): v for k, v in response.headers.items()}
         fields = dict(
             status=response.status_code,

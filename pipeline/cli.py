@@ -133,6 +133,7 @@ def _fetch_policy(args: argparse.Namespace):
             attempts=args.feed_attempts,
             max_bytes=args.feed_max_bytes,
             min_interval=args.feed_min_interval,
+            deadline=args.feed_deadline,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None

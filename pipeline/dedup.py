@@ -1,7 +1,7 @@
 """Exact and near-duplicate removal, within a run and across runs.
 
 Guarantees: every article leaves either kept (``dedup.copies`` counts the copies this run saw)
-or as a duplicate naming the kept article's id. The ladder: the same feed guid or link
+or as a duplicate naming the kept article's id. The ladder: the same feed item by guid, else link
 (``link``), then the same fingerprint of the normalised body, whatever the title prefix or
 header lines (``exact``), then MinHash similarity of word 5-shingles at or above the
 threshold (``near``; see :mod:`pipeline.minhash` for the LSH tuning). Copies form clusters
@@ -29,7 +29,15 @@ from apache_beam.metrics import Metrics
 
 from pipeline import minhash
 from pipeline.bundles import in_global_window
-from pipeline.records import Article, Dedup, IndexBatch, IndexEntry, ids_array, segment_key
+from pipeline.records import (
+    Article,
+    Dedup,
+    IndexBatch,
+    IndexEntry,
+    ids_array,
+    item_identity,
+    segment_key,
+)
 from pipeline.text import fold
 
 __all__ = [
@@ -58,7 +66,7 @@ class ArticleSketch:
     id: str
     bands: bytes
     sketch: bytes
-    links: tuple[str, ...] = ()  # a feed item's guid and link
+    links: tuple[str, ...] = ()  # the feed item it was: its guid, else its link
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,10 +108,9 @@ def _words(article: Article) -> bytes:
 
 
 def _links(article: Article) -> tuple[str, ...]:
-    source = article.source
-    if source.guid is None and source.item_url is None:  # a drop's article
-        return ()
-    return tuple(dict.fromkeys(link for link in (source.guid, source.item_url) if link))
+    """The feed item the article was: its guid, else its link (:func:`item_identity`)."""
+    identity = item_identity(article.source.guid, article.source.item_url)
+    return (identity,) if identity else ()
 
 
 class _UnionFind:
@@ -182,7 +189,7 @@ def decide_batches(
         clusters.union(left, right)
         touched.update((left, right))
 
-    first_with_link: dict[str, int] = {}  # the ladder's first rung: feed guid or link
+    first_with_link: dict[str, int] = {}  # the ladder's first rung: the same feed item
     for node in sorted(links):
         for link in links[node]:
             join(first_with_link.setdefault(link, node), node)

@@ -65,6 +65,14 @@ class FeedOptions(PipelineOptions):
             help="Seconds to wait for a feed server to answer. Default: %(default)s.",
         )
         parser.add_argument(
+            "--feed-deadline",
+            type=float,
+            default=120.0,
+            help="Seconds one feed may take in all, attempts and waits included; a server "
+            "still sending then (one that drips its answer a byte at a time) is cut off and the "
+            "feed's outcome is timeout. Default: %(default)s.",
+        )
+        parser.add_argument(
             "--feed-attempts",
             type=int,
             default=4,

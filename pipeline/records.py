@@ -37,6 +37,7 @@ __all__ = [
     "evolve",
     "ids_array",
     "is_duplicate",
+    "item_identity",
     "partition_date",
     "primary_topic",
     "segment_key",
@@ -242,6 +243,13 @@ class Drop:
         return len(self.data)
 
 
+def item_identity(guid: str | None, link: str | None) -> str | None:
+    """What makes a feed item the same item: its guid when it has one, its link only when it
+    has none. Items with distinct guids are distinct stories even when they share a link (a
+    site that links every item to its home page); None for a drop's article."""
+    return guid or link or None
+
+
 @dataclasses.dataclass(frozen=True)
 class FeedItem:
     """One entry of a fetched feed, as feedparser read it."""
@@ -257,6 +265,11 @@ class FeedItem:
     published: dt.date | None = None
     categories: tuple[str, ...] = ()
     channel: str | None = None  # the feed's own title
+
+    @property
+    def identity(self) -> str | None:
+        """See :func:`item_identity`."""
+        return item_identity(self.guid, self.link)
 
 
 @dataclasses.dataclass(frozen=True)

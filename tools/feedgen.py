@@ -45,8 +45,8 @@ def drop_items(drop: bytes, count: int | None = None) -> list[dict]:
 def rss(items: list[dict], title: str = "MIL-OSI sample feed") -> str:
     entries = "".join(
         f"<item><title>{escape(i['title'])}</title><link>{escape(i['link'])}</link>"
-        f'<guid isPermaLink="false">{escape(i["guid"])}</guid>'
-        "<pubDate>Fri, 29 Aug 2025 10:00:00 +0000</pubDate>"
+        + (f'<guid isPermaLink="false">{escape(i["guid"])}</guid>' if i.get("guid") else "")
+        + "<pubDate>Fri, 29 Aug 2025 10:00:00 +0000</pubDate>"
         "<dc:creator>MIL-OSI</dc:creator><category>Asia Pacific</category>"
         f"<content:encoded>{escape(i['html'])}</content:encoded></item>"
         for i in items

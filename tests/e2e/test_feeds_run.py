@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from tests.conftest import SAMPLE_DROP
-from tests.support.feed_server import ETAG, FeedServer
+from tests.support.feed_server import ETAG, ITEMS, FeedServer
 
 pytestmark = pytest.mark.e2e
 ROUTES = {
@@ -100,3 +100,53 @@ def test_an_unchanged_feed_costs_one_304_and_a_drop_copy_is_a_duplicate(served, 
     assert server.requests[-1]["if-none-match"] == ETAG
     counts = latest["counts"]
     assert (counts["articles"], counts["duplicates"]) == (0, 10)  # the drop's stories: by RSS
+
+
+HOSTILE = {
+    "/year-zero.xml": "ok",
+    "/redirect-bad-ipv6": "bad_redirect",
+    "/redirect-long-label": "bad_redirect",
+    "/drip.xml": "timeout",
+    "/drip-head.xml": "timeout",
+}
+
+
+def test_a_hostile_feed_fails_alone_and_the_drop_beside_it_is_ingested(tmp_path):
+    with FeedServer() as server:
+        listing = tmp_path / "feeds.txt"
+        listing.write_text("\n".join(server.url + route for route in HOSTILE) + "\n")
+        lake = tmp_path / "lake"
+        argv = ["run", "--feeds", str(listing), "--drops", str(SAMPLE_DROP), "--lake", str(lake)]
+        started = time.monotonic()
+        code = main([*argv, "--quiet", *FLAGS, "--feed-deadline", "2"])
+        seconds = time.monotonic() - started
+    assert code == 0
+    assert seconds < 60  # each dripping feed is cut at 2 s; unbounded before
+    (manifest,) = manifests(lake)
+    inputs = {i["uri"].removeprefix(server.url): i for i in manifest["inputs"]}
+    assert {route: inputs[route]["outcome"] for route in HOSTILE} == HOSTILE
+    assert "deadline of 2 s" in inputs["/drip.xml"]["message"]
+    assert "[::1/x" in inputs["/redirect-bad-ipv6"]["message"]
+    drop = inputs[str(SAMPLE_DROP)]
+    assert (drop["articles"] + drop["duplicates"], drop["rejects"]) == (10, 0)
+    year_zero = inputs["/year-zero.xml"]
+    assert (year_zero["items"], year_zero["articles"] + year_zero["duplicates"]) == (2, 2)
+    assert len(records(lake, "articles")) == 10
+
+
+def test_a_new_story_sharing_a_home_page_link_reaches_the_lake(tmp_path):
+    home = "https://milosi.example/"
+    first = {**ITEMS[0], "guid": "story-1", "link": home}
+    second = {**ITEMS[1], "guid": "story-2", "link": home}
+    listing, lake = tmp_path / "feeds.txt", tmp_path / "lake"
+    argv = ["run", "--feeds", str(listing), "--lake", str(lake), "--quiet", *FLAGS]
+    with FeedServer() as server:
+        listing.write_text(server.url + "/live.xml\n")
+        server.live_items = [first]
+        assert main(argv) == 0
+        server.live_items = [first, second]
+        assert main(argv) == 0
+    feed = next(i for i in manifests(lake)[-1]["inputs"] if i["type"] == "feed")
+    assert (feed["items"], feed["already_in_lake"], feed["articles"]) == (1, 1, 1)
+    guids = sorted(a["source"]["guid"] for a in records(lake, "articles"))
+    assert guids == ["story-1", "story-2"]

@@ -16,13 +16,30 @@ ETAG = '"sample-v1"'
 MALFORMED = rss(ITEMS[:2]).replace("</channel></rss>", "<item><title>broken &bad").encode()
 HTML_PAGE = b"<!doctype html><html><head><title>Home</title></head><body><p>Hi</p></body></html>"
 HUGE_BYTES = 60 * 1024 * 1024
+# An Atom entry dated in year 1 at +01:00, which is year 0 in UTC: no Python date holds it.
+YEAR_ZERO = (
+    atom(ITEMS[:2])
+    .replace(
+        "<updated>2025-08-29T10:00:00Z</updated><author>",
+        "<updated>0001-01-01T00:00:00+01:00</updated><author>",
+        1,
+    )
+    .encode()
+)
+BAD_LOCATIONS = {
+    "/redirect-bad-ipv6": "http://[::1/x",
+    "/redirect-long-label": "http://" + "a" * 300 + ".example/x",
+}
+DRIP_SECONDS = 1.0  # between two bytes of /drip.xml and /drip-head.xml
 
 
 class FeedServer:
     """Routes: /rss.xml (ETag, 304), /live.xml (changes when a test says), /atom.xml,
     /malformed.xml, /flaky.xml (500 then 200), /limited.xml (429 with Retry-After then 200),
     /slow.xml (answers after 40 s), /huge.xml (60 MB), /loop (a redirect loop),
-    /page.html (not a feed)."""
+    /page.html (not a feed), /year-zero.xml (an entry dated in year 0 UTC), the redirects of
+    ``BAD_LOCATIONS`` to unparseable URLs, /drip.xml (headers, then the body one byte a
+    second) and /drip-head.xml (the status line itself one byte a second)."""
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
@@ -41,7 +58,8 @@ class FeedServer:
                 server.requests.append(
                     {"path": path, **{k.lower(): v for k, v in self.headers.items()}}
                 )
-                route = getattr(server, "route_" + path.strip("/").replace(".", "_"), None)
+                name = path.strip("/").replace(".", "_").replace("-", "_")
+                route = getattr(server, "route_" + name, None)
                 if route is None:
                     self.send_error(404)
                     return
@@ -136,3 +154,41 @@ class FeedServer:
 
     def route_page_html(self, handler, hit: int) -> None:
         self.send(handler, 200, HTML_PAGE, "text/html; charset=utf-8")
+
+    def route_year_zero_xml(self, handler, hit: int) -> None:
+        self.send(handler, 200, YEAR_ZERO, "application/atom+xml; charset=utf-8")
+
+    def _redirect_to(self, handler, location: str) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def route_redirect_bad_ipv6(self, handler, hit: int) -> None:
+        self._redirect_to(handler, BAD_LOCATIONS["/redirect-bad-ipv6"])
+
+    def route_redirect_long_label(self, handler, hit: int) -> None:
+        self._redirect_to(handler, BAD_LOCATIONS["/redirect-long-label"])
+
+    def _drip(self, handler, data: bytes) -> None:
+        """``data`` one byte every DRIP_SECONDS, until the client hangs up or the server stops."""
+        try:
+            for byte in data:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                if self.stop.wait(DRIP_SECONDS):
+                    return
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up, as it should
+
+    def route_drip_xml(self, handler, hit: int) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/rss+xml")
+        handler.send_header("Content-Length", str(len(RSS)))
+        handler.end_headers()
+        handler.wfile.flush()
+        self._drip(handler, RSS)
+
+    def route_drip_head_xml(self, handler, hit: int) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+        self._drip(handler, head + f"Content-Length: {len(RSS)}\r\n\r\n".encode() + RSS)

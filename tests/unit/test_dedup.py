@@ -214,7 +214,24 @@ def test_the_same_feed_item_with_new_text_is_a_link_duplicate():
     updated = with_links(article(OTHER, index=1), "guid-1", "https://f.example/a")
     decisions, kept = decide([sketch_article(first), sketch_article(updated)], [])
     assert decisions[article_key(updated)].kind == "link"
-    assert kept[0].links == ("guid-1", "https://f.example/a")
+    assert kept[0].links == ("guid-1",)  # the guid is the item; the link is not asked
+
+
+def test_items_with_distinct_guids_and_a_shared_link_are_distinct_stories():
+    home = "https://f.example/"  # a site that links every item to its home page
+    first = with_links(article(STORY, index=0), "guid-1", home)
+    second = with_links(article(OTHER, index=1), "guid-2", home)
+    decisions, kept = decide([sketch_article(first), sketch_article(second)], [])
+    assert decisions == {}
+    assert [e.links for e in kept] == [("guid-1",), ("guid-2",)]
+
+
+def test_without_a_guid_the_link_is_the_item():
+    first = with_links(article(STORY, index=0), None, "https://f.example/a")
+    updated = with_links(article(OTHER, index=1), None, "https://f.example/a")
+    decisions, kept = decide([sketch_article(first), sketch_article(updated)], [])
+    assert decisions[article_key(updated)].kind == "link"
+    assert [e.links for e in kept] == [("https://f.example/a",)]
 
 
 def test_the_index_learns_the_links_of_copies_of_lake_articles():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 
@@ -11,12 +13,21 @@ from connectors.feeds import (
     Fetcher,
     FetchPolicy,
     parse_feed,
+    read_feed,
     read_feed_list,
     retry_after,
 )
+from connectors.http import WATCHDOG
 from pipeline.feed_items import html_paragraphs, item_article
 from pipeline.records import FeedItem
-from tests.support.feed_server import ETAG, FeedServer
+from tests.support.feed_server import (
+    BAD_LOCATIONS,
+    DRIP_SECONDS,
+    ETAG,
+    ITEMS,
+    YEAR_ZERO,
+    FeedServer,
+)
 
 FAST = FetchPolicy(read_timeout=2, connect_timeout=2, attempts=3, backoff=0.05, min_interval=0)
 
@@ -84,6 +95,48 @@ def test_hostile_answers_end_in_a_named_outcome(server, path, outcome):
     assert report.message
 
 
+@pytest.mark.parametrize("path", sorted(BAD_LOCATIONS))
+def test_a_redirect_to_an_unparseable_url_is_that_feeds_outcome(server, path):
+    report, body, _ = Fetcher(FAST).fetch(server.url + path)
+    assert (report.outcome, body) == ("bad_redirect", b"")
+    assert BAD_LOCATIONS[path][:40] in report.message and server.url + path in report.message
+
+
+@pytest.mark.parametrize("path", ["/drip.xml", "/drip-head.xml"])
+def test_a_dripping_server_is_cut_at_the_feed_deadline(server, path):
+    policy = FetchPolicy(read_timeout=5 * DRIP_SECONDS, attempts=3, min_interval=0, deadline=2)
+    started = time.monotonic()
+    report, body, _ = Fetcher(policy).fetch(server.url + path)
+    seconds = time.monotonic() - started
+    assert (report.outcome, body) == ("timeout", b"")
+    assert 2 <= seconds < 2 + DRIP_SECONDS + 1  # each byte came well within the read timeout
+    assert server.url + path in report.message and "2 s" in report.message
+    assert not [t for t in threading.enumerate() if t.name == WATCHDOG]  # nothing left running
+
+
+def test_an_error_no_outcome_names_is_that_feeds_outcome(server, monkeypatch):
+    def failing_parse(*args):  # a fault no server can cause: feedparser itself raising
+        raise RuntimeError("feedparser broke")
+
+    monkeypatch.setattr("connectors.feeds.parse_feed", failing_parse)
+    report, items = read_feed(f"{server.url}/rss.xml", Fetcher(FAST), None, set())
+    assert (report.outcome, items) == ("unexpected_error", [])
+    assert "RuntimeError: feedparser broke" in report.message and server.url in report.message
+
+
+def test_an_item_the_lake_holds_is_known_by_its_guid_not_a_shared_link(server):
+    home = "https://milosi.example/"
+    server.live_items = [
+        {**ITEMS[0], "guid": "story-1", "link": home},
+        {**ITEMS[1], "guid": "story-2", "link": home},  # new story, same link
+        {**ITEMS[2], "guid": "", "link": "https://milosi.example/held/"},  # no guid: the link
+    ]
+    seen = {"story-1", home, "https://milosi.example/held/"}  # what the lake's index holds
+    report, items = read_feed(f"{server.url}/live.xml", Fetcher(FAST), None, seen)
+    assert [item.guid for item in items] == ["story-2"]
+    assert (report.items, report.already_in_lake) == (1, 2)
+
+
 def test_politeness_spaces_requests_to_one_host(server):
     waits = []
     fetcher = Fetcher(FetchPolicy(min_interval=5, attempts=1), sleep=waits.append)
@@ -97,6 +150,14 @@ def test_parse_keeps_readable_entries_of_a_malformed_feed(server):
     report, items = parse_feed(report.uri, body, headers, report)
     assert report.outcome == "ok" and "malformed" in report.message
     assert len(items) >= 2 and items[0].title.startswith("How Xi Jinping")
+
+
+def test_an_unusable_date_is_ignored_and_the_item_kept():
+    report = FeedReport("https://f.example/atom", "ok", sha256="0" * 64)
+    headers = {"content-type": "application/atom+xml"}
+    report, items = parse_feed(report.uri, YEAR_ZERO, headers, report)
+    assert (report.outcome, len(items)) == ("ok", 2)
+    assert items[0].published is None and items[1].published == dt.date(2025, 8, 29)
 
 
 def test_an_html_page_is_not_a_feed(server):
