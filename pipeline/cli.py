@@ -165,18 +165,21 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     from pipeline.factory import JobConfig
     from pipeline.jobs import Job, new_run_id
     from pipeline.lake import parse_partition_keys
+    from pipeline.lake.meta import LayoutMismatch, resolve_layout
     from pipeline.records import RunContext
 
     _check_beam_args(beam_args)
     reference_date = _parse_date(args.reference_date, "--reference-date")
     try:
-        partition_by = parse_partition_keys(args.partition_by)
+        asked = parse_partition_keys(args.partition_by) if args.partition_by else None
     except ValueError as error:
         raise UsageError(f"--partition-by: {error}") from None
     if not 0 < args.near_threshold <= 1:
         raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
+    if args.near_window_days < 0:
+        raise UsageError("--near-window-days must be 0 or more")
     options = PipelineOptions(beam_args)
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
@@ -187,6 +190,10 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     if "/" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/'")
     lake = _lake_root(args.lake)
+    try:
+        partition_by = resolve_layout(lake, asked)
+    except LayoutMismatch as mismatch:
+        raise UsageError(str(mismatch)) from None
     request = {
         "drops": [as_glob(pattern) for pattern in args.drops or []] or patterns,
         "feeds": feeds,
@@ -198,6 +205,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
         "deflate_level": args.deflate_level,
         "partition_by": list(partition_by),
         "near_threshold": args.near_threshold,
+        "near_window_days": args.near_window_days,
     }
     config = JobConfig(
         drops=tuple(patterns),
@@ -212,6 +220,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
         max_segment_bytes=args.max_segment_bytes,
         partition_by=partition_by,
         near_threshold=args.near_threshold,
+        near_window_days=args.near_window_days,
         request=request,
     )
     return Job(config, options, drop_count, started)

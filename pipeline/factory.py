@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from connectors.drops import ReadDrops
 from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
-from connectors.lake_index import ReadLakeIndex
+from connectors.lake_index import NEAR_WINDOW_DAYS, LakeHistory
 from pipeline.classify import ClassifyArticles
 from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
 from pipeline.feed_items import ParseFeedItems
@@ -61,6 +61,7 @@ class JobConfig:
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
+    near_window_days: int = NEAR_WINDOW_DAYS
 
 
 def _reject_outcome(reject: Reject) -> tuple[str, str]:
@@ -114,7 +115,6 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     if not config.drops and not config.feeds:
         raise ValueError("build_pipeline: give drops, feeds or both")
     staging = staging_folder(config.lake, config.run.run_id)
-    lake_index = pipeline | "Read the lake's index" >> ReadLakeIndex(config.lake)
     parsed_articles, rejects_by_source, summaries = [], [], []
     if config.drops:
         drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
@@ -124,14 +124,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         rejects_by_source.append(parsed["rejects"])
         summaries.append(split["summaries"] | "Key drop summaries" >> beam.Map(_summary_of("drop")))
     if config.feeds:
-        seen = (
-            lake_index
-            | "Links the lake holds"
-            >> beam.FlatMap(lambda batch: [link for row in batch.links.values() for link in row])
-            | "Gather links" >> beam.combiners.ToList()
-        )
         feeds = pipeline | "Read feeds" >> ReadFeeds(
-            list(config.feeds), config.feed_validators, config.fetch_policy, seen
+            list(config.feeds), config.feed_validators, config.fetch_policy, config.lake
         )
         items = feeds["items"] | "Parse feed items" >> ParseFeedItems(config.run)
         parsed_articles.append(items["articles"])
@@ -143,9 +137,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         | "Gather articles" >> beam.Flatten()
         | "Classify region and topic" >> ClassifyArticles()
     )
-    decided = classified | "Decide duplicates" >> DecideDuplicates(
-        lake_index, config.near_threshold
-    )
+    history = LakeHistory(config.lake, config.near_window_days)
+    decided = classified | "Decide duplicates" >> DecideDuplicates(history, config.near_threshold)
     output = LakeOutput(config.lake, staging, config.run.run_id, config.codec, config.deflate_level)
     articles = classified | "Publish articles" >> PublishArticles(
         decided["decisions"], output, config.partition_by

@@ -35,8 +35,12 @@ from pipeline.lake.commit import (
     open_run,
     reached,
     recover,
+    staging_folder,
 )
+from pipeline.lake.files import LakeOutput
+from pipeline.lake.index import stage_catalog
 from pipeline.lake.lease import LeaseLost, WriterLease
+from pipeline.lake.meta import upgrade
 from pipeline.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 
 __all__ = [
@@ -139,10 +143,12 @@ def skip_ingested(job: Job, quiet: bool = False) -> tuple[Job, dict[str, str]]:
 
 
 def repair(lake: str, command: str, wait: float = 0.0) -> None:
-    """Under the lease, finish or undo what earlier writers left (:func:`recover`)."""
+    """Under the lease, finish or undo what earlier writers left (:func:`recover`), and bring
+    a lake of an earlier format up to date (:func:`~pipeline.lake.meta.upgrade`)."""
     with WriterLease(lake, command) as lease:
         _acquire(lease, wait)
         _recover_logged(lake)
+        upgrade(lake, lease)
 
 
 def _acquire(lease: WriterLease, wait: float) -> None:
@@ -193,6 +199,7 @@ def run_batch(
     _acquire(lease, wait)
     try:
         _recover_logged(config.lake)
+        upgrade(config.lake, lease)
         if (earlier := check_run_id(config)) is not None:
             return Outcome("already_committed", earlier, {})
         skipped: dict[str, str] = {}
@@ -251,6 +258,12 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         save_feed_state(config.lake, [i for i in manifest["inputs"] if i["type"] == "feed"])
         abandon_run(config.lake, run_id)
         return manifest
+    catalog = stage_catalog(
+        LakeOutput(config.lake, staging_folder(config.lake, run_id), run_id), manifest
+    )
+    if catalog is not None:
+        manifest["outputs"].append(catalog)
+        manifest["counts"]["files"] += 1
     try:
         commit_run(config.lake, manifest, lease)
     except LeaseLost as lost:

@@ -21,7 +21,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.lake_index import INDEX_FOLDER
+from connectors.lake_index import (
+    INDEX_FOLDER,
+    catalog_entries,
+    legacy_index_files,
+    read_catalog,
+)
 from connectors.lake_json import read_json
 from pipeline import __version__
 from pipeline.avro_binary import count_container_records
@@ -167,17 +172,15 @@ def brought_nothing(manifest: dict[str, Any]) -> bool:
 
 
 def ingested_drops(lake: str) -> dict[str, dict[str, Any]]:
-    """Every drop a committed run read, by SHA-256: ``{sha256: {uri, size, modified, run_id}}``."""
-    found: dict[str, dict[str, Any]] = {}
+    """Every drop a committed run read, by SHA-256: ``{sha256: {uri, size, modified, run_id}}``,
+    from the lake's drop catalog; in a lake of format 1 (no catalog yet, not upgraded), from
+    every manifest."""
+    catalog = read_catalog(lake)
+    if catalog or not legacy_index_files(lake):
+        return catalog
     pattern = FileSystems.join(lake, "_runs", "*.json")
-    for match in FileSystems.match([pattern])[0].metadata_list:
-        manifest = read_json(match.path)
-        if manifest.get("status") != "succeeded":
-            continue
-        for entry in manifest.get("inputs", []):
-            if entry.get("type", "drop") == "drop" and entry.get("sha256"):
-                found[entry["sha256"]] = {**entry, "run_id": manifest["run_id"]}
-    return found
+    manifests = (read_json(m.path) for m in FileSystems.match([pattern])[0].metadata_list)
+    return {entry["sha256"]: entry for entry in catalog_entries(manifests)}
 
 
 def already_ingested(

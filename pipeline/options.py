@@ -6,6 +6,7 @@ import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from connectors.lake_index import NEAR_WINDOW_DAYS
 from pipeline.dedup import DEFAULT_THRESHOLD
 from pipeline.lake import CODECS, DEFLATE_LEVEL, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
@@ -120,10 +121,10 @@ class LakeOptions(PipelineOptions):
         )
         parser.add_argument(
             "--partition-by",
-            default=",".join(PARTITION_KEYS),
             metavar="KEYS",
             help="Article partition folders, in order: some of dt, region, topic, comma "
-            "separated. Default: %(default)s.",
+            f"separated. Default: the lake's own layout; {','.join(PARTITION_KEYS)} for a new "
+            "lake. A lake keeps its layout: other keys are refused.",
         )
         parser.add_argument(
             "--near-threshold",
@@ -131,6 +132,15 @@ class LakeOptions(PipelineOptions):
             default=DEFAULT_THRESHOLD,
             help="Estimated Jaccard similarity of word 5-shingles at which two articles are "
             "near duplicates. Default: %(default)s.",
+        )
+        parser.add_argument(
+            "--near-window-days",
+            type=int,
+            default=NEAR_WINDOW_DAYS,
+            metavar="DAYS",
+            help="Near copies are looked for among the lake's articles published at most this "
+            "many days before or after the run's own (exact copies and feed items: the whole "
+            "history, whatever the window). Default: %(default)s.",
         )
         parser.add_argument(
             "--run-id",

@@ -140,6 +140,9 @@ class IndexBatch:
     bands: np.ndarray  # (n, BANDS) <u4: LSH band keys
     sketches: np.ndarray  # (n, NUM_PERM) u1: b-bit sketches
     links: dict[int, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # row: links
+    # (n,) int64: published day (date ordinal) of a run's new entry; 0 where unknown (an
+    # entry of the lake's, which the run only adds links to). None: no row's day is known.
+    days: np.ndarray | None = None
 
     @classmethod
     def of(cls, entries: Iterable[IndexEntry]) -> IndexBatch:
@@ -164,11 +167,17 @@ class IndexBatch:
         for batch in batches:
             links.update((offset + row, found) for row, found in batch.links.items())
             offset += len(batch)
+        days = None
+        if any(batch.days is not None for batch in batches):
+            days = np.concatenate(
+                [b.days if b.days is not None else np.zeros(len(b), np.int64) for b in batches]
+            )
         return cls(
             ids=np.concatenate([batch.ids for batch in batches]),
             bands=np.concatenate([batch.bands for batch in batches]),
             sketches=np.concatenate([batch.sketches for batch in batches]),
             links=links,
+            days=days,
         )
 
     def __len__(self) -> int:

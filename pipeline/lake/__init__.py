@@ -3,8 +3,10 @@
 - :mod:`pipeline.lake.paths`: kinds, partition folders and file names (controlled values only);
 - :mod:`pipeline.lake.files`: Avro container files, written in staging and renamed into place;
 - :mod:`pipeline.lake.staging`: articles encoded once and staged as parts while dedup decides;
-- :mod:`pipeline.lake.publish`: the transforms that write articles, duplicates, rejects and
-  the index.
+- :mod:`pipeline.lake.publish`: the transforms that write articles, duplicates and rejects;
+- :mod:`pipeline.lake.index`: what a run adds to the deduplication index;
+- :mod:`pipeline.lake.lease`: the writer lease, one writer at a time;
+- :mod:`pipeline.lake.commit`: the commit protocol, and recovery from a crash at any step.
 """
 
 from pipeline.lake.files import (
@@ -24,7 +26,8 @@ from pipeline.lake.paths import (
     parse_partition_keys,
     partition_of,
 )
-from pipeline.lake.publish import PublishArticles, WriteIndex, WriteToLake
+from pipeline.lake.index import WriteIndex
+from pipeline.lake.publish import PublishArticles, WriteToLake
 from pipeline.lake.staging import ArticleEncoder, StagedArticle, stage_article
 
 __all__ = [

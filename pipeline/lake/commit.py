@@ -1,10 +1,12 @@
 """The commit protocol: a run's changes become visible all at once, at one commit point.
 
 Guarantees: until its manifest is written, nothing a run writes is outside its staging folder
-``<lake>/_staging/<run_id>/`` (data files, parts, reports, the feed state it learned), so
-readers see none of it. Writing ``<lake>/_runs/<run_id>.json`` with ``status: succeeded`` is
-the commit: it lists every file the run made. After it, the run *finishes*: each staged file
-is renamed into its partition, the feed state is saved, the staging folder is removed. Each
+``<lake>/_staging/<run_id>/`` (data files, parts, reports, the index and catalog files it
+adds, the feed state it learned), so readers see none of it. Writing
+``<lake>/_runs/<run_id>.json`` with ``status: succeeded`` is the commit: it lists every file
+the run made, and, for a compaction or an upgrade, every file those replace. After it, the
+run *finishes*: each staged file is renamed into its partition, the files it replaces are
+deleted, the feed state is saved, the staging folder is removed. Each
 finishing step can be done again with the same result, so a writer that dies at any point
 leaves a lake the next writer repairs, under the writer lease, before it does anything else
 (:func:`recover`): a committed run is finished, an uncommitted one removed. Recovery never
@@ -26,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from connectors.feeds import save_feed_state
 from connectors.lake_index import INDEX_FOLDER
 from connectors.lake_json import make_folder, read_json, write_json
+from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.lease import WriterLease
 
 __all__ = [
@@ -44,7 +47,6 @@ __all__ = [
     "staging_folder",
 ]
 
-COMMIT_PROTOCOL = 2  # 1: files renamed into place before the manifest (feedlake before 0.2)
 RUNNING_MARKER = "RUNNING"
 STAGING = "_staging"
 CRASH_POINTS = (
@@ -128,11 +130,17 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
         _publish(staged_path(lake, run_id, output["path"]), output["path"])
         if n == 0:
             reached("published_one")
+    replaced = [path for path in manifest.get("replaced", []) if FileSystems.exists(path)]
+    if replaced:  # what a compaction or an upgrade merged into its outputs
+        FileSystems.delete(replaced)
     reached("published")
     feeds = [entry for entry in manifest.get("inputs", []) if entry.get("type") == "feed"]
     if feeds:
         save_feed_state(lake, feeds)
     reached("state_saved")
+    layout = manifest.get("partition_by") or (manifest.get("request") or {}).get("partition_by")
+    if layout:
+        write_description(lake, tuple(layout))
     _remove_staging(lake, run_id)
 
 

@@ -21,7 +21,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.lake_index import INDEX_FOLDER
+from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER
 from connectors.lake_json import make_folder
 from pipeline import __version__
 from pipeline.avro_binary import ISAL_LEVEL, record_encoder, write_deflate_block
@@ -58,7 +58,8 @@ _SCHEMAS = {
     "articles": "Article",
     "duplicates": "Article",
     "rejects": "Reject",
-    INDEX_FOLDER: "IndexEntry",
+    INDEX_FOLDER: "IndexBlock",
+    CATALOG_FOLDER: "CatalogEntry",
 }
 
 
@@ -122,15 +123,21 @@ class StagedFile:
     """One data file of the run, written in the staging folder; the commit renames it into
     its partition in one step."""
 
-    def __init__(self, output: LakeOutput, destination: str):
+    def __init__(
+        self,
+        output: LakeOutput,
+        destination: str,
+        name: str | None = None,
+        codec: str | None = None,
+    ):
         self.destination = destination
-        name = file_name(output.run_id, 0, 1)
+        name = name or file_name(output.run_id, 0, 1)
         self.staged = FileSystems.join(output.staging, "files", *destination.split("/"), name)
         self.target = FileSystems.join(output.lake, *destination.split("/"), name)
         make_folder(self.staged.rsplit("/", 1)[0])
         self.fh = FileSystems.create(self.staged, compression_type=CompressionTypes.UNCOMPRESSED)
         schema = _SCHEMAS[destination.split("/", 1)[0]]
-        self.writer = avro_writer(self.fh, schema, output.codec, output.level)
+        self.writer = avro_writer(self.fh, schema, codec or output.codec, output.level)
         self.encode = encoder_for(schema)
         self.count = 0
         self.pending: list[bytes] = []  # pieces of encoded records not yet in a block
@@ -167,9 +174,16 @@ class StagedFile:
         return PublishedFile(path=self.target, kind=kind, partition=partition)
 
 
-def write_file(output: LakeOutput, destination: str, records: Iterable) -> PublishedFile:
-    """Stage ``records`` as the run's one file of ``destination``."""
-    staged = StagedFile(output, destination)
+def write_file(
+    output: LakeOutput,
+    destination: str,
+    records: Iterable,
+    name: str | None = None,
+    codec: str | None = None,
+) -> PublishedFile:
+    """Stage ``records`` as the run's one file of ``destination`` (named ``name``, written
+    with ``codec``, else as the run's data files are)."""
+    staged = StagedFile(output, destination, name, codec)
     for record in records:
         staged.write(record)
     return staged.close()

@@ -37,7 +37,7 @@ from pipeline.lake.paths import (
 from pipeline.lake.staging import ArticleEncoder, Parts, read_parts, stage_article
 from pipeline.records import Dedup, IndexBatch
 
-__all__ = ["PublishArticles", "WriteIndex", "WriteToLake"]
+__all__ = ["PublishArticles", "WriteToLake"]
 
 class _Decisions(Protocol):
     def get(self, key: str) -> Dedup | None: ...
@@ -153,27 +153,6 @@ class _PublishGroupFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.DUPLICATE_PARTS, part)
         for outcome in outcomes.items():
             yield beam.pvalue.TaggedOutput(self.OUTCOMES, outcome)
-
-
-class _PublishIndexFn(beam.DoFn):
-    def __init__(self, output: LakeOutput) -> None:
-        self.output = output
-
-    def process(self, batch: IndexBatch) -> Iterator[PublishedFile]:
-        if len(batch):
-            yield write_file(self.output, INDEX_FOLDER, batch)
-
-
-class WriteIndex(beam.PTransform):
-    """The run's one :class:`~pipeline.records.IndexBatch` in; its ``_index/`` file out (none
-    when the run kept no article)."""
-
-    def __init__(self, output: LakeOutput) -> None:
-        super().__init__()
-        self.output = output
-
-    def expand(self, batches):
-        return batches | "Publish the index" >> beam.ParDo(_PublishIndexFn(self.output))
 
 
 class PublishArticles(beam.PTransform):

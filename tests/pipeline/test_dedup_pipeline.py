@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import apache_beam as beam
@@ -15,6 +16,16 @@ from pipeline.lake import LakeOutput, PublishArticles, StagedArticle
 from pipeline.lake.staging import Parts
 from pipeline.records import IndexBatch, IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedHistory:
+    """A lake's history that holds ``batch`` whatever the run asks."""
+
+    batch: IndexBatch
+
+    def for_run(self, run: IndexBatch, days) -> IndexBatch:
+        return self.batch
 
 
 def records(lake: Path, kind: str) -> dict[int, dict]:
@@ -49,9 +60,8 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
     # What the run stages for publishing at its commit, as the lake will hold it.
     lake, arriving = tmp_path / "staging" / "files", story_and_copies()
     with TestPipeline() as p:
-        index = p | "No index" >> beam.Create([], reshuffle=False)
         articles = p | beam.Create(arriving, reshuffle=False)
-        decided = articles | DecideDuplicates(index)
+        decided = articles | DecideDuplicates()  # a new lake: no history
         published = articles | PublishArticles(
             decided["decisions"],
             LakeOutput(str(tmp_path / "lake"), str(tmp_path / "staging"), "run"),
@@ -93,11 +103,9 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     sketch = sketch_article(original)
     lake = tmp_path / "s" / "files"  # what the run will publish at its commit
     with TestPipeline() as p:
-        index = p | "Index" >> beam.Create(
-            [IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])], reshuffle=False
-        )
+        held = IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])
         articles = p | beam.Create([original], reshuffle=False)
-        decided = articles | DecideDuplicates(index)
+        decided = articles | DecideDuplicates(FixedHistory(held))
         output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "s"), "run")
         articles | PublishArticles(decided["decisions"], output)
         assert_that(decided["index"] | beam.Map(len), equal_to([0]), label="index")
