@@ -81,10 +81,14 @@ def _lake_root(lake: str) -> str:
 
 
 def _inputs(
-    drops: list[str] | None, feeds: str | None, watching: bool = False
-) -> tuple[list[str], int, list[str]]:
-    """Drop files, how many, and feed URLs; the samples by default. A watched folder may be
-    empty; a run's pattern must match something."""
+    drops: list[str] | None,
+    feeds: str | None,
+    lake: str,
+    follow_symlinks: bool = False,
+    watching: bool = False,
+) -> tuple[list[str], list[str], dict]:
+    """Drop files, feed URLs, and the files matched but not read (with why); the samples by
+    default. A watched folder may be empty; a run's pattern must match something."""
     if not drops and not feeds:
         if not SAMPLE_DROPS.is_dir() or not SAMPLE_FEEDS.is_file():
             raise UsageError(
@@ -92,8 +96,20 @@ def _inputs(
                 "installed without its repository); pass --drops GLOB or --feeds FILE"
             )
         drops, feeds = [str(SAMPLE_DROPS)], str(SAMPLE_FEEDS)
-    patterns, count = _matched_drops(drops, watching) if drops else ([], 0)
-    return patterns, count, _listed_feeds(feeds) if feeds else []
+    urls = _listed_feeds(feeds) if feeds else []
+    if not drops:
+        return [], urls, {}
+    from connectors.drop_listing import also_feeds
+
+    listing = _matched_drops(drops, lake, follow_symlinks, watching)
+    skipped = {**listing.skipped, **also_feeds(listing.names, urls)}
+    names = [name for name in listing.names if name not in skipped]
+    if not names and not urls and not watching:
+        path, skip = next(iter(skipped.items()))
+        raise UsageError(
+            f"--drops: every file matched is skipped ({len(skipped)}), e.g. {path}: {skip.message}"
+        )
+    return names, urls, skipped
 
 
 def _listed_feeds(path: str) -> list[str]:
@@ -110,15 +126,27 @@ def _listed_feeds(path: str) -> list[str]:
     return urls
 
 
-def _matched_drops(patterns: list[str], watching: bool = False) -> tuple[list[str], int]:
-    from connectors.drops import expand_patterns
+def _matched_drops(
+    patterns: list[str], lake: str | None, follow_symlinks: bool = False, watching: bool = False
+):
+    from connectors.drop_listing import list_drops
 
-    matched = expand_patterns(patterns)
-    empty = [glob for glob, paths in matched.items() if not paths]
+    listing = list_drops(patterns, lake, follow_symlinks)
+    empty = [glob for glob, count in listing.matched.items() if not count]
     if empty and not watching:
         raise UsageError(f"--drops {empty[0]!r} matches no file; check the path or the glob")
-    files = sorted({path for paths in matched.values() for path in paths})
-    return files, len(files)
+    return listing
+
+
+def _report_skipped(skipped: dict, reported: set | None) -> None:
+    """Log each file matched but not read, and why; a watcher says it once per file."""
+    for path, skip in sorted(skipped.items()):
+        if reported is not None:
+            if (path, skip.reason) in reported:
+                continue
+            reported.add((path, skip.reason))
+        level = logging.INFO if skip.reason in ("temporary", "also_a_feed") else logging.WARNING
+        _LOG.log(level, "skip %s: %s", path, skip.message)
 
 
 def _fetch_policy(args: argparse.Namespace):
@@ -151,14 +179,21 @@ def _check_beam_args(beam_args: list[str]) -> None:
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
 
 
-def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = False):
-    """The run's Job from the command line, checked; usage errors raise UsageError."""
+def _prepare(
+    args: argparse.Namespace,
+    beam_args: list[str],
+    watching: bool = False,
+    reported: set | None = None,
+):
+    """The run's Job from the command line, checked; usage errors raise UsageError.
+
+    Files matched but not read are logged; with ``reported``, each only once."""
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from connectors.feeds import load_feed_state
     from pipeline import __version__
-    from pipeline.factory import JobConfig
+    from pipeline.factory import JobConfig, repeated_inputs
     from pipeline.jobs import Job, new_run_id
     from pipeline.lake import parse_partition_keys
     from pipeline.records import RunContext
@@ -177,14 +212,17 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
     FileSystems.set_options(options)
-    patterns, drop_count, feeds = _inputs(args.drops, args.feeds, watching)
+    lake = _lake_root(args.lake)
+    names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)
+    _report_skipped(skipped, reported)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or new_run_id(started)
     if "/" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/'")
-    lake = _lake_root(args.lake)
+    if repeated := repeated_inputs(names, feeds):
+        raise UsageError(f"{repeated[0]} is given more than once (as drops or feeds); name it once")
     config = JobConfig(
-        drops=tuple(patterns),
+        drops=tuple(names),
         feeds=tuple(feeds),
         feed_validators=load_feed_state(lake),
         fetch_policy=_fetch_policy(args),
@@ -197,7 +235,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
         partition_by=partition_by,
         near_threshold=args.near_threshold,
     )
-    return Job(config, options, drop_count, started)
+    return Job(config, options, len(names), started)
 
 
 def _command_run(argv: list[str]) -> int:
@@ -254,7 +292,8 @@ def _command_watch(argv: list[str]) -> int:
         raise UsageError("--run-id names one run; watch makes a run per batch")
     if not args.drops and not args.feeds:
         raise UsageError("watch needs --drops, --feeds or both")
-    _prepare(args, beam_args, watching=True)  # usage errors now, not at the first poll
+    reported: set[tuple[str, str]] = set()
+    _prepare(args, beam_args, True, reported)  # usage errors now, not at the first poll
 
     import signal
     import threading
@@ -277,7 +316,9 @@ def _command_watch(argv: list[str]) -> int:
         elif not args.quiet:
             print(line, flush=True)
 
-    return watch(lambda: _prepare(args, beam_args, watching=True), args.poll_interval, stop, report)
+    return watch(
+        lambda: _prepare(args, beam_args, True, reported), args.poll_interval, stop, report
+    )
 
 
 def _validate_parser() -> argparse.ArgumentParser:
@@ -294,6 +335,11 @@ def _validate_parser() -> argparse.ArgumentParser:
         help="Date giving dateline dates their year when a file name holds no date.",
     )
     parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="Read a link a folder or glob matched even when it leads out of that folder.",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="Also classify each article and show the evidence: region method, countries "
@@ -308,18 +354,23 @@ def _command_validate(argv: list[str]) -> int:
     args = _validate_parser().parse_args(argv)
     reference_date = _parse_date(args.reference_date, "--reference-date")
 
-    from connectors.drops import expand_patterns, read_drop
+    from connectors.drop_listing import list_drops
+    from connectors.drops import read_drop
     from pipeline import __version__
     from pipeline.output import print_validate_report, validate_report_json
     from pipeline.records import RunContext
     from pipeline.validate import validate_drop
 
-    matched = expand_patterns(args.files)
-    if empty := [glob for glob, paths in matched.items() if not paths]:
+    listing = list_drops(args.files, follow_symlinks=args.follow_symlinks)
+    if empty := [glob for glob, count in listing.matched.items() if not count]:
         raise UsageError(f"{empty[0]!r} matches no file")
+    for path, skip in sorted(listing.skipped.items()):
+        print(f"feedlake validate: skip {path}: {skip.message}", file=sys.stderr)
+    if not listing.names:
+        raise UsageError("every file matched is skipped (the reasons are above)")
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     run = RunContext("validate", now, __version__)
-    paths = sorted({path for paths in matched.values() for path in paths})
+    paths = listing.names
     explainer = None
     if args.explain:
         from pipeline.classify import classifier

@@ -4,7 +4,10 @@ drops. Each input ends read whole and once, or skipped and said so; never lost i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from benchmarks.corpus import generate
 from pipeline.cli import main
+from tests.conftest import ROOT, SAMPLE_DROP
+from tests.e2e.test_cli_run import read_lake
 
 pytestmark = pytest.mark.e2e
 
@@ -60,3 +65,75 @@ def test_validate_reads_compressed_drops_whole(compressed, capsys):
     assert main(["validate", str(folder), "--json"]) == 0
     reports = json.loads(capsys.readouterr().out)
     assert [(r["size"], r["articles"], r["clean"]) for r in reports] == [(size, 5400, True)] * 2
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    """``feedlake ARGV`` in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    """A drop folder as found: odd names, a link out, a feed, a temporary file, and the lake
+    itself inside it; run twice with --drops 'inbox/**' and a feed list naming the feed."""
+    root = tmp_path_factory.mktemp("inbox")
+    inbox, lake = root / "inbox", root / "inbox" / "lake"
+    inbox.mkdir()
+    shutil.copy(SAMPLE_DROP, inbox / "milosi[1]-2025-08-29.txt")
+    (inbox / "milosi1-2025-08-29.txt").write_text(
+        next(iter(generate(3, exact_rate=0, near_rate=0, seed=8).drops.values()))
+    )
+    (root / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (inbox / "passwd").symlink_to(root / "passwd")
+    shutil.copy(ROOT / "samples" / "feeds" / "milosi-2025-08-29.rss", inbox / "a.rss")
+    (inbox / "milosi-2025-08-30.txt.part").write_text("half a drop")
+    (root / "feeds.txt").write_text("inbox/a.rss\n")
+    argv = ["run", "--drops", str(inbox / "**"), "--feeds", str(root / "feeds.txt")]
+    return root, [run_cli([*argv, "--lake", str(lake)]) for _ in range(2)]
+
+
+def test_odd_names_are_read_as_themselves_and_each_file_once(inbox):
+    root, runs = inbox
+    assert [code for code, _, _ in runs] == [0, 0]
+    first = manifests(root / "inbox" / "lake")[0]
+    assert first["status"] == "succeeded"
+    drops = {Path(i["uri"]).name: i["segments"] for i in first["inputs"] if i["type"] == "drop"}
+    assert drops == {"milosi[1]-2025-08-29.txt": 10, "milosi1-2025-08-29.txt": 3}
+    (feed,) = [i for i in first["inputs"] if i["type"] == "feed"]
+    assert feed["uri"] == str(root / "inbox" / "a.rss")  # read once, as the feed it is listed as
+    assert "skip " + str(root / "inbox" / "a.rss") + ": listed in --feeds too" in runs[0][2]
+
+
+def test_a_link_out_of_the_folder_is_skipped_and_said_so(inbox):
+    root, runs = inbox
+    titles = [a["title"] for a in read_lake(root / "inbox" / "lake", "articles")]
+    assert not [t for t in titles if t.startswith("root:")]
+    assert f"skip {root / 'inbox' / 'passwd'}: a link to {root / 'passwd'}, outside" in runs[0][2]
+    assert f"skip {root / 'inbox' / 'milosi-2025-08-30.txt.part'}: a temporary name" in runs[0][2]
+
+
+def test_the_lake_inside_the_drop_folder_is_never_read_as_drops(inbox):
+    root, runs = inbox
+    lake = root / "inbox" / "lake"
+    runs_written = manifests(lake)
+    assert len(runs_written) == 2  # the second run read only the feed again
+    second = runs_written[1]
+    assert [i["type"] for i in second["inputs"]] == ["feed"]
+    assert "inside the lake" in runs[1][2]
+    uris = {
+        r["lineage"]["source_uri"]
+        for kind in ("articles", "rejects")
+        for r in read_lake(lake, kind)
+    }
+    assert not [uri for uri in uris if uri.startswith(str(lake))]
+
+
+def test_a_run_whose_every_file_is_skipped_is_a_usage_error_that_says_why(tmp_path):
+    (tmp_path / "milosi-2025-08-29.txt.part").write_text("half a drop")
+    code, _, err = run_cli(["run", "--drops", str(tmp_path), "--lake", str(tmp_path / "lake")])
+    assert code == 2
+    assert "every file matched is skipped (1)" in err and "a temporary name" in err
+    assert not (tmp_path / "lake").exists()

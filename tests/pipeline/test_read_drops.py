@@ -24,3 +24,15 @@ def test_a_compressed_drop_beyond_one_read_arrives_whole(tmp_path):
     with TestPipeline() as p:
         drops = p | ReadDrops([path])
         assert_that(drops | beam.Map(lambda d: (d.uri, d.size, d.sha256)), equal_to(expected))
+
+
+def test_each_named_file_is_read_as_itself_never_as_a_glob(tmp_path):
+    odd, plain = tmp_path / "milosi[1]-2025-08-29.txt", tmp_path / "milosi1-2025-08-29.txt"
+    odd.write_bytes(b"bracketed")
+    plain.write_bytes(b"plain")
+    with TestPipeline() as p:
+        drops = p | ReadDrops([str(odd), str(plain)])
+        assert_that(
+            drops | beam.Map(lambda d: (d.uri, d.data)),
+            equal_to([(str(odd), b"bracketed"), (str(plain), b"plain")]),
+        )

@@ -1,4 +1,4 @@
-"""How a drop gets its reference date, and how patterns expand."""
+"""How a drop gets its reference date, and that it is read whole, compressed or not."""
 
 from __future__ import annotations
 
@@ -10,14 +10,7 @@ import pytest
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from connectors.drops import (
-    as_glob,
-    date_from_name,
-    expand_patterns,
-    file_sha256,
-    read_drop,
-    reference_for,
-)
+from connectors.drops import date_from_name, file_sha256, read_drop, reference_for
 
 MTIME = dt.datetime(2025, 9, 1, 12, tzinfo=dt.timezone.utc)
 
@@ -39,15 +32,6 @@ def test_reference_date_prefers_name_then_flag_then_mtime():
     assert reference_for("/d/drop.txt", MTIME, flag) == (flag, "reference_date")
     assert reference_for("/d/drop.txt", MTIME, None) == (dt.date(2025, 9, 1), "file_mtime")
     assert reference_for("/d/drop.txt", None, None) == (None, None)
-
-
-def test_folders_expand_to_their_files(tmp_path):
-    (tmp_path / "a.txt").write_text("x")
-    (tmp_path / "b.txt").write_text("y")
-    matched = expand_patterns([str(tmp_path)])
-    assert list(matched) == [as_glob(str(tmp_path))]
-    assert [p.rsplit("/", 1)[1] for p in next(iter(matched.values()))] == ["a.txt", "b.txt"]
-    assert expand_patterns([str(tmp_path / "none*.txt")]) == {str(tmp_path / "none*.txt"): []}
 
 
 # Beam hands a compressed file's reader 16 MiB at a time: one read() stops there.
