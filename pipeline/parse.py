@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 MAX_TITLE_CHARS = 400
+_SLACK = dt.timedelta(days=1)  # a dateline's day may run a day ahead of the drop's (time zones)
 
 _MONTH_NAMES = tuple(
     "January February March April May June July August September October November December".split()
@@ -87,24 +88,23 @@ def month_number(word: str) -> int | None:
 
 
 def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
-    """The date with that month and day nearest to ``reference`` (a year back or forward).
+    """The latest date with that month and day not after ``reference``, with a day of slack
+    for time zones, looking back at most into the year before.
 
-    A Dec. 31 dateline in a drop dated Jan. 2 is last year's; Jan. 2 in a drop dated Dec. 31
-    is next year's. None when no year gives a real date (Feb. 30).
+    A dateline reports news already out when the drop was made, so "Mar. 16" in a drop of
+    Nov. 28, 2026 is 2026-03-16, never 2027; "Dec. 31" in a drop of Jan. 2 is last year's,
+    and "Jan. 1" in a drop of Dec. 31 next year's (the slack). None when neither year has
+    that day (Feb. 30; Feb. 29 with no leap year since the start of last year).
     """
-    try:
-        same_year = dt.date(reference.year, month, day)
-    except ValueError:  # Feb. 29, or no such day
-        same_year = None
-    if same_year is not None and abs((same_year - reference).days) <= 182:
-        return same_year  # the other years' dates are at least 183 days away: nearer is this
-    candidates = []
-    for year in (reference.year - 1, reference.year, reference.year + 1):
+    latest = reference + _SLACK
+    for year in range(latest.year, reference.year - 2, -1):
         try:
-            candidates.append(dt.date(year, month, day))
-        except ValueError:
+            date = dt.date(year, month, day)
+        except ValueError:  # Feb. 29, or no such day
             continue
-    return min(candidates, key=lambda day: abs(day - reference), default=None)
+        if date <= latest:
+            return date
+    return None
 
 
 def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | None:

@@ -90,38 +90,62 @@ def test_language_words_and_lineage(articles):
     assert len({a.id for a in articles}) == 10
 
 
+def _on(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(1, 12),
     st.integers(1, 31),
     st.dates(min_value=dt.date(4, 1, 1), max_value=dt.date(9995, 12, 31)),
 )
-def test_infer_year_is_the_nearest_date_with_that_month_and_day(month, day, reference):
-    # Every day of the year before, the year of and the year after the reference (a Feb. 29
-    # can be 14 months away: Feb. 29, 2000 for a drop of May 1, 2001).
-    years = {reference.year - 1, reference.year, reference.year + 1}
-    around = (reference + dt.timedelta(days=offset) for offset in range(-731, 732))
-    matching = [
-        date for date in around if (date.month, date.day) == (month, day) and date.year in years
-    ]
-    nearest = min(matching, key=lambda date: abs(date - reference), default=None)
-    assert infer_year(month, day, reference) == nearest
+def test_infer_year_is_the_latest_date_not_after_the_reference(month, day, reference):
+    latest = reference + dt.timedelta(days=1)  # a day of slack for time zones
+    inferred = infer_year(month, day, reference)
+    later = [_on(year, month, day) for year in range(reference.year - 1, reference.year + 2)]
+    if inferred is None:  # no such day this year or last (Feb. 30; Feb. 29 off leap years)
+        assert all(date is None or date > latest for date in later)
+        return
+    assert (inferred.month, inferred.day) == (month, day)
+    assert inferred <= latest  # never in the future
+    assert latest - inferred <= dt.timedelta(days=367)  # at most a year back
+    assert all(date is None or date <= inferred or date > latest for date in later)
 
 
-def test_infer_year_looks_a_whole_year_back_and_forward():
+def test_a_dateline_never_lands_in_the_future_of_its_drop():
+    # The case: "Mar. 16" in a drop whose file time is 2026-11-28 became 2027-03-16.
+    assert infer_year(3, 16, dt.date(2026, 11, 28)) == dt.date(2026, 3, 16)
+    assert infer_year(1, 2, dt.date(2025, 12, 31)) == dt.date(2025, 1, 2)
+    assert infer_year(8, 31, dt.date(2025, 8, 29)) == dt.date(2024, 8, 31)
+    assert infer_year(8, 29, dt.date(2025, 8, 29)) == dt.date(2025, 8, 29)
+
+
+def test_infer_year_allows_a_day_of_slack_and_crosses_new_year_backwards():
+    assert infer_year(8, 30, dt.date(2025, 8, 29)) == dt.date(2025, 8, 30)
+    assert infer_year(1, 1, dt.date(2025, 12, 31)) == dt.date(2026, 1, 1)
+    assert infer_year(12, 31, dt.date(2026, 1, 2)) == dt.date(2025, 12, 31)
+    assert infer_year(2, 29, dt.date(2025, 3, 1)) == dt.date(2024, 2, 29)
     assert infer_year(2, 29, dt.date(2001, 5, 1)) == dt.date(2000, 2, 29)
-    assert infer_year(2, 29, dt.date(2003, 9, 1)) == dt.date(2004, 2, 29)
-    assert infer_year(2, 29, dt.date(2002, 6, 1)) is None
-    assert infer_year(12, 31, dt.date(2025, 1, 2)) == dt.date(2024, 12, 31)
+
+
+def test_infer_year_gives_none_without_such_a_day_within_a_year():
+    assert infer_year(2, 29, dt.date(2003, 9, 1)) is None  # 2000 is three years back
+    assert infer_year(2, 30, dt.date(2025, 3, 1)) is None
     assert infer_year(4, 31, dt.date(2025, 1, 2)) is None
 
 
-def test_infer_year_crosses_new_year_both_ways():
-    assert infer_year(12, 31, dt.date(2026, 1, 2)) == dt.date(2025, 12, 31)
-    assert infer_year(1, 2, dt.date(2025, 12, 31)) == dt.date(2026, 1, 2)
-    assert infer_year(8, 29, dt.date(2025, 8, 29)) == dt.date(2025, 8, 29)
-    assert infer_year(2, 29, dt.date(2025, 3, 1)) == dt.date(2024, 2, 29)
-    assert infer_year(2, 30, dt.date(2025, 3, 1)) is None
+def test_a_dateline_in_a_drop_dated_by_its_file_time_takes_the_past_year(run):
+    segment = make_segment(
+        "Title\n\nMOSCOW, Mar. 16 (Xinhua) — Talks went on for a second day here.\n".encode(),
+        reference_date=dt.date(2026, 11, 28),
+        year_from="file_mtime",
+    )
+    article = parse_segment(segment, run)
+    assert (article.published_date, article.year_from) == (dt.date(2026, 3, 16), "file_mtime")
 
 
 @pytest.mark.parametrize(
