@@ -46,11 +46,12 @@ HEADER_TIME = re.compile(_HEADER_TIME)
 
 # The splitter's view of a line: ``LINE_KIND.match(data, start, end)`` looks at
 # ``data[start:end]`` in place (a 20 MB line is not copied), and the match's ``lastgroup`` is
-# its kind: ``blank``, ``separator``, ``footer`` or ``header``; no match is other content. One
+# its kind: ``blank`` (only spaces or control characters: a NUL where an empty line belongs
+# is one), ``separator``, ``footer`` or ``header``; no match is other content. One
 # regex call per line, made inline in the splitter's loop (a Python call per line would be a
 # tenth of its cost).
 LINE_KIND = re.compile(
-    rb"(?P<blank>\s*$)"
+    rb"(?P<blank>[\s\x00-\x1f\x7f]*$)"
     + rb"|(?P<separator>"
     + _SEPARATOR.encode()
     + rb"$)|(?P<footer>(?i:"

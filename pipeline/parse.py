@@ -65,6 +65,7 @@ _DATELINE = re.compile(
 _END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 _C1 = re.compile(r"[\x80-\x9f]")
+_CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
 _CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _ENGLISH = short_words(
@@ -177,6 +178,8 @@ def _paragraphs(text: str) -> list[str]:
         line = line.strip()
         if not line or line == ".":  # stripped, a separator line is just the dot
             continue
+        if not line.isprintable() and not line.translate(_CONTROL_CHARACTERS).strip():
+            continue  # only control characters: a blank line, as the splitter sees it
         if line[:6].lower() == "please" and layout.FOOTER.match(line):
             break
         lines.append(line)

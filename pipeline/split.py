@@ -1,8 +1,9 @@
 """Split drops into article segments.
 
 Guarantees: every segment is exactly ``drop[offset:offset + length]``; segments never
-overlap; the bytes between them are only blank lines and ``.`` separator lines, so nothing
-with content is lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
+overlap; the bytes between them are only blank lines (spaces or control characters: a NUL
+where an empty line belongs is one) and ``.`` separator lines, so nothing with content is
+lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
 next article's title and header block begins, or at the end of the file; ``ended_by`` says
 which. Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut into
 pieces that end ``"oversize"``, which the parser turns into rejects. Lines are examined in

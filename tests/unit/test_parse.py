@@ -56,6 +56,25 @@ def test_datelines_name_city_date_and_agency(articles):
     assert {a.dateline.date_text for a in articles} == {"Aug. 29"}
 
 
+@pytest.mark.parametrize("filler", [b"\x00", b"\x01\x02", b" \x7f "])
+def test_control_character_lines_in_the_header_act_as_blank_lines(
+    filler, sample_bytes, articles, run
+):
+    # The first article's header with control characters where its blank lines belong.
+    body = sample_bytes.index(b"BEIJING, Aug. 29")
+    header = sample_bytes[:body].replace(b"\n\n", b"\n" + filler + b"\n")
+    data = header + sample_bytes[body:]
+    spans = split_drop(data)
+    assert len(spans) == 10
+    first = parse_segment(make_segment(data[spans[0].offset : spans[0].end]), run)
+    assert (first.id, first.title, first.body, first.source) == (
+        articles[0].id,
+        articles[0].title,
+        articles[0].body,
+        articles[0].source,
+    )
+
+
 def test_published_date_takes_its_year_from_the_drop_name(articles):
     assert {a.published_date for a in articles} == {dt.date(2025, 8, 29)}
     assert {a.published_from for a in articles} == {"dateline"}

@@ -55,6 +55,15 @@ def test_every_separator_style_gives_one_segment_per_article(separator):
         assert f"Second paragraph {n}.".encode() in segment
 
 
+@pytest.mark.parametrize("filler", ["\x00", "\x00\x00\x00", " \x00\t", "\x01", "\x1a", "\x7f"])
+def test_a_line_of_control_characters_is_a_blank_line(filler):
+    text = "".join(ARTICLE.format(n=n) + FOOTER + ".\n\n" for n in range(3))
+    clean = segments(text.encode())
+    filled = segments(text.replace("\n\n", f"\n{filler}\n").encode())
+    assert len(filled) == 3
+    assert [s.replace(filler.encode(), b"") for s in filled] == clean
+
+
 def test_crlf_and_cr_line_ends_split_the_same():
     text = "".join(ARTICLE.format(n=n) + FOOTER + ".\n" for n in range(2))
     for newline in ("\r\n", "\r"):
