@@ -213,10 +213,12 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
             f"{segment.length:,} bytes; the bytes are kept in this reject. Check that the file "
             "is a MIL-OSI drop.",
         )
-    text, encoding = decode(segment.raw)
-    text = clean_text(text)
+    decoded, encoding = decode(segment.raw, segment.encoding)
+    text = clean_text(decoded)
     where = f"{segment.source_uri} at byte {segment.offset}"
-    if _unusual_characters(segment.raw, text, encoding) > max(8, segment.length // 20):
+    # UTF-16's ASCII characters carry a NUL byte each: count its controls as characters.
+    raw = segment.raw if segment.encoding is None else decoded.encode("utf-8")
+    if _unusual_characters(raw, text, encoding) > max(8, len(raw) // 20):
         raise Refusal(
             "binary_content",
             f"{where}: {segment.length:,} bytes are mostly control characters, not text; "
@@ -289,7 +291,7 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
 
 def reject_for(segment: Segment, run: RunContext, stage: str, reason: str, message: str) -> Reject:
     """A reject that keeps the segment's bytes and lineage."""
-    encoding = decode(segment.raw)[1]
+    encoding = decode(segment.raw, segment.encoding)[1]
     return Reject(
         stage=stage,
         reason=reason,

@@ -12,6 +12,7 @@ place, so a 20 MB line costs no more memory than its pieces.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import logging
 import re
@@ -33,6 +34,7 @@ __all__ = [
     "content_lines",
     "segments_of",
     "split_drop",
+    "utf16_codec",
 ]
 
 DEFAULT_MAX_SEGMENT_BYTES = 1 << 20
@@ -149,11 +151,56 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     return splitter.spans
 
 
+def utf16_codec(data: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for data that opens with that BOM, else None."""
+    if data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
+        return "utf-16-le"
+    if data.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return None
+
+
+def _split_utf16(data: bytes, codec: str, max_segment_bytes: int) -> list[Span]:
+    """Split a UTF-16 drop as its UTF-8 transcoding, in spans of its own bytes.
+
+    Markers are ASCII, which UTF-16 writes with a NUL beside each byte, so the splitter reads
+    the text as UTF-8; each span is mapped back, chunk by chunk in file order (one pass), to
+    whole UTF-16 code units. ``max_segment_bytes`` counts the transcoding's bytes; a piece
+    cut inside a character ends before it. A last odd byte (a file cut mid-unit) belongs to
+    the segment that ends the text.
+    """
+    units = data[2 : len(data) - len(data) % 2]
+    text = units.decode(codec, errors="surrogatepass")
+    utf8 = text.encode("utf-8", errors="surrogatepass")
+    spans: list[Span] = []
+    done8, done16 = 0, 2
+
+    def mapped(offset8: int) -> int:
+        nonlocal done8, done16
+        while offset8 < len(utf8) and utf8[offset8] & 0xC0 == 0x80:  # inside a character
+            offset8 -= 1
+        if offset8 > done8:
+            chunk = utf8[done8:offset8].decode("utf-8", errors="surrogatepass")
+            done16 += len(chunk.encode(codec, errors="surrogatepass"))
+            done8 = offset8
+        return done16
+
+    for span in split_drop(utf8, max_segment_bytes):
+        start, end = mapped(span.offset), mapped(span.end)
+        spans.append(Span(start, len(data) if span.end == len(utf8) else end, span.ended_by))
+    return spans
+
+
 def segments_of(
     drop: Drop, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
 ) -> Iterator[Segment]:
     """The segments of a drop, in file order, each holding its own bytes."""
-    for index, span in enumerate(split_drop(drop.data, max_segment_bytes)):
+    codec = utf16_codec(drop.data)
+    if codec is None:
+        spans = split_drop(drop.data, max_segment_bytes)
+    else:
+        spans = _split_utf16(drop.data, codec, max_segment_bytes)
+    for index, span in enumerate(spans):
         yield Segment(
             source_uri=drop.uri,
             source_sha256=drop.sha256,
@@ -163,6 +210,7 @@ def segments_of(
             reference_date=drop.reference_date,
             year_from=drop.year_from,
             ended_by=span.ended_by,
+            encoding=codec,
         )
 
 

@@ -137,3 +137,11 @@ def test_a_run_whose_every_file_is_skipped_is_a_usage_error_that_says_why(tmp_pa
     assert code == 2
     assert "every file matched is skipped (1)" in err and "a temporary name" in err
     assert not (tmp_path / "lake").exists()
+
+
+def test_validate_reads_a_utf16_drop_as_text(tmp_path, capsys):
+    drop = tmp_path / "milosi-2025-08-29.txt"
+    drop.write_bytes(SAMPLE_DROP.read_text(encoding="utf-8").encode("utf-16"))
+    assert main(["validate", str(drop), "--json"]) == 0
+    (report,) = json.loads(capsys.readouterr().out)
+    assert (report["articles"], report["encodings"]) == (10, {"utf-16-le": 10})

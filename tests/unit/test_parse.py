@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 
 import pytest
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.parse import Refusal, infer_year, month_number, parse_dateline, parse_segment
-from pipeline.split import split_drop
+from pipeline.records import Drop
+from pipeline.split import segments_of, split_drop
 from tests.conftest import SAMPLE_CITIES, make_segment
 
 TITLES = [
@@ -73,6 +75,16 @@ def test_control_character_lines_in_the_header_act_as_blank_lines(
         articles[0].body,
         articles[0].source,
     )
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_drop_gives_the_same_articles_decoded_as_utf16(codec, sample_bytes, articles, run):
+    bom = codecs.BOM_UTF16_LE if codec == "utf-16-le" else codecs.BOM_UTF16_BE
+    data = bom + sample_bytes.decode("utf-8").encode(codec)
+    drop = Drop("/d/milosi-2025-08-29.txt", data, "0" * 64, None, dt.date(2025, 8, 29), "drop_name")
+    parsed = [parse_segment(segment, run) for segment in segments_of(drop)]
+    assert [(a.id, a.title, a.body) for a in parsed] == [(a.id, a.title, a.body) for a in articles]
+    assert {a.lineage.encoding for a in parsed} == {codec}
 
 
 def test_published_date_takes_its_year_from_the_drop_name(articles):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import itertools
 
 import pytest
 
-from pipeline.split import split_drop
+from pipeline.records import Drop
+from pipeline.split import segments_of, split_drop
 
 ARTICLE = (
     "Title {n}\n\nTranslation. Region: Russian Federal –\n\nSource: Channel – Channel –\n\n"
@@ -87,3 +89,32 @@ def test_empty_and_blank_input_give_no_segment():
 def test_max_segment_bytes_must_hold_a_title():
     with pytest.raises(ValueError, match="max_segment_bytes"):
         split_drop(b"x", max_segment_bytes=10)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_drop_with_a_bom_splits_as_its_text_and_keeps_its_own_bytes(codec, sample_bytes):
+    text = sample_bytes.decode("utf-8")
+    bom = codecs.BOM_UTF16_LE if codec == "utf-16-le" else codecs.BOM_UTF16_BE
+    data = bom + text.encode(codec)
+    drop = Drop("/d/milosi-2025-08-29.txt", data, "0" * 64, None, None, None)
+    found = list(segments_of(drop))
+    clean = [sample_bytes[s.offset : s.end] for s in split_drop(sample_bytes)]
+    assert [s.raw.decode(codec).encode("utf-8") for s in found] == clean
+    for segment in found:
+        assert segment.raw == data[segment.offset : segment.offset + segment.length]
+        assert segment.encoding == codec
+
+
+def test_a_utf16_drop_cut_into_oversize_pieces_keeps_whole_characters():
+    text = "Title\n\n" + "ж€𝄞" * 3000
+    data = codecs.BOM_UTF16_LE + text.encode("utf-16-le") + b"\x00"  # and half a unit, cut off
+    drop = Drop("/d/drop.txt", data, "0" * 64, None, None, None)
+    pieces = list(segments_of(drop, max_segment_bytes=4096))
+    assert {p.ended_by for p in pieces} == {"oversize"}
+    assert (
+        b"".join(p.raw for p in pieces[1:]).decode("utf-16-le", "replace").startswith("ж€𝄞" * 3000)
+    )
+    assert pieces[-1].offset + pieces[-1].length == len(data)  # the half unit is kept too
+    for a, b in itertools.pairwise(pieces):
+        assert a.offset + a.length <= b.offset
+        assert a.length % 2 == 0
