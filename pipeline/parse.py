@@ -3,8 +3,9 @@
 Guarantees: every segment becomes exactly one :class:`Article` or one :class:`Reject`
 carrying the segment's raw bytes. The body starts at the dateline (or after the header when
 there is none) and holds no header line, disclaimer, end marker or footer. Rejected, with a
-reason code: ``binary_content``, ``segment_too_large``, ``footer_only``, ``no_title``,
-``no_body``; an unexpected exception becomes a reject with stage ``unexpected``.
+reason code: ``binary_content``, ``segment_too_large``, ``not_a_drop`` (the splitter found no
+MIL-OSI marker in the whole file), ``footer_only``, ``no_title``, ``no_body``; an unexpected
+exception becomes a reject with stage ``unexpected``.
 """
 
 from __future__ import annotations
@@ -223,6 +224,13 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
             "binary_content",
             f"{where}: {segment.length:,} bytes are mostly control characters, not text; "
             "is this a drop file?",
+        )
+    if segment.ended_by == "not_a_drop":
+        raise Refusal(
+            "not_a_drop",
+            f"{where}: {segment.length:,} bytes with no MIL-OSI marker (no Region or Source "
+            "line, dateline, end marker or footer in the whole file): not a drop, kept whole "
+            "in this reject. Move it out of the drop folder, or check it is the file you meant.",
         )
     lines = _paragraphs(text)
     if not lines:

@@ -6,7 +6,10 @@ where an empty line belongs is one) and ``.`` separator lines, so nothing with c
 lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
 next article's title and header block begins, or at the end of the file; ``ended_by`` says
 which. Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut into
-pieces that end ``"oversize"``, which the parser turns into rejects. Lines are examined in
+pieces that end ``"oversize"``, and a file with none of MIL-OSI's markers (no Region or Source
+line, disclaimer, dateline, end marker or footer: a README, a feed, a stray file) is not cut
+at all but is one segment that ends ``"not_a_drop"`` (in pieces of ``max_segment_bytes`` when
+longer); the parser turns both into rejects. Lines are examined in
 place, so a 20 MB line costs no more memory than its pieces.
 """
 
@@ -22,6 +25,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline import layout
 from pipeline.layout import LINE_KIND
 from pipeline.records import Drop, Segment
 
@@ -39,10 +43,11 @@ __all__ = [
 
 DEFAULT_MAX_SEGMENT_BYTES = 1 << 20
 MAX_TITLE_BYTES = 600  # a line longer than this is body text, never a title
-ENDINGS = ("separator", "footer", "next_title", "end_of_file", "oversize")
+ENDINGS = ("separator", "footer", "next_title", "end_of_file", "oversize", "not_a_drop")
 
 _LOG = logging.getLogger(__name__)
 _CONTENT_LINE = re.compile(rb"[^\r\n]+")
+_BLANK_OR_DOT = bytes([*range(33), 127]) + b"."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +156,14 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     return splitter.spans
 
 
+def _not_a_drop(size: int, text: bytes, max_segment_bytes: int) -> list[Span]:
+    """The whole file, in pieces of ``max_segment_bytes`` when longer; nothing if blank."""
+    if not text.translate(None, _BLANK_OR_DOT):
+        return []
+    step = max_segment_bytes - max_segment_bytes % 2  # whole UTF-16 code units, too
+    return [Span(at, min(at + step, size), "not_a_drop") for at in range(0, size, step)]
+
+
 def utf16_codec(data: bytes) -> str | None:
     """``utf-16-le`` or ``utf-16-be`` for data that opens with that BOM, else None."""
     if data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
@@ -160,8 +173,14 @@ def utf16_codec(data: bytes) -> str | None:
     return None
 
 
-def _split_utf16(data: bytes, codec: str, max_segment_bytes: int) -> list[Span]:
-    """Split a UTF-16 drop as its UTF-8 transcoding, in spans of its own bytes.
+def _transcoded(data: bytes, codec: str) -> bytes:
+    """A UTF-16 drop's whole code units after its BOM, as UTF-8."""
+    units = data[2 : len(data) - len(data) % 2]
+    return units.decode(codec, errors="surrogatepass").encode("utf-8", errors="surrogatepass")
+
+
+def _split_utf16(data: bytes, utf8: bytes, codec: str, max_segment_bytes: int) -> list[Span]:
+    """Split a UTF-16 drop as its UTF-8 transcoding ``utf8``, in spans of its own bytes.
 
     Markers are ASCII, which UTF-16 writes with a NUL beside each byte, so the splitter reads
     the text as UTF-8; each span is mapped back, chunk by chunk in file order (one pass), to
@@ -169,9 +188,6 @@ def _split_utf16(data: bytes, codec: str, max_segment_bytes: int) -> list[Span]:
     cut inside a character ends before it. A last odd byte (a file cut mid-unit) belongs to
     the segment that ends the text.
     """
-    units = data[2 : len(data) - len(data) % 2]
-    text = units.decode(codec, errors="surrogatepass")
-    utf8 = text.encode("utf-8", errors="surrogatepass")
     spans: list[Span] = []
     done8, done16 = 0, 2
 
@@ -196,10 +212,13 @@ def segments_of(
 ) -> Iterator[Segment]:
     """The segments of a drop, in file order, each holding its own bytes."""
     codec = utf16_codec(drop.data)
-    if codec is None:
+    text = drop.data if codec is None else _transcoded(drop.data, codec)
+    if not layout.DROP_MARKER.search(text):
+        spans = _not_a_drop(len(drop.data), text, max_segment_bytes)
+    elif codec is None:
         spans = split_drop(drop.data, max_segment_bytes)
     else:
-        spans = _split_utf16(drop.data, codec, max_segment_bytes)
+        spans = _split_utf16(drop.data, text, codec, max_segment_bytes)
     for index, span in enumerate(spans):
         yield Segment(
             source_uri=drop.uri,

@@ -90,6 +90,7 @@ def inbox(tmp_path_factory):
     (inbox / "passwd").symlink_to(root / "passwd")
     shutil.copy(ROOT / "samples" / "feeds" / "milosi-2025-08-29.rss", inbox / "a.rss")
     (inbox / "milosi-2025-08-30.txt.part").write_text("half a drop")
+    shutil.copy(ROOT / "README.md", inbox / "README.md")
     (root / "feeds.txt").write_text("inbox/a.rss\n")
     argv = ["run", "--drops", str(inbox / "**"), "--feeds", str(root / "feeds.txt")]
     return root, [run_cli([*argv, "--lake", str(lake)]) for _ in range(2)]
@@ -101,7 +102,11 @@ def test_odd_names_are_read_as_themselves_and_each_file_once(inbox):
     first = manifests(root / "inbox" / "lake")[0]
     assert first["status"] == "succeeded"
     drops = {Path(i["uri"]).name: i["segments"] for i in first["inputs"] if i["type"] == "drop"}
-    assert drops == {"milosi[1]-2025-08-29.txt": 10, "milosi1-2025-08-29.txt": 3}
+    assert drops == {
+        "README.md": 1,
+        "milosi[1]-2025-08-29.txt": 10,
+        "milosi1-2025-08-29.txt": 3,
+    }
     (feed,) = [i for i in first["inputs"] if i["type"] == "feed"]
     assert feed["uri"] == str(root / "inbox" / "a.rss")  # read once, as the feed it is listed as
     assert "skip " + str(root / "inbox" / "a.rss") + ": listed in --feeds too" in runs[0][2]
@@ -145,3 +150,21 @@ def test_validate_reads_a_utf16_drop_as_text(tmp_path, capsys):
     assert main(["validate", str(drop), "--json"]) == 0
     (report,) = json.loads(capsys.readouterr().out)
     assert (report["articles"], report["encodings"]) == (10, {"utf-16-le": 10})
+
+
+def test_a_file_that_is_not_a_drop_is_one_reject_holding_all_its_bytes(inbox):
+    root, _ = inbox
+    lake = root / "inbox" / "lake"
+    (reject,) = read_lake(lake, "rejects")
+    assert (reject["reason"], reject["raw"]) == ("not_a_drop", (ROOT / "README.md").read_bytes())
+    assert not [a for a in read_lake(lake, "articles") if a["lineage"]["source_uri"].endswith("md")]
+
+
+def test_validate_says_a_readme_and_a_feed_are_not_drops(capsys):
+    feed = ROOT / "samples" / "feeds" / "milosi-2025-08-29.rss"
+    assert main(["validate", str(ROOT / "README.md"), str(feed), "--json"]) == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert [(r["articles"], r["rejects_by_reason"]) for r in reports] == [
+        (0, {"not_a_drop": 1}),
+        (0, {"not_a_drop": 1}),
+    ]

@@ -87,6 +87,18 @@ def test_a_utf16_drop_gives_the_same_articles_decoded_as_utf16(codec, sample_byt
     assert {a.lineage.encoding for a in parsed} == {codec}
 
 
+def test_a_file_with_no_milosi_marker_is_refused_as_not_a_drop_and_binary_as_binary(run):
+    readme = b"# feedlake\n\nmake run    # set up .venv\n\nBoth need only Python 3.11.\n"
+    with pytest.raises(Refusal) as refused:
+        parse_segment(make_segment(readme, ended_by="not_a_drop"), run)
+    assert refused.value.reason == "not_a_drop"
+    assert "no MIL-OSI marker" in refused.value.message
+    garbage = bytes(range(256)) * 40
+    with pytest.raises(Refusal, match="control characters") as refused:
+        parse_segment(make_segment(garbage, ended_by="not_a_drop"), run)
+    assert refused.value.reason == "binary_content"
+
+
 def test_published_date_takes_its_year_from_the_drop_name(articles):
     assert {a.published_date for a in articles} == {dt.date(2025, 8, 29)}
     assert {a.published_from for a in articles} == {"dateline"}

@@ -106,7 +106,7 @@ def test_a_utf16_drop_with_a_bom_splits_as_its_text_and_keeps_its_own_bytes(code
 
 
 def test_a_utf16_drop_cut_into_oversize_pieces_keeps_whole_characters():
-    text = "Title\n\n" + "ж€𝄞" * 3000
+    text = "Title\n\nSource: Xinhua\n\n" + "ж€𝄞" * 3000
     data = codecs.BOM_UTF16_LE + text.encode("utf-16-le") + b"\x00"  # and half a unit, cut off
     drop = Drop("/d/drop.txt", data, "0" * 64, None, None, None)
     pieces = list(segments_of(drop, max_segment_bytes=4096))
@@ -118,3 +118,48 @@ def test_a_utf16_drop_cut_into_oversize_pieces_keeps_whole_characters():
     for a, b in itertools.pairwise(pieces):
         assert a.offset + a.length <= b.offset
         assert a.length % 2 == 0
+
+
+NOT_DROPS = {
+    "readme": b"# feedlake\n\n```sh\nmake run\n```\n\nBoth need only Python 3.11.\n",
+    "rss": b'<?xml version="1.0"?>\n<rss version="2.0"><channel><title>T</title></channel></rss>\n',
+    "title and body": b"Title\n\nBody.\n",
+}
+
+
+@pytest.mark.parametrize("data", NOT_DROPS.values(), ids=NOT_DROPS.keys())
+def test_a_file_with_no_milosi_marker_is_one_not_a_drop_segment(data):
+    drop = Drop("/d/README.md", data, "0" * 64, None, None, None)
+    (segment,) = segments_of(drop)
+    assert (segment.offset, segment.raw, segment.ended_by) == (0, data, "not_a_drop")
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "Source: Xinhua – Xinhua –",
+        "Translation. Region: Russian Federal –",
+        "An important disclaimer is at the bottom of this article.",
+        "BEIJING, Aug. 29 (Xinhua) — The talks went on.",
+        "The talks went on. –0–",
+        FOOTER.strip(),
+    ],
+)
+def test_any_one_marker_makes_a_file_a_drop(marker):
+    data = f"Title\n\nBody.\n\n{marker}\n".encode()
+    drop = Drop("/d/drop.txt", data, "0" * 64, None, None, None)
+    assert "not_a_drop" not in {s.ended_by for s in segments_of(drop)}
+
+
+def test_a_large_file_with_no_marker_is_rejected_in_bounded_pieces():
+    data = b"just some notes, line after line\n" * 500
+    drop = Drop("/d/notes.txt", data, "0" * 64, None, None, None)
+    pieces = list(segments_of(drop, max_segment_bytes=4096))
+    assert {p.ended_by for p in pieces} == {"not_a_drop"}
+    assert b"".join(p.raw for p in pieces) == data
+    assert max(p.length for p in pieces) == 4096
+
+
+def test_a_blank_file_has_no_segment_at_all():
+    drop = Drop("/d/empty.txt", b"\n \n.\n\x00\n", "0" * 64, None, None, None)
+    assert list(segments_of(drop)) == []
