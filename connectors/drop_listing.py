@@ -16,6 +16,9 @@ Skipped, each with the reason said, never in silence:
   hidden folder) or ends ``.tmp`` or ``.part``: a file still being written, by convention.
 
 A path named exactly (no wildcard) is taken as given, links included: the person chose it.
+
+For a watcher, :class:`Settling` says which files have stopped changing: a file still being
+written is taken only once it is whole.
 """
 
 from __future__ import annotations
@@ -27,7 +30,15 @@ from typing import NamedTuple
 
 from apache_beam.io.filesystems import FileSystems
 
-__all__ = ["SKIP_REASONS", "DropListing", "Skip", "also_feeds", "as_glob", "list_drops"]
+__all__ = [
+    "SKIP_REASONS",
+    "DropListing",
+    "Settling",
+    "Skip",
+    "also_feeds",
+    "as_glob",
+    "list_drops",
+]
 
 SKIP_REASONS = {
     "outside": "a link to {target}, outside {location} (--follow-symlinks reads it)",
@@ -171,3 +182,35 @@ def also_feeds(names: list[str], feeds: list[str]) -> dict[str, Skip]:
         for name in names
         if "://" not in name and os.path.realpath(name) in local
     }
+
+
+class Settling:
+    """Which files have settled: the same size and modification time for ``quiet_seconds``.
+
+    A file is quiet since its modification time, or since this watcher first saw its current
+    size and time, whichever is earlier: a file already old when first listed is taken at
+    once; one being written waits until it stops; one dated ahead of this clock (a file
+    server's clock) waits for the watcher's own seconds. Any change starts the wait again.
+    """
+
+    def __init__(self, quiet_seconds: float) -> None:
+        if quiet_seconds < 0:
+            raise ValueError("Settling: quiet_seconds must be 0 or more")
+        self.quiet_seconds = quiet_seconds
+        self._first_seen: dict[str, tuple[tuple[int, float], float]] = {}
+
+    def take(self, stamps: dict[str, tuple[int, float]], now: float) -> list[str]:
+        """The settled paths among ``stamps`` (path to size and modification time, seconds).
+
+        Paths not listed are forgotten; ``now`` is the time in seconds since the epoch.
+        """
+        first_seen = {}
+        for path, stamp in stamps.items():
+            seen, since = self._first_seen.get(path, (stamp, now))
+            first_seen[path] = (stamp, since if seen == stamp else now)
+        self._first_seen = first_seen
+        return sorted(
+            path
+            for path, ((_size, modified), since) in first_seen.items()
+            if now - min(modified, since) >= self.quiet_seconds
+        )

@@ -238,6 +238,28 @@ def _prepare(
     return Job(config, options, len(names), started)
 
 
+def _settled(job, settling):
+    """The job without the drops still being written (see :class:`Settling`)."""
+    import dataclasses
+
+    from apache_beam.io.filesystem import BeamIOError
+
+    from connectors.drops import metadata_of
+
+    stamps = {}
+    for path in job.config.drops:
+        try:
+            metadata = metadata_of(path)
+        except (OSError, BeamIOError):  # renamed or removed since it was listed
+            continue
+        stamps[path] = (metadata.size_in_bytes, metadata.last_updated_in_seconds)
+    ready = settling.take(stamps, time.time())
+    if waiting := sorted(set(stamps) - set(ready)):
+        _LOG.debug("waiting for %d drop(s) to settle: %s", len(waiting), ", ".join(waiting))
+    config = dataclasses.replace(job.config, drops=tuple(ready))
+    return dataclasses.replace(job, config=config, drop_count=len(ready))
+
+
 def _command_run(argv: list[str]) -> int:
     # Before Beam is imported: its import logs warnings about optional GCP clients.
     _configure_logging("--quiet" in argv, "--verbose" in argv)
@@ -285,15 +307,29 @@ def _command_watch(argv: list[str]) -> int:
         default=60.0,
         help="Seconds between polls. Default: %(default)s.",
     )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=10.0,
+        help="Take a drop only once its size and modification time have not changed for "
+        "this long: a file still being written is read once, whole. Writing under a "
+        "temporary name (.*, *.tmp, *.part) and renaming is better still. "
+        "Default: %(default)s.",
+    )
     args, beam_args = parser.parse_known_args(argv)
     if args.poll_interval <= 0:
         raise UsageError("--poll-interval must be positive")
+    if args.settle_seconds < 0:
+        raise UsageError("--settle-seconds must be 0 or more")
     if args.run_id:
         raise UsageError("--run-id names one run; watch makes a run per batch")
     if not args.drops and not args.feeds:
         raise UsageError("watch needs --drops, --feeds or both")
     reported: set[tuple[str, str]] = set()
     _prepare(args, beam_args, True, reported)  # usage errors now, not at the first poll
+    from connectors.drop_listing import Settling
+
+    settling = Settling(args.settle_seconds)
 
     import signal
     import threading
@@ -317,7 +353,10 @@ def _command_watch(argv: list[str]) -> int:
             print(line, flush=True)
 
     return watch(
-        lambda: _prepare(args, beam_args, True, reported), args.poll_interval, stop, report
+        lambda: _settled(_prepare(args, beam_args, True, reported), settling),
+        args.poll_interval,
+        stop,
+        report,
     )
 
 

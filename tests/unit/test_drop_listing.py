@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from connectors.drop_listing import also_feeds, as_glob, list_drops
+from connectors.drop_listing import Settling, also_feeds, as_glob, list_drops
 from connectors.drops import file_metadata, read_drop
 
 
@@ -100,3 +100,42 @@ def test_a_file_listed_as_a_feed_too_is_not_a_drop(tmp_path, monkeypatch):
     names = list_drops([str(tmp_path)]).names
     assert list(also_feeds(names, ["./a.rss", "https://example.org/a.rss"])) == names
     assert also_feeds(names, ["https://example.org/a.rss"]) == {}
+
+
+def test_a_file_is_taken_once_it_has_stopped_changing_for_the_settle_time():
+    settling = Settling(quiet_seconds=10)
+    t = 1_000_000.0
+    # A drop being written: its size and time change at every poll.
+    for step in range(5):
+        size, mtime = 1000 * (step + 1), t + 4 * step
+        assert settling.take({"/d/a.txt": (size, mtime)}, now=mtime + 1) == []
+    # Written out: the same size and time at each poll from now on.
+    done = (5000, t + 16)
+    assert settling.take({"/d/a.txt": done}, now=t + 20) == []  # quiet 4 s
+    assert settling.take({"/d/a.txt": done}, now=t + 24) == []  # quiet 8 s
+    assert settling.take({"/d/a.txt": done}, now=t + 28) == ["/d/a.txt"]  # quiet 12 s
+
+
+def test_a_file_already_quiet_when_first_seen_is_taken_at_once():
+    settling = Settling(quiet_seconds=10)
+    assert settling.take({"/d/old.txt": (5, 500.0), "/d/new.txt": (5, 995.0)}, now=1000.0) == [
+        "/d/old.txt"
+    ]
+
+
+def test_a_file_dated_in_the_future_settles_by_the_watchers_own_clock():
+    settling = Settling(quiet_seconds=10)  # the file server's clock runs an hour ahead
+    stamp = (5, 1000.0 + 3600)
+    assert settling.take({"/d/a.txt": stamp}, now=1000.0) == []
+    assert settling.take({"/d/a.txt": stamp}, now=1005.0) == []
+    assert settling.take({"/d/a.txt": stamp}, now=1010.0) == ["/d/a.txt"]
+
+
+def test_a_change_starts_the_wait_again():
+    settling = Settling(quiet_seconds=10)
+    assert settling.take({"/d/a.txt": (5, 2000.0)}, now=1000.0) == []  # future: watch it
+    assert settling.take({"/d/a.txt": (6, 2000.0)}, now=1009.0) == []  # grew: start again
+    assert settling.take({"/d/a.txt": (6, 2000.0)}, now=1015.0) == []
+    assert settling.take({"/d/a.txt": (6, 2000.0)}, now=1019.0) == ["/d/a.txt"]
+    with pytest.raises(ValueError, match="quiet_seconds"):
+        Settling(quiet_seconds=-1)
