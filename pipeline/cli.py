@@ -139,14 +139,21 @@ def _matched_drops(
 
 
 def _report_skipped(skipped: dict, reported: set | None) -> None:
-    """Log each file matched but not read, and why; a watcher says it once per file."""
-    for path, skip in sorted(skipped.items()):
+    """Log each file matched but not read, and why (the lake's own files in one line); a
+    watcher says each once."""
+    notes = {
+        (path, skip.reason): skip for path, skip in skipped.items() if skip.reason != "in_lake"
+    }
+    if in_lake := [skip for skip in skipped.values() if skip.reason == "in_lake"]:
+        notes[(f"{len(in_lake)} file(s)", "in_lake")] = in_lake[0]
+    for (what, reason), skip in sorted(notes.items()):
+        key = ("", reason) if reason == "in_lake" else (what, reason)
         if reported is not None:
-            if (path, skip.reason) in reported:
+            if key in reported:
                 continue
-            reported.add((path, skip.reason))
-        level = logging.INFO if skip.reason in ("temporary", "also_a_feed") else logging.WARNING
-        _LOG.log(level, "skip %s: %s", path, skip.message)
+            reported.add(key)
+        level = logging.INFO if reason in ("temporary", "also_a_feed") else logging.WARNING
+        _LOG.log(level, "skip %s: %s", what, skip.message)
 
 
 def _fetch_policy(args: argparse.Namespace):
