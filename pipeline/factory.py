@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
@@ -35,7 +38,7 @@ from pipeline.parse import ParseArticles
 from pipeline.records import Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
-__all__ = ["FILES_REPORT", "INPUTS_REPORT", "JobConfig", "build_pipeline"]
+__all__ = ["FILES_REPORT", "INPUTS_REPORT", "JobConfig", "build_pipeline", "repeated_inputs"]
 
 INPUTS_REPORT = "inputs.jsonl"
 FILES_REPORT = "files.jsonl"
@@ -62,6 +65,19 @@ class JobConfig:
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
     near_window_days: int = NEAR_WINDOW_DAYS
+
+    def __post_init__(self) -> None:
+        if repeated := repeated_inputs(self.drops, self.feeds):
+            raise ValueError(f"JobConfig: {repeated[0]} is given more than once; name it once")
+
+
+def repeated_inputs(drops: Iterable[str], feeds: Iterable[str]) -> list[str]:
+    """The names given to more than one input. The run's report counts each input's outcomes
+    by its name (a drop's path, a feed's URL, a local feed's absolute path, as it is read),
+    so two inputs of one name could not be told apart."""
+    local = (feed if "://" in feed else os.path.abspath(feed) for feed in feeds)
+    names = Counter([*drops, *local])
+    return sorted(name for name, count in names.items() if count > 1)
 
 
 def _reject_outcome(reject: Reject) -> tuple[str, str]:

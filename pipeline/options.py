@@ -34,6 +34,13 @@ class DropOptions(PipelineOptions):
             "name holds no date. Default: the file's modification time.",
         )
         parser.add_argument(
+            "--follow-symlinks",
+            action="store_true",
+            help="Read a symbolic link a folder or glob matched even when it leads out of "
+            "that folder (such links are skipped, and said so, by default). Nothing under the "
+            "lake is ever read as a drop.",
+        )
+        parser.add_argument(
             "--reprocess",
             action="store_true",
             help="Read drops again even when a committed run already read the same bytes "

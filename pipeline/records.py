@@ -287,7 +287,9 @@ class Segment:
 
     ``raw`` is exactly ``source[offset:offset + length]``. ``ended_by`` says what ended it:
     ``separator``, ``footer``, ``next_title``, ``end_of_file``, or ``oversize`` when the
-    splitter found no boundary within its size limit.
+    splitter found no boundary within its size limit. ``encoding`` is the drop's encoding
+    when the splitter knew it from the file's BOM (``utf-16-le``, ``utf-16-be``: a segment's
+    bytes alone do not say), else None and the parser finds out.
     """
 
     source_uri: str
@@ -298,6 +300,7 @@ class Segment:
     reference_date: dt.date | None
     year_from: str | None
     ended_by: str = "end_of_file"
+    encoding: str | None = None
 
     @property
     def length(self) -> int:
