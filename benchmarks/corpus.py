@@ -77,6 +77,7 @@ def true_jaccard(a: list[str], b: list[str]) -> float:
     return len(left & right) / len(left | right) if left | right else 1.0
 
 
+FIRST_DROP = dt.date(2025, 8, 1)
 MONTHS = "Jan. Feb. Mar. Apr. May Jun. Jul. Aug. Sept. Oct. Nov. Dec.".split()
 
 
@@ -183,11 +184,13 @@ def generate(
     near_rate: float = 0.1,
     seed: int = 0,
     per_drop: int = 1000,
-    day: int | None = None,
+    date: dt.date | None = None,
 ) -> Corpus:
     """A corpus of ``articles`` articles in drops of ``per_drop``, with ground truth.
 
-    Stories are dated ``day`` of August, or a random day from 1 to 28 when None.
+    Drop ``k`` is named by the day ``k`` days after Aug. 1, 2025 (its reference date), and a
+    new story is dated that day or up to two days before, as a daily drop's stories are; its
+    copies keep its dateline. With ``date``, every drop and story is of that day.
     """
     if not 0 <= exact_rate + near_rate < 1:
         raise ValueError("generate: exact_rate + near_rate must be in [0, 1)")
@@ -196,7 +199,9 @@ def generate(
     stories: list[tuple[Story, dict]] = []
     truth, rendered = [], []
     for position in range(articles):
-        drop = f"milosi-2025-08-{1 + position // per_drop % 28:02d}-{position // per_drop:04d}.txt"
+        number = position // per_drop
+        drop_date = date or FIRST_DROP + dt.timedelta(days=number)
+        drop = f"milosi-{drop_date.isoformat()}-{number:04d}.txt"
         roll = rng.random()
         entry = {"drop": drop, "position": position % per_drop}
         if stories and roll < exact_rate:
@@ -213,7 +218,9 @@ def generate(
                 jaccard=round(true_jaccard(story.paragraphs, copy.paragraphs), 4),
             )
         else:
-            story = _new_story(rng, sentences, vocabulary, day)
+            dated = date or drop_date - dt.timedelta(days=rng.randint(0, 2))
+            story = _new_story(rng, sentences, vocabulary, dated.day)
+            story = dataclasses.replace(story, month=dated.month)
             text = render(story, rng)
             entry.update(kind="distinct", original=None, jaccard=None)
             stories.append((story, entry))

@@ -85,7 +85,7 @@ def write_drop(
         jaccard = true_jaccard(plant.story.paragraphs, story.paragraphs)
         kind = "exact" if exact else "near"
         copies.append(Copy(fresh + order, plant.id, plant.group, kind, round(jaccard, 3)))
-    corpus = generate(fresh, seed=derived_seed(seed, "drop"), per_drop=fresh, day=day.day)
+    corpus = generate(fresh, seed=derived_seed(seed, "drop"), per_drop=fresh, date=day)
     (text,) = corpus.drops.values()
     path = folder / f"milosi-{day.isoformat()}.txt"
     folder.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,10 @@ def index_ids(lake: Path, run_id: str = "") -> list[str]:
 
 
 def manifests(lake: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
+    """The lake's manifests in the order they were written (two run ids of the same second
+    sort by their random suffix, so names alone do not say)."""
+    found = [json.loads(p.read_text()) for p in (lake / "_runs").glob("*.json")]
+    return sorted(found, key=lambda m: (m.get("finished", ""), m["run_id"]))
 
 
 def content(lake: Path, run_id: str = "") -> Counter:
