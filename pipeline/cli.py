@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -137,8 +138,10 @@ def _fetch_policy(args: argparse.Namespace):
 
 
 def _check_beam_args(beam_args: list[str]) -> None:
-    from pipeline.options import unknown_flags
+    from pipeline.options import bad_value, unknown_flags
 
+    if refused := bad_value(beam_args):
+        raise UsageError(refused.removeprefix("argument "))
     if unknown := unknown_flags(beam_args):
         flag, close = unknown[0]
         hint = f"did you mean {close}? " if close else ""
@@ -149,6 +152,56 @@ def _check_beam_args(beam_args: list[str]) -> None:
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+
+
+def _check_runner(options) -> None:
+    """The runner can be made and accepts the options, checked before anything is written
+    (Beam checks the same when the pipeline is built, after the run has opened)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+    from apache_beam.runners.runner import create_runner
+
+    name = options.view_as(StandardOptions).runner or StandardOptions.DEFAULT_RUNNER
+    if not isinstance(name, str):
+        return
+    try:
+        runner = create_runner(name)
+    except ValueError:
+        known = ", ".join(StandardOptions.KNOWN_RUNNER_NAMES)
+        raise UsageError(
+            f"--runner {name} is not a Beam runner; use one of {known}, or the full "
+            "module path of a PipelineRunner class"
+        ) from None
+    except ImportError as error:
+        raise UsageError(f"--runner {name} cannot be loaded: {error}") from None
+    if errors := PipelineOptionsValidator(options, runner).validate():
+        problems = "; ".join(error.strip().rstrip(".") for error in errors)
+        raise UsageError(f"--runner {name} needs: {problems}")
+
+
+def _check_lake_writable(lake: str) -> None:
+    """A local lake is a folder this process can create or write in; object stores are
+    checked by their first write."""
+    if "://" in lake:
+        return
+    existing = Path(lake)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(
+            f"--lake {lake}: {existing} is a file, not a folder; give --lake a folder "
+            "(it is created when missing)"
+        )
+    if os.access(existing, os.W_OK | os.X_OK):
+        return
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        why = f"{existing} is on a read-only filesystem"
+    else:
+        why = f"{existing} is not writable by this user"
+    raise UsageError(
+        f"--lake {lake}: {why}; give --lake a folder on writable storage, or remount or "
+        "grant write access to it (inspect reads a read-only lake)"
+    )
 
 
 def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = False):
@@ -174,6 +227,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
     options = PipelineOptions(beam_args)
+    _check_runner(options)
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
     FileSystems.set_options(options)
@@ -183,6 +237,7 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
     if "/" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/'")
     lake = _lake_root(args.lake)
+    _check_lake_writable(lake)
     config = JobConfig(
         drops=tuple(patterns),
         feeds=tuple(feeds),
@@ -328,12 +383,16 @@ def _command_validate(argv: list[str]) -> int:
     reports = [
         validate_drop(read_drop(path, reference_date), run, classifier=explainer) for path in paths
     ]
-    if args.json:
-        print(json.dumps([validate_report_json(r) for r in reports], indent=2, sort_keys=True))
-    else:
-        for report in reports:
-            print_validate_report(report)
-    return 0 if all(report.clean for report in reports) else 1
+    code = 0 if all(report.clean for report in reports) else 1
+    try:
+        if args.json:
+            print(json.dumps([validate_report_json(r) for r in reports], indent=2, sort_keys=True))
+        else:
+            for report in reports:
+                print_validate_report(report)
+    except BrokenPipeError:  # the verdict stands when the reader stops early
+        _stdout_closed()
+    return code
 
 
 def _inspect_parser() -> argparse.ArgumentParser:
@@ -405,9 +464,14 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _command_validate,
         "inspect": _command_inspect,
     }
+    if argv[:1] == ["--version"]:
+        from pipeline import __version__
+
+        print(f"feedlake {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: feedlake {run,watch,validate,inspect} [options]\n"
+            "usage: feedlake {run,watch,validate,inspect} [options] | --version\n"
             "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
             "  watch     keep the lake current: a batch whenever a drop or feed is new\n"
             "  validate  parse drops and report what they hold, writing nothing\n"
@@ -426,3 +490,20 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"feedlake {command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _stdout_closed()
+        return 0
+    except OSError as error:  # the disk, not the code: one line, not a traceback
+        print(
+            f"feedlake {command}: error: {error}; check that path (free space, permissions, "
+            "a file in the way) and run again",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away (``| head``): what the command did stands. Output from
+    now on, Python's flush at exit included, goes nowhere instead of failing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
