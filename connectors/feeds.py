@@ -215,7 +215,13 @@ class _FetchHostFn(beam.DoFn):
                 )
                 items = fresh
             Metrics.counter("feedlake", f"feeds_{report.outcome}").inc()
-            _LOG.info("feed %s: %s (%d items)", report.uri, report.outcome, report.items)
+            _LOG.info(
+                "feed %s: %s (%d new items, %d already in the lake)",
+                report.uri,
+                report.outcome,
+                report.items,
+                report.already_in_lake,
+            )
             yield from items
             yield beam.pvalue.TaggedOutput(self.REPORTS, report)
 

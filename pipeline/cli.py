@@ -419,12 +419,10 @@ def _command_inspect(argv: list[str]) -> int:
         raise UsageError(f"--lake {lake!r} is not a folder")
 
     import duckdb
-    from rich.console import Console
-    from rich.table import Table
 
     from pipeline.inspect_lake import inspect_lake, run_sql
+    from pipeline.output import print_inspect_report, print_rows
 
-    console = Console(soft_wrap=True)
     if args.sql:
         try:
             names, rows = run_sql(lake, args.sql)
@@ -435,23 +433,13 @@ def _command_inspect(argv: list[str]) -> int:
             rows_json = [dict(zip(names, row, strict=True)) for row in rows]
             print(json.dumps(rows_json, indent=2, default=str))
             return 0
-        table = Table(*names)
-        for row in rows:
-            table.add_row(*(str(value) for value in row))
-        console.print(table)
+        print_rows(names, rows)
         return 0
     report = inspect_lake(lake, args.runs)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    console.print(f"lake {lake}: files {report['files']}")
-    for name, rows in report.items():
-        if name in ("lake", "files") or not rows:
-            continue
-        table = Table(*rows[0], title=name.replace("_", " "), title_justify="left")
-        for row in rows:
-            table.add_row(*(str(value) for value in row.values()))
-        console.print(table)
+    print_inspect_report(report)
     return 0
 
 
