@@ -406,6 +406,13 @@ def _inspect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sql", help="A query over articles, duplicates and rejects.")
     parser.add_argument("--runs", type=int, default=10, help="How many recent runs to list.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="Write the lake in charts to FILE, one page that opens offline: articles per day "
+        "by region and topic, duplicates and rejects per run, feed outcomes, files per "
+        "partition.",
+    )
     return parser
 
 
@@ -418,11 +425,21 @@ def _command_inspect(argv: list[str]) -> int:
     if not Path(lake).is_dir():
         raise UsageError(f"--lake {lake!r} is not a folder")
 
+    if args.html and args.sql:
+        raise UsageError("--html draws the whole lake; it takes no --sql")
+
     import duckdb
 
     from pipeline.inspect_lake import inspect_lake, run_sql
     from pipeline.output import print_inspect_report, print_rows
 
+    if args.html:
+        from pipeline.report_html import lake_report_html
+
+        page = lake_report_html(inspect_lake(lake, daily=True))
+        Path(args.html).write_text(page, encoding="utf-8")
+        print(f"wrote {args.html} ({len(page.encode()):,} bytes)")
+        return 0
     if args.sql:
         try:
             names, rows = run_sql(lake, args.sql)
