@@ -26,20 +26,12 @@ class UsageError(Exception):
     """The command line asks for something that cannot be done; exit code 2."""
 
 
-def _configure_logging(quiet: bool, verbose: bool) -> None:
-    root = logging.getLogger()
-    root.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.ERROR)
-    ours = logging.StreamHandler(sys.stderr)
-    ours.setFormatter(logging.Formatter("feedlake: %(message)s"))
-    for name in ("feedlake", "pipeline", "connectors"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [ours]
-        logger.propagate = False
-        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+def _configure_logging(
+    quiet: bool, verbose: bool, fmt: str = "text", watching: bool = False
+) -> None:
+    from pipeline.logs import configure
+
+    configure(quiet, verbose, fmt, watching)
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -65,6 +57,13 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="Show Beam's own log too.")
     parser.add_argument(
         "--json", action="store_true", help="Print the run manifest as JSON on stdout."
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="Log lines on stderr as text, or one JSON object a line (journald, Kubernetes). "
+        "Default: %(default)s.",
     )
 
 
@@ -259,6 +258,7 @@ def _command_run(argv: list[str]) -> int:
     # Before Beam is imported: its import logs warnings about optional GCP clients.
     _configure_logging("--quiet" in argv, "--verbose" in argv)
     args, beam_args = _run_parser().parse_known_args(argv)
+    _configure_logging(args.quiet, args.verbose, args.log_format)
     job = _prepare(args, beam_args)
 
     from pipeline.jobs import JobFailed, execute, recover, skip_ingested
@@ -288,8 +288,7 @@ def _command_run(argv: list[str]) -> int:
     return 0
 
 
-def _command_watch(argv: list[str]) -> int:
-    _configure_logging("--quiet" in argv, "--verbose" in argv)
+def _watch_parser() -> argparse.ArgumentParser:
     parser = _run_parser()
     parser.prog = "feedlake watch"
     parser.description = (
@@ -302,37 +301,77 @@ def _command_watch(argv: list[str]) -> int:
         default=60.0,
         help="Seconds between polls. Default: %(default)s.",
     )
-    args, beam_args = parser.parse_known_args(argv)
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Serve Prometheus metrics on /metrics and a liveness check on /healthz at this "
+        "port (0: any free port, logged at start). Default: no server.",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="Address the metrics server listens on. Default: %(default)s (all interfaces).",
+    )
+    return parser
+
+
+def _command_watch(argv: list[str]) -> int:
+    _configure_logging("--quiet" in argv, "--verbose" in argv, watching=True)
+    args, beam_args = _watch_parser().parse_known_args(argv)
+    _configure_logging(args.quiet, args.verbose, args.log_format, watching=True)
     if args.poll_interval <= 0:
         raise UsageError("--poll-interval must be positive")
     if args.run_id:
         raise UsageError("--run-id names one run; watch makes a run per batch")
     if not args.drops and not args.feeds:
         raise UsageError("watch needs --drops, --feeds or both")
-    _prepare(args, beam_args, watching=True)  # usage errors now, not at the first poll
+    first = _prepare(args, beam_args, watching=True)  # usage errors now, not at the first poll
 
     import signal
     import threading
 
+    from pipeline.logs import WatchLog
     from pipeline.watch import watch
+
+    observers = []
+    metrics_url = None
+    if args.metrics_port is not None:
+        from pipeline.metrics import WatchMetrics, serve
+
+        metrics = WatchMetrics(args.poll_interval)
+        try:
+            server = serve(metrics, args.metrics_port, args.metrics_address)
+        except OSError as error:
+            raise UsageError(
+                f"--metrics-port {args.metrics_port}: cannot listen on "
+                f"{args.metrics_address}: {error.strerror or error}; choose another port"
+            ) from None
+        metrics_url = f"http://{args.metrics_address}:{server.server_port}/metrics"
+        observers.append(metrics)
+    watched = []
+    if args.drops:
+        watched.append(f"drops {', '.join(args.drops)} ({first.drop_count} files now)")
+    if args.feeds:
+        watched.append(f"{len(first.config.feeds)} feed(s) of {args.feeds}")
+    observers.insert(0, WatchLog(" and ".join(watched), metrics_url))
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
     def report(manifest: dict) -> None:
-        counts = manifest["counts"]
-        line = (
-            f"run {manifest['run_id']}: {counts['drops']} drop(s), {counts['feeds']} feed(s): "
-            f"{counts['articles']} articles, {counts['duplicates']} duplicates, "
-            f"{counts['rejects']} rejects"
-        )
         if args.json:
             print(json.dumps(manifest, sort_keys=True), flush=True)
-        elif not args.quiet:
-            print(line, flush=True)
 
-    return watch(lambda: _prepare(args, beam_args, watching=True), args.poll_interval, stop, report)
+    return watch(
+        lambda: _prepare(args, beam_args, watching=True),
+        args.poll_interval,
+        stop,
+        report,
+        observers,
+    )
 
 
 def _validate_parser() -> argparse.ArgumentParser:

@@ -12,17 +12,16 @@ SIGINT or SIGTERM lets the batch in hand finish and commit, then ends the loop.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from connectors.feeds import Fetcher, due_feeds, load_feed_state
 from pipeline.jobs import Job, JobFailed, execute, recover, skip_ingested
+from pipeline.watch_events import WatchObserver
 
 __all__ = ["watch"]
-
-_LOG = logging.getLogger("feedlake")
 
 
 def watch(
@@ -30,6 +29,7 @@ def watch(
     poll_interval: float,
     stop: threading.Event,
     on_batch: Callable[[dict[str, Any]], None],
+    observers: Sequence[WatchObserver] = (),
 ) -> int:
     """Poll and run batches until ``stop`` is set; 0 when stopped, whatever batches failed.
 
@@ -38,7 +38,13 @@ def watch(
         poll_interval: seconds between polls.
         stop: set by a signal handler; checked between batches, never inside one.
         on_batch: called with each committed batch's manifest.
+        observers: told of each step (start, feed polls, polls, batches, stop).
     """
+
+    def tell(event: str, *args: Any) -> None:
+        for observer in observers:
+            getattr(observer, event)(*args)
+
     fetcher: Fetcher | None = None
     recovered = False
     while not stop.is_set():
@@ -46,15 +52,23 @@ def watch(
         if not recovered:
             recover(job.config.lake)
             recovered = True
+            tell("started", job.config.lake, poll_interval)
         fetcher = fetcher or Fetcher(job.config.fetch_policy)
         job, _skipped = skip_ingested(job, quiet=True)
-        feeds = due_feeds(list(job.config.feeds), load_feed_state(job.config.lake), fetcher)
+        state = load_feed_state(job.config.lake)
+        feeds = due_feeds(list(job.config.feeds), state, fetcher, partial(tell, "feed_polled"))
         job = dataclasses.replace(job, config=dataclasses.replace(job.config, feeds=tuple(feeds)))
+        tell("polled", len(job.config.drops), len(feeds))
         if job.config.drops or job.config.feeds:
+            run_id = job.config.run.run_id
+            tell("batch_started", run_id)
             try:
-                on_batch(execute(job))
+                manifest = execute(job)
             except JobFailed as failed:
-                _LOG.error("%s; the next poll tries again", failed)
+                tell("batch_failed", run_id, failed)
+            else:
+                tell("batch_committed", manifest)
+                on_batch(manifest)
         stop.wait(poll_interval)
-    _LOG.info("stopped")
+    tell("stopped")
     return 0
