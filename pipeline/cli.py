@@ -58,9 +58,11 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="Print the run manifest as JSON on stdout."
     )
+    from pipeline.logs import FORMATS
+
     parser.add_argument(
         "--log-format",
-        choices=("text", "json"),
+        choices=FORMATS,
         default="text",
         help="Log lines on stderr as text, or one JSON object a line (journald, Kubernetes). "
         "Default: %(default)s.",
