@@ -21,7 +21,7 @@ import mimetypes
 import os
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from urllib.parse import urlsplit
 
 import apache_beam as beam
@@ -109,11 +109,17 @@ def save_feed_state(lake: str, reports: list[dict]) -> None:
     write_json(state_path(lake), state)
 
 
-def due_feeds(urls: list[str], state: dict[str, dict[str, str]], fetcher: Fetcher) -> list[str]:
+def due_feeds(
+    urls: list[str],
+    state: dict[str, dict[str, str]],
+    fetcher: Fetcher,
+    on_outcome: Callable[[str, str], None] | None = None,
+) -> list[str]:
     """The feeds that changed since the lake last read them (``feedlake watch`` polls these).
 
     A URL is asked with its validators (an unchanged feed answers 304); a local file is
-    hashed. A feed that fails now is not due: the next poll tries again.
+    hashed. A feed that fails now is not due: the next poll tries again. ``on_outcome`` is
+    told each feed's outcome (``ok``, ``not_modified`` or a failure).
     """
     due = []
     for url in urls:
@@ -122,6 +128,8 @@ def due_feeds(urls: list[str], state: dict[str, dict[str, str]], fetcher: Fetche
             report, _, _ = fetcher.fetch(url, known)
         else:
             report, _, _ = _read_local(url)
+        if on_outcome is not None:
+            on_outcome(url, report.outcome)
         if report.outcome == "ok" and (report.sha256 != known.get("sha256") or not known):
             due.append(url)
     return due
@@ -247,7 +255,13 @@ class _FetchHostFn(beam.DoFn):
         for url in sorted(urls):  # one host, one request at a time
             report, items = read_feed(url, self.fetcher, self.validators.get(url), self.known)
             Metrics.counter("feedlake", f"feeds_{report.outcome}").inc()
-            _LOG.info("feed %s: %s (%d items)", report.uri, report.outcome, report.items)
+            _LOG.info(
+                "feed %s: %s (%d new items, %d already in the lake)",
+                report.uri,
+                report.outcome,
+                report.items,
+                report.already_in_lake,
+            )
             yield from items
             yield beam.pvalue.TaggedOutput(self.REPORTS, report)
 

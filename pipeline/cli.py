@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,20 +28,12 @@ class UsageError(Exception):
     """The command line asks for something that cannot be done; exit code 2."""
 
 
-def _configure_logging(quiet: bool, verbose: bool) -> None:
-    root = logging.getLogger()
-    root.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO if verbose else logging.ERROR)
-    ours = logging.StreamHandler(sys.stderr)
-    ours.setFormatter(logging.Formatter("feedlake: %(message)s"))
-    for name in ("feedlake", "pipeline", "connectors"):
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [ours]
-        logger.propagate = False
-        logger.setLevel(logging.WARNING if quiet else logging.INFO)
+def _configure_logging(
+    quiet: bool, verbose: bool, fmt: str = "text", watching: bool = False
+) -> None:
+    from pipeline.logs import configure
+
+    configure(quiet, verbose, fmt, watching)
 
 
 def _run_parser() -> argparse.ArgumentParser:
@@ -66,6 +59,15 @@ def _add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="Show Beam's own log too.")
     parser.add_argument(
         "--json", action="store_true", help="Print the run manifest as JSON on stdout."
+    )
+    from pipeline.logs import FORMATS
+
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default="text",
+        help="Log lines on stderr as text, or one JSON object a line (journald, Kubernetes). "
+        "Default: %(default)s.",
     )
 
 
@@ -175,8 +177,10 @@ def _fetch_policy(args: argparse.Namespace):
 
 
 def _check_beam_args(beam_args: list[str]) -> None:
-    from pipeline.options import unknown_flags
+    from pipeline.options import bad_value, unknown_flags
 
+    if refused := bad_value(beam_args):
+        raise UsageError(refused.removeprefix("argument "))
     if unknown := unknown_flags(beam_args):
         flag, close = unknown[0]
         hint = f"did you mean {close}? " if close else ""
@@ -187,6 +191,56 @@ def _check_beam_args(beam_args: list[str]) -> None:
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+
+
+def _check_runner(options) -> None:
+    """The runner can be made and accepts the options, checked before anything is written
+    (Beam checks the same when the pipeline is built, after the run has opened)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+    from apache_beam.runners.runner import create_runner
+
+    name = options.view_as(StandardOptions).runner or StandardOptions.DEFAULT_RUNNER
+    if not isinstance(name, str):
+        return
+    try:
+        runner = create_runner(name)
+    except ValueError:
+        known = ", ".join(StandardOptions.KNOWN_RUNNER_NAMES)
+        raise UsageError(
+            f"--runner {name} is not a Beam runner; use one of {known}, or the full "
+            "module path of a PipelineRunner class"
+        ) from None
+    except ImportError as error:
+        raise UsageError(f"--runner {name} cannot be loaded: {error}") from None
+    if errors := PipelineOptionsValidator(options, runner).validate():
+        problems = "; ".join(error.strip().rstrip(".") for error in errors)
+        raise UsageError(f"--runner {name} needs: {problems}")
+
+
+def _check_lake_writable(lake: str) -> None:
+    """A local lake is a folder this process can create or write in; object stores are
+    checked by their first write."""
+    if "://" in lake:
+        return
+    existing = Path(lake)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(
+            f"--lake {lake}: {existing} is a file, not a folder; give --lake a folder "
+            "(it is created when missing)"
+        )
+    if os.access(existing, os.W_OK | os.X_OK):
+        return
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        why = f"{existing} is on a read-only filesystem"
+    else:
+        why = f"{existing} is not writable by this user"
+    raise UsageError(
+        f"--lake {lake}: {why}; give --lake a folder on writable storage, or remount or "
+        "grant write access to it (inspect reads a read-only lake)"
+    )
 
 
 def _prepare(
@@ -223,10 +277,12 @@ def _prepare(
     if args.near_window_days < 0:
         raise UsageError("--near-window-days must be 0 or more")
     options = PipelineOptions(beam_args)
+    _check_runner(options)
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
     FileSystems.set_options(options)
     lake = _lake_root(args.lake)
+    _check_lake_writable(lake)
     names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)
     _report_skipped(skipped, reported)
     started = dt.datetime.now(dt.timezone.utc)
@@ -297,6 +353,7 @@ def _command_run(argv: list[str]) -> int:
     # Before Beam is imported: its import logs warnings about optional GCP clients.
     _configure_logging("--quiet" in argv, "--verbose" in argv)
     args, beam_args = _run_parser().parse_known_args(argv)
+    _configure_logging(args.quiet, args.verbose, args.log_format)
     job = _prepare(args, beam_args)
 
     from pipeline.jobs import JobFailed, RunIdTaken, run_batch
@@ -330,9 +387,12 @@ def _command_run(argv: list[str]) -> int:
         if args.json:
             print(json.dumps({"status": "nothing_new", "skipped": outcome.skipped}, indent=2))
         elif not args.quiet:
+            feeds = [i for i in (manifest or {}).get("inputs", []) if i["type"] == "feed"]
+            known = sum(feed.get("already_in_lake", 0) for feed in feeds)
             print(
-                f"nothing new: {len(outcome.skipped)} drop(s) already ingested, no new feed "
-                "item; lake unchanged"
+                f"nothing new: {len(outcome.skipped)} drop(s) already ingested, "
+                f"{len(feeds)} feed(s) with no new item ({known} items already in the lake); "
+                "lake unchanged"
             )
         return 0
     if args.json:
@@ -343,8 +403,7 @@ def _command_run(argv: list[str]) -> int:
     return 0
 
 
-def _command_watch(argv: list[str]) -> int:
-    _configure_logging("--quiet" in argv, "--verbose" in argv)
+def _watch_parser() -> argparse.ArgumentParser:
     parser = _run_parser()
     parser.prog = "feedlake watch"
     parser.description = (
@@ -366,7 +425,26 @@ def _command_watch(argv: list[str]) -> int:
         "temporary name (.*, *.tmp, *.part) and renaming is better still. "
         "Default: %(default)s.",
     )
-    args, beam_args = parser.parse_known_args(argv)
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Serve Prometheus metrics on /metrics and a liveness check on /healthz at this "
+        "port (0: any free port, logged at start). Default: no server.",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="Address the metrics server listens on. Default: %(default)s (all interfaces).",
+    )
+    return parser
+
+
+def _command_watch(argv: list[str]) -> int:
+    _configure_logging("--quiet" in argv, "--verbose" in argv, watching=True)
+    args, beam_args = _watch_parser().parse_known_args(argv)
+    _configure_logging(args.quiet, args.verbose, args.log_format, watching=True)
     if args.poll_interval <= 0:
         raise UsageError("--poll-interval must be positive")
     if args.settle_seconds < 0:
@@ -376,7 +454,7 @@ def _command_watch(argv: list[str]) -> int:
     if not args.drops and not args.feeds:
         raise UsageError("watch needs --drops, --feeds or both")
     reported: set[tuple[str, str]] = set()
-    _prepare(args, beam_args, True, reported)  # usage errors now, not at the first poll
+    first = _prepare(args, beam_args, True, reported)  # usage errors now, not at the first poll
     from connectors.drop_listing import Settling
 
     settling = Settling(args.settle_seconds)
@@ -384,29 +462,45 @@ def _command_watch(argv: list[str]) -> int:
     import signal
     import threading
 
+    from pipeline.logs import WatchLog
     from pipeline.watch import watch
+
+    observers = []
+    metrics_url = None
+    if args.metrics_port is not None:
+        from pipeline.metrics import WatchMetrics, serve
+
+        metrics = WatchMetrics(args.poll_interval)
+        try:
+            server = serve(metrics, args.metrics_port, args.metrics_address)
+        except OSError as error:
+            raise UsageError(
+                f"--metrics-port {args.metrics_port}: cannot listen on "
+                f"{args.metrics_address}: {error.strerror or error}; choose another port"
+            ) from None
+        metrics_url = f"http://{args.metrics_address}:{server.server_port}/metrics"
+        observers.append(metrics)
+    watched = []
+    if args.drops:
+        watched.append(f"drops {', '.join(args.drops)} ({first.drop_count} files now)")
+    if args.feeds:
+        watched.append(f"{len(first.config.feeds)} feed(s) of {args.feeds}")
+    observers.insert(0, WatchLog(" and ".join(watched), metrics_url))
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
     def report(manifest: dict) -> None:
-        counts = manifest["counts"]
-        line = (
-            f"run {manifest['run_id']}: {counts['drops']} drop(s), {counts['feeds']} feed(s): "
-            f"{counts['articles']} articles, {counts['duplicates']} duplicates, "
-            f"{counts['rejects']} rejects"
-        )
         if args.json:
             print(json.dumps(manifest, sort_keys=True), flush=True)
-        elif not args.quiet:
-            print(line, flush=True)
 
     return watch(
         lambda: _settled(_prepare(args, beam_args, True, reported), settling),
         args.poll_interval,
         stop,
         report,
+        observers,
     )
 
 
@@ -468,12 +562,16 @@ def _command_validate(argv: list[str]) -> int:
     reports = [
         validate_drop(read_drop(path, reference_date), run, classifier=explainer) for path in paths
     ]
-    if args.json:
-        print(json.dumps([validate_report_json(r) for r in reports], indent=2, sort_keys=True))
-    else:
-        for report in reports:
-            print_validate_report(report)
-    return 0 if all(report.clean for report in reports) else 1
+    code = 0 if all(report.clean for report in reports) else 1
+    try:
+        if args.json:
+            print(json.dumps([validate_report_json(r) for r in reports], indent=2, sort_keys=True))
+        else:
+            for report in reports:
+                print_validate_report(report)
+    except BrokenPipeError:  # the verdict stands when the reader stops early
+        _stdout_closed()
+    return code
 
 
 def _inspect_parser() -> argparse.ArgumentParser:
@@ -487,6 +585,13 @@ def _inspect_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sql", help="A query over articles, duplicates and rejects.")
     parser.add_argument("--runs", type=int, default=10, help="How many recent runs to list.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="Write the lake in charts to FILE, one page that opens offline: articles per day "
+        "by region and topic, duplicates and rejects per run, feed outcomes, files per "
+        "partition.",
+    )
     return parser
 
 
@@ -499,13 +604,21 @@ def _command_inspect(argv: list[str]) -> int:
     if not Path(lake).is_dir():
         raise UsageError(f"--lake {lake!r} is not a folder")
 
+    if args.html and args.sql:
+        raise UsageError("--html draws the whole lake; it takes no --sql")
+
     import duckdb
-    from rich.console import Console
-    from rich.table import Table
 
     from pipeline.inspect_lake import inspect_lake, run_sql
+    from pipeline.output import print_inspect_report, print_rows
 
-    console = Console(soft_wrap=True)
+    if args.html:
+        from pipeline.report_html import lake_report_html
+
+        page = lake_report_html(inspect_lake(lake, daily=True))
+        Path(args.html).write_text(page, encoding="utf-8")
+        print(f"wrote {args.html} ({len(page.encode()):,} bytes)")
+        return 0
     if args.sql:
         try:
             names, rows = run_sql(lake, args.sql)
@@ -516,23 +629,13 @@ def _command_inspect(argv: list[str]) -> int:
             rows_json = [dict(zip(names, row, strict=True)) for row in rows]
             print(json.dumps(rows_json, indent=2, default=str))
             return 0
-        table = Table(*names)
-        for row in rows:
-            table.add_row(*(str(value) for value in row))
-        console.print(table)
+        print_rows(names, rows)
         return 0
     report = inspect_lake(lake, args.runs)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0
-    console.print(f"lake {lake}: files {report['files']}")
-    for name, rows in report.items():
-        if name in ("lake", "files") or not rows:
-            continue
-        table = Table(*rows[0], title=name.replace("_", " "), title_justify="left")
-        for row in rows:
-            table.add_row(*(str(value) for value in row.values()))
-        console.print(table)
+    print_inspect_report(report)
     return 0
 
 
@@ -545,9 +648,14 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _command_validate,
         "inspect": _command_inspect,
     }
+    if argv[:1] == ["--version"]:
+        from pipeline import __version__
+
+        print(f"feedlake {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: feedlake {run,watch,validate,inspect} [options]\n"
+            "usage: feedlake {run,watch,validate,inspect} [options] | --version\n"
             "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
             "  watch     keep the lake current: a batch whenever a drop or feed is new\n"
             "  validate  parse drops and report what they hold, writing nothing\n"
@@ -566,3 +674,20 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"feedlake {command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _stdout_closed()
+        return 0
+    except OSError as error:  # the disk, not the code: one line, not a traceback
+        print(
+            f"feedlake {command}: error: {error}; check that path (free space, permissions, "
+            "a file in the way) and run again",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _stdout_closed() -> None:
+    """The reader of stdout went away (``| head``): what the command did stands. Output from
+    now on, Python's flush at exit included, goes nowhere instead of failing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

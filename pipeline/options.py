@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import difflib
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
 from connectors.lake_index import NEAR_WINDOW_DAYS
 from pipeline.dedup import DEFAULT_THRESHOLD
 from pipeline.lake import CODECS, DEFLATE_LEVEL, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
 
-__all__ = ["DropOptions", "FeedOptions", "LakeOptions", "unknown_flags"]
+__all__ = ["DropOptions", "FeedOptions", "LakeOptions", "bad_value", "unknown_flags"]
 
 
 class DropOptions(PipelineOptions):
@@ -180,3 +180,31 @@ def unknown_flags(argv: list[str]) -> list[tuple[str, str | None]]:
             close = difflib.get_close_matches(flag[2:].replace("-", "_"), known, n=1)
             found.append((flag, f"--{close[0]}" if close else None))
     return found
+
+
+class _RefusingParser(_BeamArgumentParser):
+    """Beam's option parser, raising instead of printing its whole usage and exiting."""
+
+    def error(self, message: str) -> None:
+        if not message.startswith("ambiguous option: "):  # Beam ignores these too
+            raise ValueError(message)
+
+
+def bad_value(argv: list[str]) -> str | None:
+    """argparse's message for the first flag in ``argv`` whose value its option refuses
+    (``--direct_num_workers=abc``), or None when every value parses.
+
+    Beam parses the same way when the pipeline is built, but then prints the usage of every
+    option it knows and exits.
+    """
+    parser = _RefusingParser(allow_abbrev=False)
+    classes: dict[str, type[PipelineOptions]] = {}
+    for cls in PipelineOptions.__subclasses__():
+        classes.setdefault(str(cls), cls)  # the first of a repeated class, as Beam picks
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    try:
+        parser.parse_known_args(argv)
+    except ValueError as error:
+        return str(error)
+    return None

@@ -3,13 +3,62 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
 from collections import Counter
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_run_summary", "print_validate_report", "validate_report_json"]
+__all__ = [
+    "print_inspect_report",
+    "print_rows",
+    "print_run_summary",
+    "print_validate_report",
+    "validate_report_json",
+]
+# Wide enough that rich never cuts a table piped to a file or another program (rich assumes
+# 80 columns there); a table is only as wide as its cells need.
+_UNCUT = 100_000
+
+
+def _console() -> Console:
+    """rich's console on stdout: the terminal's width, or uncut when stdout is not one."""
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else _UNCUT)
+
+
+def _cell(value: Any) -> str:
+    """A value as a table shows it: nested values as JSON, NULL as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def print_rows(names: list[str], rows: list[tuple], title: str | None = None) -> None:
+    """Rows under their column names, as a table."""
+    table = Table(*names, title=title, title_justify="left")
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    _console().print(table)
+
+
+# Per-run details the JSON carries; the runs table would be too wide with them.
+_NOT_IN_RUNS_TABLE = ("feeds_by_outcome", "rejects_by_reason")
+
+
+def print_inspect_report(report: dict[str, Any]) -> None:
+    """``feedlake inspect``'s tables: partitions, counts, duplicates, rejects, runs."""
+    files = ", ".join(f"{count} {kind}" for kind, count in report["files"].items())
+    print(f"lake {report['lake']}: data files: {files}")
+    for name, rows in report.items():
+        if name in ("lake", "files") or not rows:
+            continue
+        names = [key for key in rows[0] if key not in _NOT_IN_RUNS_TABLE]
+        values = [tuple(row[key] for key in names) for row in rows]
+        print_rows(names, values, title=name.replace("_", " "))
 
 
 def validate_report_json(report) -> dict[str, Any]:
@@ -45,6 +94,9 @@ def print_validate_report(report) -> None:
     print(f"  end markers:    {_counted(report.end_markers)}")
     for note in report.rejects:
         print(f"  reject {note.reason} at byte {note.offset} (+{note.length}): {note.message}")
+    if not report.explanations:  # --explain lists each article with its evidence below
+        for title in report.titles:
+            print(f"  article: {title}")
     for explained in report.explanations:
         print(f"  article: {explained.title}")
         print(
@@ -70,11 +122,17 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
     table.add_column("count", justify="right")
     table.add_column("detail", overflow="fold")
     skipped = len(manifest.get("skipped", []))
-    drops = f"{counts['bytes']:,} bytes read in all"
+    read = {
+        kind: sum(i.get("size") or 0 for i in manifest["inputs"] if i["type"] == kind)
+        for kind in ("drop", "feed")
+    }
+    drops = f"{read['drop']:,} bytes read"
     if skipped:
         drops += f"; {skipped} skipped, already ingested"
     table.add_row("drops", str(counts["drops"]), drops)
     outcomes = ", ".join(f"{k}: {v}" for k, v in counts["feeds_by_outcome"].items())
+    if counts["feeds"]:
+        outcomes += f"; {read['feed']:,} bytes read"
     known = sum(i.get("already_in_lake", 0) for i in manifest["inputs"] if i["type"] == "feed")
     if known:
         outcomes += f"; {known} items already in the lake, skipped"
@@ -91,7 +149,7 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
     detail = ", ".join(f"{kind} {count}" for kind, count in sorted(files.items()))
     table.add_row("files", str(len(manifest["outputs"])), detail)
     table.add_row("time", f"{seconds:.1f} s", "")
-    console = Console(stderr=False, soft_wrap=True)
+    console = _console()
     console.print(table)
     for feed in manifest["inputs"]:
         if feed["type"] == "feed" and feed["outcome"] not in ("ok", "not_modified"):

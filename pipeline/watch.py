@@ -14,18 +14,17 @@ start. SIGINT or SIGTERM lets the batch in hand finish and commit, then ends the
 from __future__ import annotations
 
 import dataclasses
-import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from connectors.feeds import Fetcher, due_feeds, load_feed_state
 from pipeline.jobs import Job, JobFailed, repair, run_batch, skip_ingested
-from pipeline.lake.lease import LeaseError
+from pipeline.lake.lease import LeaseError, LeaseHeld
+from pipeline.watch_events import WatchObserver
 
 __all__ = ["watch"]
-
-_LOG = logging.getLogger("feedlake")
 
 
 def watch(
@@ -33,6 +32,7 @@ def watch(
     poll_interval: float,
     stop: threading.Event,
     on_batch: Callable[[dict[str, Any]], None],
+    observers: Sequence[WatchObserver] = (),
 ) -> int:
     """Poll and run batches until ``stop`` is set; 0 when stopped, whatever batches failed.
 
@@ -41,7 +41,13 @@ def watch(
         poll_interval: seconds between polls.
         stop: set by a signal handler; checked between batches, never inside one.
         on_batch: called with each committed batch's manifest.
+        observers: told of each step (start, feed polls, polls, batches, stop).
     """
+
+    def tell(event: str, *args: Any) -> None:
+        for observer in observers:
+            getattr(observer, event)(*args)
+
     fetcher: Fetcher | None = None
     repaired = False
     while not stop.is_set():
@@ -50,18 +56,34 @@ def watch(
             if not repaired:
                 repair(job.config.lake, "watch", wait=poll_interval)
                 repaired = True
+                tell("started", job.config.lake, poll_interval)
             fetcher = fetcher or Fetcher(job.config.fetch_policy)
             looked, _skipped = skip_ingested(job, quiet=True)  # without the lease: a first look
-            feeds = due_feeds(list(job.config.feeds), load_feed_state(job.config.lake), fetcher)
-            if looked.config.drops or feeds:
-                batch = dataclasses.replace(
-                    looked, config=dataclasses.replace(looked.config, feeds=tuple(feeds))
-                )
-                outcome = run_batch(batch, "watch", wait=poll_interval, quiet_skips=True)
-                if outcome.status == "succeeded":
-                    on_batch(outcome.manifest)
+            state = load_feed_state(job.config.lake)
+            feeds = due_feeds(list(job.config.feeds), state, fetcher, partial(tell, "feed_polled"))
+            tell("polled", len(looked.config.drops), len(feeds))
         except (JobFailed, LeaseError) as failed:
-            _LOG.error("%s; the next poll tries again", failed)
+            tell("poll_failed", failed)
+            stop.wait(poll_interval)
+            continue
+        if looked.config.drops or feeds:
+            batch = dataclasses.replace(
+                looked, config=dataclasses.replace(looked.config, feeds=tuple(feeds))
+            )
+            run_id = batch.config.run.run_id
+            tell("batch_started", run_id)
+            try:
+                outcome = run_batch(batch, "watch", wait=poll_interval, quiet_skips=True)
+            except LeaseHeld as busy:
+                tell("batch_idle", run_id, str(busy))
+            except (JobFailed, LeaseError) as failed:
+                tell("batch_failed", run_id, failed)
+            else:
+                if outcome.status == "succeeded":
+                    tell("batch_committed", outcome.manifest)
+                    on_batch(outcome.manifest)
+                else:
+                    tell("batch_idle", run_id, "nothing new once the lease was held")
         stop.wait(poll_interval)
-    _LOG.info("stopped")
+    tell("stopped")
     return 0

@@ -55,7 +55,8 @@ def test_duckdb_reads_the_same_rows_as_fastavro_with_partition_columns(lake):
 def test_inspect_reports_partitions_counts_and_runs(lake, capsys):
     assert main(["inspect", "--lake", str(lake), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert sum(p["articles"] for p in report["partitions"]) == 10
+    articles = [p for p in report["partitions"] if p["kind"] == "articles"]
+    assert sum(p["records"] for p in articles) == 10 and len(articles) == 7
     assert {r["region"] for r in report["articles_by_region"]} == {"asia", "europe", "africa"}
     assert report["duplicates_by_kind"] == [{"kind": "exact", "duplicates": 3}]
     assert [run["status"] for run in report["runs"]] == ["succeeded"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -13,6 +16,25 @@ from pipeline.cli import main
 
 pytestmark = pytest.mark.e2e
 pyspark = pytest.importorskip("pyspark")
+
+
+def java_version() -> int | None:
+    """The major version of the Java Spark would start (JAVA_HOME's, else PATH's), or None."""
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if not java or not os.path.exists(java):
+        return None
+    said = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    found = re.search(r'version "(\d+)', said.stderr)
+    return int(found.group(1)) if found else None
+
+
+if (JAVA := java_version()) is None or JAVA < 17:
+    pytest.skip(
+        f"Spark needs Java 17 or newer and found {f'Java {JAVA}' if JAVA else 'no java'}: "
+        "install it (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
+        allow_module_level=True,
+    )
 AVRO = "org.apache.spark.sql.avro.AvroFileFormat"  # pyspark ships no spark-avro short name
 
 

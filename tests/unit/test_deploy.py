@@ -9,14 +9,15 @@ import json
 import pytest
 import yaml
 
-from pipeline.cli import _run_parser
+from pipeline.cli import _run_parser, _watch_parser
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 
 
-def flags() -> set[str]:
-    return {option for action in _run_parser()._actions for option in action.option_strings}
+def flags(parser=None) -> set[str]:
+    parser = parser or _run_parser()
+    return {option for action in parser._actions for option in action.option_strings}
 
 
 def test_kubernetes_cronjob_is_valid_and_forbids_overlap():
@@ -26,6 +27,20 @@ def test_kubernetes_cronjob_is_valid_and_forbids_overlap():
     (container,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["feedlake"] and container["args"][0] == "run"
     assert {a for a in container["args"] if a.startswith("--")} <= flags()
+
+
+def test_kubernetes_watcher_is_probed_on_its_metrics_port_and_never_doubled():
+    (deployment,) = list(yaml.safe_load_all((DEPLOY / "k8s" / "watch-deployment.yaml").read_text()))
+    spec = deployment["spec"]
+    assert (spec["replicas"], spec["strategy"]["type"]) == (1, "Recreate")
+    (container,) = spec["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[0] == "watch" and {a for a in args if a.startswith("--")} <= flags(_watch_parser())
+    port = args[args.index("--metrics-port") + 1]
+    assert args[args.index("--log-format") + 1] == "json"
+    assert container["ports"] == [{"name": "metrics", "containerPort": int(port)}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert spec["template"]["metadata"]["annotations"]["prometheus.io/port"] == port
 
 
 def test_flex_template_parameters_are_run_options():
@@ -43,6 +58,8 @@ def test_systemd_units_parse(unit):
     if unit.endswith(".service"):
         command = parser["Service"]["ExecStart"].split()
         assert command[0].endswith("/feedlake") and command[1] in ("run", "watch")
+        known = flags(_watch_parser() if command[1] == "watch" else _run_parser())
+        assert {a for a in command if a.startswith("--")} <= known
 
 
 def test_dockerfile_installs_feedlake_on_beams_sdk_image():

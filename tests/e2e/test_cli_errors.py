@@ -1,0 +1,156 @@
+"""What a person sees when the command line or the lake is wrong: one line on stderr that
+names what to fix, the README's exit code (2 usage, 1 the run failed), never a traceback,
+and nothing written to the lake before the mistake is found."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import __version__
+from tests.conftest import ROOT, SAMPLE_DROP
+
+pytestmark = pytest.mark.e2e
+
+
+def feedlake(*argv: str, stdout=subprocess.PIPE, timeout: float = 300):
+    """``python -m pipeline argv`` as a user runs it; stderr captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *argv],
+        cwd=ROOT,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_line(stderr: str) -> str:
+    """The single line a failed command printed; fails on a traceback or a usage dump."""
+    lines = stderr.strip().splitlines()
+    assert "Traceback" not in stderr and len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture
+def drops(tmp_path) -> Path:
+    folder = tmp_path / "drops"
+    folder.mkdir()
+    shutil.copy(SAMPLE_DROP, folder)
+    return folder
+
+
+def test_version_prints_the_package_version():
+    done = feedlake("--version")
+    assert (done.returncode, done.stdout.strip()) == (0, f"feedlake {__version__}")
+
+
+@pytest.mark.parametrize("below", ["", "sub/lake"])
+def test_a_lake_path_that_is_a_file_is_a_usage_error(tmp_path, drops, below):
+    blocker = tmp_path / "lake.txt"
+    blocker.write_text("not a lake")
+    lake = blocker / below if below else blocker
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake))
+    line = one_line(done.stderr)
+    assert done.returncode == 2
+    assert f"{blocker} is a file" in line and "--lake" in line
+    assert blocker.read_text() == "not a lake"
+
+
+def read_only_mount() -> list[str]:
+    """A prefix that runs a shell script in a private mount namespace, where the script can
+    mount a read-only tmpfs: a real EROFS, which even root cannot write."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) to make a read-only filesystem")
+    probe = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip("needs unshare with mount namespaces to make a read-only filesystem")
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c"]
+
+
+def test_a_lake_on_a_read_only_filesystem_is_named_with_what_to_do(tmp_path, drops):
+    prefix = read_only_mount()
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    lake = mount / "lake"
+    script = (
+        f'mount -t tmpfs -o ro none "{mount}" && exec "{sys.executable}" -m pipeline run '
+        f'--drops "{drops}" --lake "{lake}"'
+    )
+    done = subprocess.run([*prefix, script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    line = one_line(done.stderr)
+    assert done.returncode == 2
+    assert str(mount) in line and "read-only" in line and "--lake" in line
+
+
+def test_a_lake_that_fails_mid_run_is_one_line_and_exit_1(tmp_path, drops):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "_staging").write_text("a file where the run stages its files")
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake), "--quiet")
+    line = one_line(done.stderr)
+    assert done.returncode == 1
+    assert str(lake / "_staging") in line
+
+
+@pytest.mark.parametrize(
+    ("runner", "says"),
+    [("NoSuchRunner", "use one of DataflowRunner"), ("DataflowRunner", "option: project")],
+)
+def test_a_runner_that_cannot_run_is_a_usage_error_and_writes_nothing(
+    tmp_path, drops, runner, says
+):
+    lake = tmp_path / "lake"
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake), "--runner", runner)
+    line = one_line(done.stderr)
+    assert done.returncode == 2
+    assert f"--runner {runner}" in line and says in line
+    assert not lake.exists()
+
+
+def test_a_beam_option_with_a_bad_value_is_one_line(tmp_path, drops):
+    lake = tmp_path / "lake"
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake), "--direct_num_workers=abc")
+    line = one_line(done.stderr)
+    assert done.returncode == 2
+    assert "--direct_num_workers" in line and "'abc'" in line
+    assert not lake.exists()
+
+
+def closed_pipe() -> int:
+    """The write end of a pipe whose reader is already gone, as after ``| head`` returned."""
+    read, write = os.pipe()
+    os.close(read)
+    return write
+
+
+def test_inspect_into_a_closed_pipe_ends_quietly(tmp_path, drops):
+    lake = tmp_path / "lake"
+    assert feedlake("run", "--drops", str(drops), "--lake", str(lake), "--quiet").returncode == 0
+    pipe = closed_pipe()
+    try:
+        done = feedlake("inspect", "--lake", str(lake), "--json", stdout=pipe)
+    finally:
+        os.close(pipe)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_committed_run_into_a_closed_pipe_exits_0(tmp_path, drops):
+    lake = tmp_path / "lake"
+    pipe = closed_pipe()
+    try:
+        done = feedlake("run", "--drops", str(drops), "--lake", str(lake), "--json", stdout=pipe)
+    finally:
+        os.close(pipe)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    (manifest,) = (lake / "_runs").glob("*.json")
+    assert json.loads(manifest.read_text())["status"] == "succeeded"
