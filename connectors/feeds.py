@@ -30,6 +30,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from connectors.feed_entries import entry_json, entry_spans
 from connectors.http import FeedReport, Fetcher, FetchPolicy, retry_after
 from connectors.lake_json import read_json, write_json
 from pipeline.records import FeedItem
@@ -138,10 +139,32 @@ def _entry_date(entry) -> dt.date | None:
     return None
 
 
+def _item_of(entry, base: FeedItem) -> FeedItem:
+    """``base`` (the entry's place and bytes) with the fields feedparser read of ``entry``."""
+    content = entry.get("content") or []
+    html = content[0].get("value") if content else entry.get("summary", "")
+    return dataclasses.replace(
+        base,
+        title=entry.get("title", ""),
+        html=html or "",
+        link=entry.get("link") or None,
+        guid=entry.get("id") or None,
+        author=entry.get("author"),
+        published=_entry_date(entry),
+        categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
+    )
+
+
 def parse_feed(
     uri: str, body: bytes, headers: dict[str, str], report: FeedReport
 ) -> tuple[FeedReport, list[FeedItem]]:
-    """Parse fetched bytes with feedparser; the report updated, and the readable items."""
+    """Parse fetched bytes with feedparser; the report updated, and every entry as an item.
+
+    Each item carries its entry's bytes as served (located by
+    :func:`~connectors.feed_entries.entry_spans`), or where they cannot be located a JSON
+    serialisation of the entry. An entry whose fields cannot be read is an item with a
+    ``problem`` (the item's reject says it), never the feed's failure.
+    """
     parsed = feedparser.parse(body, response_headers={"content-location": uri, **headers})
     version = parsed.get("version") or ""
     if not parsed.entries and not version.startswith(_FEED_TYPES):
@@ -149,29 +172,33 @@ def parse_feed(
         reason = str(parsed.get("bozo_exception") or "no feed elements")
         message = f"not an RSS or Atom feed ({kind}; {reason}); check the URL"
         return dataclasses.replace(report, outcome="not_a_feed", message=message), []
-    message = None
+    notes = []
     if parsed.bozo:
-        message = f"malformed feed, readable entries kept: {parsed.bozo_exception}"
+        notes.append(f"malformed feed, readable entries kept: {parsed.bozo_exception}")
+    spans = entry_spans(body) if parsed.entries else []
+    if spans is None or len(spans) != len(parsed.entries):
+        notes.append(
+            "the entries could not be located in the feed's bytes, so its rejects keep a JSON "
+            "serialisation of each entry"
+        )
+        spans = None
     channel = parsed.feed.get("title")
     items = []
     for index, entry in enumerate(parsed.entries):
-        content = entry.get("content") or []
-        html = content[0].get("value") if content else entry.get("summary", "")
-        items.append(
-            FeedItem(
-                feed_url=uri,
-                feed_sha256=report.sha256 or "",
-                index=index,
-                title=entry.get("title", ""),
-                html=html or "",
-                link=entry.get("link"),
-                guid=entry.get("id"),
-                author=entry.get("author"),
-                published=_entry_date(entry),
-                categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
-                channel=channel,
-            )
-        )
+        base = FeedItem(uri, report.sha256 or "", index, "", "", channel=channel)
+        if spans is None:
+            base = dataclasses.replace(base, raw=entry_json(entry))
+        else:
+            start, end = spans[index]
+            encoding = parsed.get("encoding") or "utf-8"
+            base = dataclasses.replace(base, raw=body[start:end], offset=start, encoding=encoding)
+        try:
+            items.append(_item_of(entry, base))
+        except Exception as error:  # one entry's failure is that entry's reject
+            problem = f"its fields could not be read: {type(error).__name__}: {error}"
+            guid, link = entry.get("id") or None, entry.get("link") or None
+            items.append(dataclasses.replace(base, guid=guid, link=link, problem=problem))
+    message = "; ".join(notes) or None
     return dataclasses.replace(report, items=len(items), message=message), items
 
 
