@@ -55,25 +55,72 @@ _LOG = logging.getLogger(__name__)
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 
 
-def read_feed_list(text: str) -> list[str]:
-    """Feed URLs (or paths) from an OPML document or from one URL or path per line."""
+_NOT_IN_A_PATH = frozenset("`|<>\"'*")  # markup and prose, not a file name in a feed list
+
+
+def _why_not_a_feed(entry: str, folder: str | None) -> str | None:
+    """Why a feed list's ``entry`` is neither a feed URL nor a path; None when it is one.
+
+    A URL is ``scheme://...`` without spaces that urllib can split (with a host for HTTP).
+    A path is anything else without spaces, control characters or markup (``|``, backquotes,
+    quotes, ``<``, ``>``, ``*``), or a file that exists (relative to ``folder``).
+    """
+    if "://" in entry:
+        if any(ch.isspace() for ch in entry):
+            return "a URL with spaces"
+        try:
+            parts = urlsplit(entry)
+            host = parts.hostname
+        except ValueError as error:
+            return f"not a usable URL: {error}"
+        if parts.scheme in ("http", "https") and not host:
+            return "a URL without a host"
+        return None
+    if not any(ch.isspace() or not ch.isprintable() or ch in _NOT_IN_A_PATH for ch in entry):
+        return None
+    if folder is not None and os.path.isfile(os.path.join(folder, entry)):
+        return None
+    return "not a URL; spaces or markup, and no such file"
+
+
+def read_feed_list(text: str, folder: str | None = None) -> list[str]:
+    """Feed URLs (or paths) from an OPML document or from one URL or path per line.
+
+    Raises:
+        ValueError: the OPML cannot be read, or entries are neither feed URLs nor paths
+            (``--feeds README.md``); the message names the first few by line.
+    """
     if text.lstrip().startswith("<"):
         try:
             root = ElementTree.fromstring(text)
         except ElementTree.ParseError as error:
             raise ValueError(f"not a readable OPML file: {error}") from None
-        urls = [node.get("xmlUrl") for node in root.iter("outline") if node.get("xmlUrl")]
+        numbered = [
+            (f"outline {n}", node.get("xmlUrl").strip())
+            for n, node in enumerate(root.iter("outline"), start=1)
+            if node.get("xmlUrl")
+        ]
     else:
-        urls = [line.strip() for line in text.splitlines()]
-        urls = [url for url in urls if url and not url.startswith("#")]
-    return list(dict.fromkeys(urls))
+        numbered = [(f"line {n}", line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+        numbered = [(at, line) for at, line in numbered if line and not line.startswith("#")]
+    bad = [(at, entry) for at, entry in numbered if _why_not_a_feed(entry, folder)]
+    if bad:
+        named = "; ".join(
+            f"{at} {entry[:60]!r} ({_why_not_a_feed(entry, folder)})" for at, entry in bad[:3]
+        )
+        raise ValueError(
+            f"{len(bad)} of {len(numbered)} lines are neither a feed URL nor a path, first: "
+            f"{named}. Give one feed URL or file path per line ('#' starts a comment), or an "
+            "OPML file."
+        )
+    return list(dict.fromkeys(entry for _, entry in numbered))
 
 
 def load_feed_list(path: str) -> list[str]:
     """The feeds a list file names; relative paths are taken from the file's folder."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        entries = read_feed_list(fh.read().decode("utf-8"))
-    folder = os.path.dirname(os.path.abspath(path)) if "://" not in path else None
+        folder = os.path.dirname(os.path.abspath(path)) if "://" not in path else None
+        entries = read_feed_list(fh.read().decode("utf-8"), folder)
     return [
         entry if "://" in entry or folder is None else os.path.join(folder, entry)
         for entry in entries

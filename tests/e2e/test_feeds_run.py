@@ -143,9 +143,9 @@ def test_a_new_story_sharing_a_home_page_link_reaches_the_lake(tmp_path):
     with FeedServer() as server:
         listing.write_text(server.url + "/live.xml\n")
         server.live_items = [first]
-        assert main(argv) == 0
+        assert main([*argv, "--run-id", "1-first"]) == 0
         server.live_items = [first, second]
-        assert main(argv) == 0
+        assert main([*argv, "--run-id", "2-second"]) == 0
     feed = next(i for i in manifests(lake)[-1]["inputs"] if i["type"] == "feed")
     assert (feed["items"], feed["already_in_lake"], feed["articles"]) == (1, 1, 1)
     guids = sorted(a["source"]["guid"] for a in records(lake, "articles"))
@@ -170,3 +170,12 @@ def test_a_feed_reject_keeps_the_item_as_served_with_its_guid_link_and_reason(tm
         1,
         {"empty_item": 1, "no_body": 1, "no_title": 1},
     )
+
+
+def test_a_feed_list_of_prose_is_a_usage_error_naming_its_first_bad_lines(tmp_path, capsys):
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    lake = tmp_path / "lake"
+    assert main(["run", "--feeds", str(readme), "--lake", str(lake), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "neither a feed URL nor a path" in error and "line 3 " in error
+    assert not lake.exists()  # nothing ran
