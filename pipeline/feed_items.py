@@ -143,9 +143,9 @@ def _check_item(item: FeedItem, paragraphs: list[str]) -> None:
     if item.problem:
         raise _refusal(item, "unreadable_item", item.problem)
     if not titled and not paragraphs:
-        raise _refusal(item, "empty_item", "it has no title, content or summary")
+        raise _refusal(item, "empty_item", "it has no title, and no text in a content or summary")
     if not paragraphs:
-        raise _refusal(item, "no_body", "it has a title but no content or summary")
+        raise _refusal(item, "no_body", "it has a title but no text in a content or summary")
     if not titled and len(paragraphs) == 1:
         raise _refusal(item, "no_title", "it has no title, and one paragraph of text")
 
