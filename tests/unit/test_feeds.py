@@ -158,6 +158,12 @@ def test_an_item_the_lake_holds_is_known_by_its_guid_not_a_shared_link(server):
     assert (report.items, report.already_in_lake) == (1, 2)
 
 
+@pytest.mark.parametrize("deadline", [0, -1, float("inf"), float("nan")])
+def test_a_deadline_is_a_positive_finite_number_of_seconds(deadline):
+    with pytest.raises(ValueError, match="--feed-deadline"):
+        FetchPolicy(deadline=deadline)
+
+
 def test_politeness_spaces_requests_to_one_host(server):
     waits = []
     fetcher = Fetcher(FetchPolicy(min_interval=5, attempts=1), sleep=waits.append)
