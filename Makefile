@@ -29,8 +29,10 @@ bench: $(VENV)/.installed-test  ## throughput and memory against the plain basel
 	$(BIN)/python -m benchmarks.bench classify --articles 5000
 	$(BIN)/python -m benchmarks.dedup_eval --articles 20000
 	$(BIN)/python -m benchmarks.bench decide --articles 1000000
+	$(BIN)/python -m benchmarks.bench staging --articles 20000
 	$(BIN)/python -m benchmarks.run --articles 10000 50000 --repeat 3
 	$(BIN)/python -m benchmarks.run --articles 200000 --repeat 1
+	$(BIN)/python -m benchmarks.history --repeat 3
 
 profile: $(VENV)/.installed-test  ## where a 20,000-article run spends its time: build/profile/feedlake.svg
 	rm -rf build/profile

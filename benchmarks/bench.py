@@ -3,6 +3,7 @@
     python -m benchmarks.bench parse --articles 20000 --repeat 3
     python -m benchmarks.bench classify --articles 5000
     python -m benchmarks.bench decide --articles 1000000
+    python -m benchmarks.bench staging --articles 20000
 
 ``parse`` times the pure split and parse functions on one large generated drop (no Beam):
 MB/s and articles/s, median of ``--repeat`` runs, and the process's peak RSS.
@@ -13,21 +14,32 @@ microseconds over every article of every repeat.
 run at once: a run of ``--articles`` sketches (10% exact and 10% near copies of each other)
 against a lake index of as many entries (5% of the run republishes them), as the pipeline
 hands them over (numpy batches of 10,000); seconds and the peak RSS it adds.
+``staging`` times what staging costs a run: classified articles written as parts and read
+back, in the Avro parts feedlake writes (data only, each record checked as it is read)
+against the pickled parts it wrote before (which whoever could write ``_staging`` could make
+run code); microseconds an article, median of ``--repeat``, and bytes on disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
+import pickle
 import resource
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from benchmarks.corpus import generate
 from pipeline import minhash
 from pipeline.dedup import SketchBatch, decide_batches
+from pipeline.lake import PARTITION_KEYS, ArticleEncoder, StagedArticle, stage_article
+from pipeline.lake.paths import group_of
+from pipeline.lake.staging import Parts, read_parts
 from pipeline.parse import Refusal, parse_segment
 from pipeline.records import Drop, IndexBatch, RunContext
 from pipeline.split import segments_of
@@ -157,10 +169,78 @@ def bench_decide(articles: int, seed: int) -> dict:
     }
 
 
+def _pickled_parts(folder: Path, staged: list) -> list[Path]:
+    """The parts as feedlake staged them before: a pickled list of tuples per group."""
+    groups: dict[str, list] = {}
+    for article in staged:
+        groups.setdefault(group_of(article.destination), []).append(tuple(article))
+    paths = []
+    for n, articles in enumerate(groups.values()):
+        path = folder / f"{n}.pickle"
+        with path.open("wb") as fh:
+            pickle.dump(articles, fh, pickle.HIGHEST_PROTOCOL)
+        paths.append(path)
+    return paths
+
+
+def _read_pickled(paths: list[Path]) -> int:
+    count = 0
+    for path in paths:
+        with path.open("rb") as fh:
+            count += sum(1 for _ in map(StagedArticle._make, pickle.load(fh)))
+    return count
+
+
+def _avro_parts(folder: Path, staged: list) -> list[str]:
+    parts = Parts(str(folder), limit=len(staged) + 1)
+    for article in staged:
+        assert not list(parts.add(article))  # below the limit: nothing spills
+    return [path for _group, path in parts.flush()]
+
+
+def bench_staging(articles: int, repeat: int, seed: int) -> dict:
+    """Stage ``articles`` classified articles as parts and read them back, both formats."""
+    from pipeline.classify import classifier
+
+    corpus = generate(articles, exact_rate=0, near_rate=0, seed=seed, per_drop=articles)
+    (text,) = corpus.drops.values()
+    drop = Drop("bench.txt", text.encode(), "0" * 64, None, dt.date(2025, 8, 29), "drop_name")
+    classify = classifier()
+    encoder = ArticleEncoder()
+    staged = [
+        stage_article(classify.classify(parse_segment(segment, RUN)), encoder, PARTITION_KEYS)
+        for segment in segments_of(drop)
+    ]
+    formats = {
+        "avro": (_avro_parts, lambda paths: sum(1 for _ in read_parts(paths))),
+        "pickle": (_pickled_parts, _read_pickled),
+    }
+    result: dict = {"articles": len(staged)}
+    for name, (write, read) in formats.items():
+        writes, reads = [], []
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as folder:
+                started = time.perf_counter()
+                paths = write(Path(folder), staged)
+                writes.append(time.perf_counter() - started)
+                size = sum(os.path.getsize(path) for path in paths)
+                started = time.perf_counter()
+                assert read(paths) == len(staged)
+                reads.append(time.perf_counter() - started)
+        result[name] = {
+            "write_us": round(statistics.median(writes) / len(staged) * 1e6, 1),
+            "read_us": round(statistics.median(reads) / len(staged) * 1e6, 1),
+            "megabytes": round(size / 1e6, 2),
+        }
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument(
-        "what", choices=["parse", "classify", "decide"], help="Which benchmark to run."
+        "what",
+        choices=["parse", "classify", "decide", "staging"],
+        help="Which benchmark to run.",
     )
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -183,6 +263,16 @@ def main(argv: list[str] | None = None) -> None:
             f"{result['inputs_mb']} MB, peak RSS {result['peak_rss_mb']} MB "
             f"({result['added_mb']} MB over the interpreter with numpy)"
         )
+        return
+    if args.what == "staging":
+        result = bench_staging(args.articles, args.repeat, args.seed)
+        print(f"staging: {result['articles']:,} articles, median of {args.repeat}")
+        for name in ("avro", "pickle"):
+            row = result[name]
+            print(
+                f"  {name:6} write {row['write_us']:6.1f} us/article, read {row['read_us']:6.1f} "
+                f"us/article, {row['megabytes']} MB"
+            )
         return
     result = bench_parse(args.articles, args.repeat, args.seed)
     print(

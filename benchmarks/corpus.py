@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import random
 import re
@@ -20,7 +21,17 @@ from pathlib import Path
 
 from pipeline.text import tokens
 
-__all__ = ["Corpus", "generate", "shingles", "true_jaccard", "write"]
+__all__ = [
+    "Corpus",
+    "Story",
+    "generate",
+    "near_copy",
+    "new_stories",
+    "render",
+    "shingles",
+    "true_jaccard",
+    "write",
+]
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "drops" / "milosi-2025-08-29.txt"
 FOOTER = (
@@ -66,12 +77,19 @@ def true_jaccard(a: list[str], b: list[str]) -> float:
     return len(left & right) / len(left | right) if left | right else 1.0
 
 
+FIRST_DROP = dt.date(2025, 8, 1)
+MONTHS = "Jan. Feb. Mar. Apr. May Jun. Jul. Aug. Sept. Oct. Nov. Dec.".split()
+
+
 @dataclasses.dataclass
 class Story:
+    """A story as its dateline dates it: ``day`` of ``month`` (1-12), year left to the drop."""
+
     title: str
     city: str
     day: int
     paragraphs: list[str]
+    month: int = 8
 
 
 @dataclasses.dataclass
@@ -83,6 +101,7 @@ class Corpus:
         return sum(len(text.encode("utf-8")) for text in self.drops.values())
 
 
+@functools.cache
 def _sentences() -> tuple[list[str], list[str]]:
     text = SAMPLE.read_text(encoding="utf-8")
     body = [line for line in text.splitlines() if len(line) > 120 and "Please note" not in line]
@@ -97,13 +116,31 @@ def _reword(sentence: str, rng: random.Random, vocabulary: list[str], rate: floa
     )
 
 
-def _new_story(rng: random.Random, sentences: list[str], vocabulary: list[str]) -> Story:
+def _new_story(
+    rng: random.Random, sentences: list[str], vocabulary: list[str], day: int | None = None
+) -> Story:
     paragraphs = []
     for _ in range(rng.randint(4, 12)):
         picked = rng.sample(sentences, rng.randint(1, 3))
         paragraphs.append(" ".join(_reword(s, rng, vocabulary, 0.25) for s in picked))
     title = " ".join(rng.sample(vocabulary, rng.randint(4, 10))).capitalize()
-    return Story(title, rng.choice(CITIES), rng.randint(1, 28), paragraphs)
+    city = rng.choice(CITIES)
+    return Story(title, city, day or rng.randint(1, 28), paragraphs)
+
+
+def new_stories(count: int, *, seed: int, day: int, month: int = 8) -> list[Story]:
+    """``count`` distinct stories dated ``day`` of ``month``, none near another."""
+    rng = random.Random(seed)
+    sentences, vocabulary = _sentences()
+    return [
+        dataclasses.replace(_new_story(rng, sentences, vocabulary, day), month=month)
+        for _ in range(count)
+    ]
+
+
+def near_copy(story: Story, rng: random.Random) -> Story:
+    """``story`` with a paragraph dropped or a few words changed: a near duplicate."""
+    return _near_copy(story, rng, _sentences()[1])
 
 
 def _near_copy(story: Story, rng: random.Random, vocabulary: list[str]) -> Story:
@@ -119,10 +156,12 @@ def _near_copy(story: Story, rng: random.Random, vocabulary: list[str]) -> Story
     return dataclasses.replace(story, paragraphs=paragraphs)
 
 
-def _render(story: Story, rng: random.Random, title_prefix: str = "") -> str:
+def render(story: Story, rng: random.Random, title_prefix: str = "") -> str:
+    """The story as a MIL-OSI article: title, header lines, dated body, footer."""
     region, source = rng.choice(CHANNELS)
+    month = MONTHS[story.month - 1]
     body = [
-        f"{story.city}, Aug. {story.day} (Xinhua) — {story.paragraphs[0]}",
+        f"{story.city}, {month} {story.day} (Xinhua) — {story.paragraphs[0]}",
         *story.paragraphs[1:],
     ]
     body[-1] += rng.choice([" –0–", " -0-", ""])
@@ -145,8 +184,14 @@ def generate(
     near_rate: float = 0.1,
     seed: int = 0,
     per_drop: int = 1000,
+    date: dt.date | None = None,
 ) -> Corpus:
-    """A corpus of ``articles`` articles in drops of ``per_drop``, with ground truth."""
+    """A corpus of ``articles`` articles in drops of ``per_drop``, with ground truth.
+
+    Drop ``k`` is named by the day ``k`` days after Aug. 1, 2025 (its reference date), and a
+    new story is dated that day or up to two days before, as a daily drop's stories are; its
+    copies keep its dateline. With ``date``, every drop and story is of that day.
+    """
     if not 0 <= exact_rate + near_rate < 1:
         raise ValueError("generate: exact_rate + near_rate must be in [0, 1)")
     rng = random.Random(seed)
@@ -154,25 +199,29 @@ def generate(
     stories: list[tuple[Story, dict]] = []
     truth, rendered = [], []
     for position in range(articles):
-        drop = f"milosi-2025-08-{1 + position // per_drop % 28:02d}-{position // per_drop:04d}.txt"
+        number = position // per_drop
+        drop_date = date or FIRST_DROP + dt.timedelta(days=number)
+        drop = f"milosi-{drop_date.isoformat()}-{number:04d}.txt"
         roll = rng.random()
         entry = {"drop": drop, "position": position % per_drop}
         if stories and roll < exact_rate:
             story, original = rng.choice(stories)
-            text = _render(story, rng, rng.choice(PREFIXES))
+            text = render(story, rng, rng.choice(PREFIXES))
             entry.update(kind="exact", original=original["id"], jaccard=1.0)
         elif stories and roll < exact_rate + near_rate:
             story, original = rng.choice(stories)
             copy = _near_copy(story, rng, vocabulary)
-            text = _render(copy, rng)
+            text = render(copy, rng)
             entry.update(
                 kind="near",
                 original=original["id"],
                 jaccard=round(true_jaccard(story.paragraphs, copy.paragraphs), 4),
             )
         else:
-            story = _new_story(rng, sentences, vocabulary)
-            text = _render(story, rng)
+            dated = date or drop_date - dt.timedelta(days=rng.randint(0, 2))
+            story = _new_story(rng, sentences, vocabulary, dated.day)
+            story = dataclasses.replace(story, month=dated.month)
+            text = render(story, rng)
             entry.update(kind="distinct", original=None, jaccard=None)
             stories.append((story, entry))
         entry["id"] = position

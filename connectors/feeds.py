@@ -21,7 +21,7 @@ import mimetypes
 import os
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from urllib.parse import urlsplit
 
 import apache_beam as beam
@@ -32,6 +32,7 @@ from apache_beam.metrics import Metrics
 
 from connectors.feed_entries import entry_json, entry_spans
 from connectors.http import FeedReport, Fetcher, FetchPolicy, retry_after
+from connectors.lake_index import KnownItems
 from connectors.lake_json import read_json, write_json
 from pipeline.records import FeedItem
 
@@ -270,7 +271,7 @@ def _read_local(path: str) -> tuple[FeedReport, bytes, dict[str, str]]:
 
 
 def read_feed(
-    url: str, fetcher: Fetcher, validators: dict[str, str] | None, seen: set[str]
+    url: str, fetcher: Fetcher, validators: dict[str, str] | None, seen: Container[str]
 ) -> tuple[FeedReport, list[FeedItem]]:
     """Fetch (or read) and parse one feed; the report, and the items the lake does not hold.
 
@@ -300,20 +301,25 @@ def read_feed(
 class _FetchHostFn(beam.DoFn):
     REPORTS = "reports"
 
-    def __init__(self, policy: FetchPolicy, validators: dict[str, dict[str, str]]) -> None:
+    def __init__(
+        self, policy: FetchPolicy, validators: dict[str, dict[str, str]], lake: str | None
+    ) -> None:
         self.policy = policy
         self.validators = validators
+        self.lake = lake
 
     def setup(self) -> None:
         self.fetcher = Fetcher(self.policy)
+        self.known: KnownItems | frozenset = frozenset()
+        if self.lake is not None:
+            self.known = KnownItems(self.lake)
 
     def process(
-        self, grouped: tuple[str, list[str]], seen: list[str] = ()
+        self, grouped: tuple[str, list[str]]
     ) -> Iterator[FeedItem | beam.pvalue.TaggedOutput]:
         _host, urls = grouped
-        seen = set(seen)
         for url in sorted(urls):  # one host, one request at a time
-            report, items = read_feed(url, self.fetcher, self.validators.get(url), seen)
+            report, items = read_feed(url, self.fetcher, self.validators.get(url), self.known)
             Metrics.counter("feedlake", f"feeds_{report.outcome}").inc()
             _LOG.info("feed %s: %s (%d items)", report.uri, report.outcome, report.items)
             yield from items
@@ -333,8 +339,9 @@ class ReadFeeds(beam.PTransform):
         urls: the feeds.
         validators: per URL, the ``etag`` and ``last_modified`` of its last fetch.
         policy: timeouts, retries, caps and politeness.
-        seen: a singleton list of the feed items the lake already holds (guids, and links of
-            items without one); those items are skipped (each is processed once, across runs).
+        lake: the lake whose index says which feed items it already holds (by guid, or link
+            for items without one); those items are skipped (each is processed once, across
+            runs). None: skip nothing.
     """
 
     def __init__(
@@ -342,7 +349,7 @@ class ReadFeeds(beam.PTransform):
         urls: list[str],
         validators: dict[str, dict[str, str]] | None = None,
         policy: FetchPolicy | None = None,
-        seen: beam.PCollection | None = None,
+        lake: str | None = None,
     ) -> None:
         super().__init__()
         if not urls:
@@ -350,7 +357,7 @@ class ReadFeeds(beam.PTransform):
         self.urls = list(urls)
         self.validators = validators or {}
         self.policy = policy or FetchPolicy()
-        self.seen = seen
+        self.lake = lake
 
     def expand(self, pbegin):
         return (
@@ -359,8 +366,7 @@ class ReadFeeds(beam.PTransform):
             | "Key feeds by host" >> beam.Map(_host_of)
             | "Group feeds by host" >> beam.GroupByKey()
             | "Fetch and parse feeds"
-            >> beam.ParDo(
-                _FetchHostFn(self.policy, self.validators),
-                *([beam.pvalue.AsSingleton(self.seen)] if self.seen is not None else []),
-            ).with_outputs(_FetchHostFn.REPORTS, main="items")
+            >> beam.ParDo(_FetchHostFn(self.policy, self.validators, self.lake)).with_outputs(
+                _FetchHostFn.REPORTS, main="items"
+            )
         )

@@ -1,6 +1,7 @@
 """The ``feedlake`` command: ``run`` a batch into the lake, ``validate`` drops, ``inspect``.
 
-Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix).
+Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix), 3 the
+lake is being written by another writer (or its lease file cannot be read).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 SAMPLE_DROPS = SAMPLES / "drops"
 SAMPLE_FEEDS = SAMPLES / "feeds.txt"
 _LOG = logging.getLogger("feedlake")
+EXIT_LAKE_BUSY = 3
 
 
 class UsageError(Exception):
@@ -81,10 +83,14 @@ def _lake_root(lake: str) -> str:
 
 
 def _inputs(
-    drops: list[str] | None, feeds: str | None, watching: bool = False
-) -> tuple[list[str], int, list[str]]:
-    """Drop files, how many, and feed URLs; the samples by default. A watched folder may be
-    empty; a run's pattern must match something."""
+    drops: list[str] | None,
+    feeds: str | None,
+    lake: str,
+    follow_symlinks: bool = False,
+    watching: bool = False,
+) -> tuple[list[str], list[str], dict]:
+    """Drop files, feed URLs, and the files matched but not read (with why); the samples by
+    default. A watched folder may be empty; a run's pattern must match something."""
     if not drops and not feeds:
         if not SAMPLE_DROPS.is_dir() or not SAMPLE_FEEDS.is_file():
             raise UsageError(
@@ -92,8 +98,20 @@ def _inputs(
                 "installed without its repository); pass --drops GLOB or --feeds FILE"
             )
         drops, feeds = [str(SAMPLE_DROPS)], str(SAMPLE_FEEDS)
-    patterns, count = _matched_drops(drops, watching) if drops else ([], 0)
-    return patterns, count, _listed_feeds(feeds) if feeds else []
+    urls = _listed_feeds(feeds) if feeds else []
+    if not drops:
+        return [], urls, {}
+    from connectors.drop_listing import also_feeds
+
+    listing = _matched_drops(drops, lake, follow_symlinks, watching)
+    skipped = {**listing.skipped, **also_feeds(listing.names, urls)}
+    names = [name for name in listing.names if name not in skipped]
+    if not names and not urls and not watching:
+        path, skip = next(iter(skipped.items()))
+        raise UsageError(
+            f"--drops: every file matched is skipped ({len(skipped)}), e.g. {path}: {skip.message}"
+        )
+    return names, urls, skipped
 
 
 def _listed_feeds(path: str) -> list[str]:
@@ -110,15 +128,34 @@ def _listed_feeds(path: str) -> list[str]:
     return urls
 
 
-def _matched_drops(patterns: list[str], watching: bool = False) -> tuple[list[str], int]:
-    from connectors.drops import expand_patterns
+def _matched_drops(
+    patterns: list[str], lake: str | None, follow_symlinks: bool = False, watching: bool = False
+):
+    from connectors.drop_listing import list_drops
 
-    matched = expand_patterns(patterns)
-    empty = [glob for glob, paths in matched.items() if not paths]
+    listing = list_drops(patterns, lake, follow_symlinks)
+    empty = [glob for glob, count in listing.matched.items() if not count]
     if empty and not watching:
         raise UsageError(f"--drops {empty[0]!r} matches no file; check the path or the glob")
-    files = sorted({path for paths in matched.values() for path in paths})
-    return files, len(files)
+    return listing
+
+
+def _report_skipped(skipped: dict, reported: set | None) -> None:
+    """Log each file matched but not read, and why (the lake's own files in one line); a
+    watcher says each once."""
+    notes = {
+        (path, skip.reason): skip for path, skip in skipped.items() if skip.reason != "in_lake"
+    }
+    if in_lake := [skip for skip in skipped.values() if skip.reason == "in_lake"]:
+        notes[(f"{len(in_lake)} file(s)", "in_lake")] = in_lake[0]
+    for (what, reason), skip in sorted(notes.items()):
+        key = ("", reason) if reason == "in_lake" else (what, reason)
+        if reported is not None:
+            if key in reported:
+                continue
+            reported.add(key)
+        level = logging.INFO if reason in ("temporary", "also_a_feed") else logging.WARNING
+        _LOG.log(level, "skip %s: %s", what, skip.message)
 
 
 def _fetch_policy(args: argparse.Namespace):
@@ -152,40 +189,71 @@ def _check_beam_args(beam_args: list[str]) -> None:
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
 
 
-def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = False):
-    """The run's Job from the command line, checked; usage errors raise UsageError."""
+def _prepare(
+    args: argparse.Namespace,
+    beam_args: list[str],
+    watching: bool = False,
+    reported: set | None = None,
+):
+    """The run's Job from the command line, checked; usage errors raise UsageError.
+
+    Files matched but not read are logged; with ``reported``, each only once."""
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from connectors.drop_listing import as_glob
     from connectors.feeds import load_feed_state
     from pipeline import __version__
-    from pipeline.factory import JobConfig
+    from pipeline.factory import JobConfig, repeated_inputs
     from pipeline.jobs import Job, new_run_id
     from pipeline.lake import parse_partition_keys
+    from pipeline.lake.meta import LayoutMismatch, resolve_layout
     from pipeline.records import RunContext
 
     _check_beam_args(beam_args)
     reference_date = _parse_date(args.reference_date, "--reference-date")
     try:
-        partition_by = parse_partition_keys(args.partition_by)
+        asked = parse_partition_keys(args.partition_by) if args.partition_by else None
     except ValueError as error:
         raise UsageError(f"--partition-by: {error}") from None
     if not 0 < args.near_threshold <= 1:
         raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
+    if args.near_window_days < 0:
+        raise UsageError("--near-window-days must be 0 or more")
     options = PipelineOptions(beam_args)
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
     FileSystems.set_options(options)
-    patterns, drop_count, feeds = _inputs(args.drops, args.feeds, watching)
+    lake = _lake_root(args.lake)
+    names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)
+    _report_skipped(skipped, reported)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or new_run_id(started)
     if "/" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/'")
-    lake = _lake_root(args.lake)
+    if repeated := repeated_inputs(names, feeds):
+        raise UsageError(f"{repeated[0]} is given more than once (as drops or feeds); name it once")
+    try:
+        partition_by = resolve_layout(lake, asked)
+    except LayoutMismatch as mismatch:
+        raise UsageError(str(mismatch)) from None
+    request = {
+        "drops": [as_glob(pattern) for pattern in args.drops or []] or names,
+        "feeds": feeds,
+        "lake": lake,
+        "reference_date": args.reference_date,
+        "reprocess": args.reprocess,
+        "max_segment_bytes": args.max_segment_bytes,
+        "codec": args.codec,
+        "deflate_level": args.deflate_level,
+        "partition_by": list(partition_by),
+        "near_threshold": args.near_threshold,
+        "near_window_days": args.near_window_days,
+    }
     config = JobConfig(
-        drops=tuple(patterns),
+        drops=tuple(names),
         feeds=tuple(feeds),
         feed_validators=load_feed_state(lake),
         fetch_policy=_fetch_policy(args),
@@ -197,8 +265,32 @@ def _prepare(args: argparse.Namespace, beam_args: list[str], watching: bool = Fa
         max_segment_bytes=args.max_segment_bytes,
         partition_by=partition_by,
         near_threshold=args.near_threshold,
+        near_window_days=args.near_window_days,
+        request=request,
     )
-    return Job(config, options, drop_count, started)
+    return Job(config, options, len(names), started)
+
+
+def _settled(job, settling):
+    """The job without the drops still being written (see :class:`Settling`)."""
+    import dataclasses
+
+    from apache_beam.io.filesystem import BeamIOError
+
+    from connectors.drops import metadata_of
+
+    stamps = {}
+    for path in job.config.drops:
+        try:
+            metadata = metadata_of(path)
+        except (OSError, BeamIOError):  # renamed or removed since it was listed
+            continue
+        stamps[path] = (metadata.size_in_bytes, metadata.last_updated_in_seconds)
+    ready = settling.take(stamps, time.time())
+    if waiting := sorted(set(stamps) - set(ready)):
+        _LOG.debug("waiting for %d drop(s) to settle: %s", len(waiting), ", ".join(waiting))
+    config = dataclasses.replace(job.config, drops=tuple(ready))
+    return dataclasses.replace(job, config=config, drop_count=len(ready))
 
 
 def _command_run(argv: list[str]) -> int:
@@ -207,29 +299,46 @@ def _command_run(argv: list[str]) -> int:
     args, beam_args = _run_parser().parse_known_args(argv)
     job = _prepare(args, beam_args)
 
-    from pipeline.jobs import JobFailed, execute, recover, skip_ingested
-    from pipeline.manifest import manifest_path
+    from pipeline.jobs import JobFailed, RunIdTaken, run_batch
+    from pipeline.lake.commit import manifest_path
+    from pipeline.lake.lease import LeaseError
     from pipeline.output import print_run_summary
 
-    recover(job.config.lake)
-    if not args.reprocess:
-        job, skipped = skip_ingested(job)
-        if not job.config.drops and not job.config.feeds:
-            if args.json:
-                print(json.dumps({"status": "nothing_new", "skipped": skipped}, indent=2))
-            elif not args.quiet:
-                print(f"nothing new: {len(skipped)} drop(s) already ingested; lake unchanged")
-            return 0
     clock = time.monotonic()
     try:
-        manifest = execute(job)
+        outcome = run_batch(job, "run", args.wait_for_lock, args.reprocess)
+    except RunIdTaken as taken:
+        raise UsageError(str(taken)) from None
+    except LeaseError as busy:
+        _LOG.error("%s", busy)
+        return EXIT_LAKE_BUSY
     except JobFailed as failed:
         _LOG.error("%s", failed)
         return 1
+    manifest, run_id = outcome.manifest, job.config.run.run_id
+    if outcome.status == "already_committed":
+        if args.json:
+            print(json.dumps(manifest, indent=2, sort_keys=True))
+        elif not args.quiet:
+            print(
+                f"run {run_id} already committed at {manifest['finished']} with the same "
+                f"inputs (a retry): nothing to do; manifest: "
+                f"{manifest_path(job.config.lake, run_id)}"
+            )
+        return 0
+    if outcome.status == "nothing_new":
+        if args.json:
+            print(json.dumps({"status": "nothing_new", "skipped": outcome.skipped}, indent=2))
+        elif not args.quiet:
+            print(
+                f"nothing new: {len(outcome.skipped)} drop(s) already ingested, no new feed "
+                "item; lake unchanged"
+            )
+        return 0
     if args.json:
         print(json.dumps(manifest, indent=2, sort_keys=True))
     elif not args.quiet:
-        path = manifest_path(job.config.lake, job.config.run.run_id)
+        path = manifest_path(job.config.lake, run_id)
         print_run_summary(manifest, time.monotonic() - clock, path)
     return 0
 
@@ -248,14 +357,29 @@ def _command_watch(argv: list[str]) -> int:
         default=60.0,
         help="Seconds between polls. Default: %(default)s.",
     )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=10.0,
+        help="Take a drop only once its size and modification time have not changed for "
+        "this long: a file still being written is read once, whole. Writing under a "
+        "temporary name (.*, *.tmp, *.part) and renaming is better still. "
+        "Default: %(default)s.",
+    )
     args, beam_args = parser.parse_known_args(argv)
     if args.poll_interval <= 0:
         raise UsageError("--poll-interval must be positive")
+    if args.settle_seconds < 0:
+        raise UsageError("--settle-seconds must be 0 or more")
     if args.run_id:
         raise UsageError("--run-id names one run; watch makes a run per batch")
     if not args.drops and not args.feeds:
         raise UsageError("watch needs --drops, --feeds or both")
-    _prepare(args, beam_args, watching=True)  # usage errors now, not at the first poll
+    reported: set[tuple[str, str]] = set()
+    _prepare(args, beam_args, True, reported)  # usage errors now, not at the first poll
+    from connectors.drop_listing import Settling
+
+    settling = Settling(args.settle_seconds)
 
     import signal
     import threading
@@ -278,7 +402,12 @@ def _command_watch(argv: list[str]) -> int:
         elif not args.quiet:
             print(line, flush=True)
 
-    return watch(lambda: _prepare(args, beam_args, watching=True), args.poll_interval, stop, report)
+    return watch(
+        lambda: _settled(_prepare(args, beam_args, True, reported), settling),
+        args.poll_interval,
+        stop,
+        report,
+    )
 
 
 def _validate_parser() -> argparse.ArgumentParser:
@@ -295,6 +424,11 @@ def _validate_parser() -> argparse.ArgumentParser:
         help="Date giving dateline dates their year when a file name holds no date.",
     )
     parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="Read a link a folder or glob matched even when it leads out of that folder.",
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="Also classify each article and show the evidence: region method, countries "
@@ -309,18 +443,23 @@ def _command_validate(argv: list[str]) -> int:
     args = _validate_parser().parse_args(argv)
     reference_date = _parse_date(args.reference_date, "--reference-date")
 
-    from connectors.drops import expand_patterns, read_drop
+    from connectors.drop_listing import list_drops
+    from connectors.drops import read_drop
     from pipeline import __version__
     from pipeline.output import print_validate_report, validate_report_json
     from pipeline.records import RunContext
     from pipeline.validate import validate_drop
 
-    matched = expand_patterns(args.files)
-    if empty := [glob for glob, paths in matched.items() if not paths]:
+    listing = list_drops(args.files, follow_symlinks=args.follow_symlinks)
+    if empty := [glob for glob, count in listing.matched.items() if not count]:
         raise UsageError(f"{empty[0]!r} matches no file")
+    for path, skip in sorted(listing.skipped.items()):
+        print(f"feedlake validate: skip {path}: {skip.message}", file=sys.stderr)
+    if not listing.names:
+        raise UsageError("every file matched is skipped (the reasons are above)")
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     run = RunContext("validate", now, __version__)
-    paths = sorted({path for paths in matched.values() for path in paths})
+    paths = listing.names
     explainer = None
     if args.explain:
         from pipeline.classify import classifier

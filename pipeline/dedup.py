@@ -11,10 +11,12 @@ one, else the earliest published, ties broken by drop file name, then URI, then 
 the result depends on neither file order nor bundles nor workers. Nothing is rejected here.
 
 Layout: each article becomes a small :class:`ArticleSketch` (key, order, id, band keys,
-sketch; no body); one combine gathers them with the lake's index and decides every cluster at
-once. The result, :class:`Decisions`, is a side input: a :class:`~pipeline.records.Dedup`
-for each article that is not simply kept, which :class:`pipeline.lake.PublishArticles`
-applies while it writes. Articles are never shuffled or held here, and sketches cross
+sketch; no body); one combine gathers them, fetches from the lake's history only the entries
+they may copy (:class:`History`: the same ids and feed items over the whole history, near
+candidates within a window of published days) and decides every cluster at once. The
+result, :class:`Decisions`, is a side input: a :class:`~pipeline.records.Dedup` for each
+article that is not simply kept, which :class:`pipeline.lake.PublishArticles` applies while
+it writes. Articles are never shuffled or held here, and sketches cross
 stage boundaries in batches, never one by one.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Protocol
 
 import apache_beam as beam
 import numpy as np
@@ -46,6 +49,7 @@ __all__ = [
     "DecideDuplicates",
     "Decision",
     "Decisions",
+    "History",
     "SketchBatch",
     "article_key",
     "decide",
@@ -168,7 +172,8 @@ def decide_batches(
     Returns:
         Decisions for the articles that belong to a cluster (keepers with copies, and
         duplicates), keyed by :func:`article_key`; and the new index entries: this run's kept
-        articles, and lake articles whose clusters brought feed links the index lacked.
+        articles (with their published days), and lake articles whose clusters brought feed
+        links the index lacked (day 0: the index only learns those links).
     """
     held = len(lake)
     lake_order = np.argsort(lake.ids, kind="stable")
@@ -238,7 +243,13 @@ def decide_batches(
                 similarity=round(similarity, 4),
             )
     rows = np.r_[np.flatnonzero(kept_rows) + held, np.array(lake_updates, dtype=np.int64)]
-    kept = IndexBatch(ids=ids[rows], bands=bands[rows], sketches=sketches[rows])
+    run_days = run.day[run_order][kept_rows]
+    kept = IndexBatch(
+        ids=ids[rows],
+        bands=bands[rows],
+        sketches=sketches[rows],
+        days=np.r_[run_days, np.zeros(len(lake_updates), dtype=np.int64)],
+    )
     for place, node in enumerate(rows.tolist()):
         if found := cluster_links_of.get(node, links.get(node, ())):
             kept.links[place] = found
@@ -395,20 +406,32 @@ def _as_dedup(decision: Decision) -> Dedup:
     )
 
 
+class History(Protocol):
+    """Where the lake's history comes from: :class:`connectors.lake_index.LakeHistory`."""
+
+    def for_run(self, run: IndexBatch, days: np.ndarray) -> IndexBatch:
+        """The lake's entries a run's articles (``run``, published on ``days``) may copy."""
+        ...
+
+
 class _DecideFn(beam.DoFn):
-    """All sketches and the lake's index in; :class:`Decisions` and the new index out."""
+    """All sketches in; :class:`Decisions` and the new index out, against the entries of the
+    lake's history that the run's articles may copy."""
 
     INDEX = "index"
 
-    def __init__(self, threshold: float) -> None:
+    def __init__(self, history: History | None, threshold: float) -> None:
+        self.history = history
         self.threshold = threshold
         self.exact = Metrics.counter("feedlake", "duplicates_exact")
         self.near = Metrics.counter("feedlake", "duplicates_near")
+        self.held = Metrics.distribution("feedlake", "history_entries")
 
-    def process(self, batches: list[SketchBatch], lake_batches: list[IndexBatch]):
-        decisions, kept = decide_batches(
-            SketchBatch.concat(batches), IndexBatch.concat(lake_batches), self.threshold
-        )
+    def process(self, batches: list[SketchBatch]):
+        run = SketchBatch.concat(batches)
+        lake = self.history.for_run(run.entries, run.day) if self.history else IndexBatch.of([])
+        self.held.update(len(lake))
+        decisions, kept = decide_batches(run, lake, self.threshold)
         for decision in decisions.values():
             if decision.duplicate_of is not None:
                 (self.exact if decision.kind == "exact" else self.near).inc()
@@ -422,21 +445,21 @@ class DecideDuplicates(beam.PTransform):
     the run adds, out. The two travel apart so that the side input stays small.
 
     Args:
-        lake_index: the lake's :class:`~pipeline.records.IndexBatch` es, from earlier runs.
+        history: the lake's history (None: a lake with none).
         threshold: estimated Jaccard similarity at which a candidate pair is a near duplicate.
         batch: sketches per element that crosses to the decision.
     """
 
     def __init__(
         self,
-        lake_index: beam.PCollection,
+        history: History | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         batch: int = 10_000,
     ) -> None:
         super().__init__()
         if not 0 < threshold <= 1:
             raise ValueError("DecideDuplicates: threshold must be in (0, 1]")
-        self.lake_index = lake_index
+        self.history = history
         self.threshold = threshold
         self.batch = batch
 
@@ -446,8 +469,7 @@ class DecideDuplicates(beam.PTransform):
             | "Sketch articles" >> beam.ParDo(_SketchFn(self.batch))
             | "Gather sketches" >> beam.combiners.ToList()
         )
-        index = self.lake_index | "Gather the lake's index" >> beam.combiners.ToList()
         decided = sketches | "Decide clusters" >> beam.ParDo(
-            _DecideFn(self.threshold), beam.pvalue.AsSingleton(index)
+            _DecideFn(self.history, self.threshold)
         ).with_outputs(_DecideFn.INDEX, main="decisions")
         return {"decisions": decided["decisions"], "index": decided[_DecideFn.INDEX]}

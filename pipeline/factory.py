@@ -1,8 +1,9 @@
 """The pipeline factory: builds the graph for one run; the caller runs it.
 
-The graph writes the lake's data files and, into the run's staging folder, two small JSON
-Lines reports the driver turns into the manifest: one line per input, a drop or a feed (what
-it was and what became of its segments or items), and one per published file.
+The graph writes everything into the run's staging folder: the lake's data files (published
+when the run commits, :mod:`pipeline.lake.commit`) and two small JSON Lines reports the
+driver turns into the manifest: one line per input, a drop or a feed (what it was and what
+became of its segments or items), and one per file the run will publish.
 """
 
 from __future__ import annotations
@@ -10,13 +11,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from connectors.drops import ReadDrops
 from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
-from connectors.lake_index import ReadLakeIndex
+from connectors.lake_index import NEAR_WINDOW_DAYS, LakeHistory
 from pipeline.classify import ClassifyArticles
 from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
 from pipeline.feed_items import ParseFeedItems
@@ -28,11 +33,12 @@ from pipeline.lake import (
     WriteIndex,
     WriteToLake,
 )
+from pipeline.lake.commit import staging_folder
 from pipeline.parse import ParseArticles
 from pipeline.records import Reject, RunContext
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
-__all__ = ["JobConfig", "build_pipeline", "staging_folder"]
+__all__ = ["FILES_REPORT", "INPUTS_REPORT", "JobConfig", "build_pipeline", "repeated_inputs"]
 
 INPUTS_REPORT = "inputs.jsonl"
 FILES_REPORT = "files.jsonl"
@@ -47,6 +53,9 @@ class JobConfig:
     run: RunContext
     feeds: tuple[str, ...] = ()
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # path: earlier run id
+    # What was asked for (patterns as given, feed list, lake, output options): a retry of
+    # the same request under the same run id is recognised by it (pipeline.jobs).
+    request: dict[str, Any] = dataclasses.field(default_factory=dict)
     feed_validators: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     fetch_policy: FetchPolicy = dataclasses.field(default_factory=FetchPolicy)
     reference_date: dt.date | None = None
@@ -55,11 +64,20 @@ class JobConfig:
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
+    near_window_days: int = NEAR_WINDOW_DAYS
+
+    def __post_init__(self) -> None:
+        if repeated := repeated_inputs(self.drops, self.feeds):
+            raise ValueError(f"JobConfig: {repeated[0]} is given more than once; name it once")
 
 
-def staging_folder(lake: str, run_id: str) -> str:
-    """The run's private folder inside the lake; readers never look below ``_staging``."""
-    return FileSystems.join(lake, "_staging", run_id)
+def repeated_inputs(drops: Iterable[str], feeds: Iterable[str]) -> list[str]:
+    """The names given to more than one input. The run's report counts each input's outcomes
+    by its name (a drop's path, a feed's URL, a local feed's absolute path, as it is read),
+    so two inputs of one name could not be told apart."""
+    local = (feed if "://" in feed else os.path.abspath(feed) for feed in feeds)
+    names = Counter([*drops, *local])
+    return sorted(name for name, count in names.items() if count > 1)
 
 
 def _reject_outcome(reject: Reject) -> tuple[str, str]:
@@ -113,7 +131,6 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     if not config.drops and not config.feeds:
         raise ValueError("build_pipeline: give drops, feeds or both")
     staging = staging_folder(config.lake, config.run.run_id)
-    lake_index = pipeline | "Read the lake's index" >> ReadLakeIndex(config.lake)
     parsed_articles, rejects_by_source, summaries = [], [], []
     if config.drops:
         drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
@@ -123,14 +140,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         rejects_by_source.append(parsed["rejects"])
         summaries.append(split["summaries"] | "Key drop summaries" >> beam.Map(_summary_of("drop")))
     if config.feeds:
-        seen = (
-            lake_index
-            | "Links the lake holds"
-            >> beam.FlatMap(lambda batch: [link for row in batch.links.values() for link in row])
-            | "Gather links" >> beam.combiners.ToList()
-        )
         feeds = pipeline | "Read feeds" >> ReadFeeds(
-            list(config.feeds), config.feed_validators, config.fetch_policy, seen
+            list(config.feeds), config.feed_validators, config.fetch_policy, config.lake
         )
         items = feeds["items"] | "Parse feed items" >> ParseFeedItems(config.run)
         parsed_articles.append(items["articles"])
@@ -142,9 +153,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         | "Gather articles" >> beam.Flatten()
         | "Classify region and topic" >> ClassifyArticles()
     )
-    decided = classified | "Decide duplicates" >> DecideDuplicates(
-        lake_index, config.near_threshold
-    )
+    history = LakeHistory(config.lake, config.near_window_days)
+    decided = classified | "Decide duplicates" >> DecideDuplicates(history, config.near_threshold)
     output = LakeOutput(config.lake, staging, config.run.run_id, config.codec, config.deflate_level)
     articles = classified | "Publish articles" >> PublishArticles(
         decided["decisions"], output, config.partition_by

@@ -1,37 +1,71 @@
-"""One batch run from the driver: prepare its config, skip what the lake already holds, run
-the pipeline, verify and commit. ``feedlake run`` does this once; ``feedlake watch`` in a loop.
+"""One batch run from the driver, under the lake's writer lease: repair what an earlier writer
+left, check the run id, skip what the lake already holds, run the pipeline, verify, commit.
+``feedlake run`` does this once; ``feedlake watch`` once per batch.
+
+Guarantees: nothing is written to the lake before the lease is held (and nothing at all when
+the run id is taken by another request); a run id that a committed run has is never used
+again, except by a retry of the same request, which changes nothing and reports the earlier
+run; a run that fails commits nothing (its manifest says why); a run that read nothing new
+and met no failed feed writes no manifest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
 import uuid
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from connectors.drops import file_metadata, file_sha256
+from connectors.feeds import save_feed_state
+from connectors.lake_json import read_json, write_json
 from pipeline.factory import JobConfig, build_pipeline
-from pipeline.manifest import (
-    RunFailed,
-    already_ingested,
-    finish_run,
-    ingested_drops,
+from pipeline.lake.commit import (
+    CommitFailed,
+    abandon_run,
+    commit_run,
     manifest_path,
-    mark_running,
-    recover_incomplete_runs,
+    open_run,
+    reached,
+    recover,
+    staging_folder,
 )
+from pipeline.lake.files import LakeOutput
+from pipeline.lake.index import stage_catalog
+from pipeline.lake.lease import LeaseLost, WriterLease
+from pipeline.lake.meta import upgrade
+from pipeline.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 
-__all__ = ["Job", "JobFailed", "execute", "new_run_id", "recover", "skip_ingested"]
+__all__ = [
+    "Job",
+    "JobFailed",
+    "Outcome",
+    "RunIdTaken",
+    "check_run_id",
+    "execute",
+    "new_run_id",
+    "repair",
+    "request_digest",
+    "run_batch",
+    "skip_ingested",
+]
 
 _LOG = logging.getLogger("feedlake")
 
 
 class JobFailed(RuntimeError):
     """The run did not commit; the message says why and where to look."""
+
+
+class RunIdTaken(ValueError):
+    """The run id belongs to a committed run of another request."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,17 +82,45 @@ class Job:
         return self.options.view_as(StandardOptions).runner or "DirectRunner"
 
 
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How a batch ended: ``succeeded`` (committed), ``nothing_new`` (no manifest), or
+    ``already_committed`` (a retry of a committed run: ``manifest`` is the earlier run's)."""
+
+    status: str
+    manifest: dict[str, Any] | None
+    skipped: dict[str, str]
+
+
 def new_run_id(started: dt.datetime) -> str:
     """The start time in UTC and a random suffix: sortable and unique."""
     return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def recover(lake: str) -> None:
-    """Undo runs killed before they committed, saying what was removed."""
-    for old_run, removed in recover_incomplete_runs(lake).items():
-        _LOG.warning(
-            "run %s never committed (killed?): removed its %d published files", old_run, removed
-        )
+def request_digest(request: dict[str, Any]) -> str:
+    """The SHA-256 of a request, the same for the same request whatever its key order."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def check_run_id(config: JobConfig) -> dict[str, Any] | None:
+    """The committed run that already has this run id, if it ran the same request.
+
+    Raises:
+        RunIdTaken: a committed run has this id and ran another request.
+    """
+    path = manifest_path(config.lake, config.run.run_id)
+    if not FileSystems.exists(path):
+        return None
+    earlier = read_json(path)
+    if earlier.get("status") != "succeeded":
+        return None  # a failed run committed nothing: its id may be used again
+    if request_digest(earlier.get("request") or {}) == request_digest(config.request):
+        return earlier
+    raise RunIdTaken(
+        f"run id {config.run.run_id!r} is taken: a run committed with it at "
+        f"{earlier.get('finished', '?')} read other inputs or options ({path}); run ids are "
+        "unique for ever: give another --run-id, or none for a generated one"
+    )
 
 
 def skip_ingested(job: Job, quiet: bool = False) -> tuple[Job, dict[str, str]]:
@@ -72,20 +134,91 @@ def skip_ingested(job: Job, quiet: bool = False) -> tuple[Job, dict[str, str]]:
     skipped = already_ingested(
         drops, ingested_drops(job.config.lake), file_metadata(drops), file_sha256
     )
+    log = _LOG.debug if quiet else _LOG.info
     for path, earlier in skipped.items():
-        _LOG.info(
-            "skip %s: already ingested by run %s (--reprocess to read it again)", path, earlier
-        )
+        log("skip %s: already ingested by run %s (--reprocess to read it again)", path, earlier)
     remaining = tuple(path for path in drops if path not in skipped)
     config = dataclasses.replace(job.config, drops=remaining, skipped=skipped)
     return dataclasses.replace(job, config=config, drop_count=len(remaining)), skipped
 
 
-def execute(job: Job) -> dict[str, Any]:
-    """Run the pipeline, verify its output and commit the manifest.
+def repair(lake: str, command: str, wait: float = 0.0) -> None:
+    """Under the lease, finish or undo what earlier writers left (:func:`recover`), and bring
+    a lake of an earlier format up to date (:func:`~pipeline.lake.meta.upgrade`)."""
+    with WriterLease(lake, command) as lease:
+        _acquire(lease, wait)
+        _recover_logged(lake)
+        upgrade(lake, lease)
+
+
+def _acquire(lease: WriterLease, wait: float) -> None:
+    try:
+        lease.acquire(wait)
+    except OSError as error:  # the first write a run makes: a lake it cannot write stops here
+        raise JobFailed(
+            f"cannot write to the lake {lease.lake}: {error.strerror or error} "
+            f"({getattr(error, 'filename', None) or lease.lake}); check that it is writable "
+            "(permissions, a read-only mount, the bucket's policy); nothing was changed"
+        ) from error
+
+
+def _recover_logged(lake: str) -> None:
+    for repaired in recover(lake):
+        if repaired.action == "finished":
+            _LOG.warning(
+                "run %s had committed but not finished (killed?): published its %d files",
+                repaired.run_id,
+                repaired.files,
+            )
+        else:
+            _LOG.warning(
+                "run %s never committed (killed?): removed what it staged%s",
+                repaired.run_id,
+                f" and its {repaired.files} published files" if repaired.files else "",
+            )
+
+
+def run_batch(
+    job: Job,
+    command: str = "run",
+    wait: float = 0.0,
+    reprocess: bool = False,
+    quiet_skips: bool = False,
+) -> Outcome:
+    """Take the lease (waiting up to ``wait`` seconds), repair, then run ``job``.
 
     Raises:
-        JobFailed: the pipeline failed or its output does not add up.
+        RunIdTaken: the run id belongs to a committed run of another request.
+        LeaseError: another writer holds the lake (:class:`~pipeline.lake.lease.LeaseHeld`)
+            or its lease file cannot be read.
+        JobFailed: the run failed; nothing of it was committed.
+    """
+    config = job.config
+    check_run_id(config)  # refused before anything is written
+    lease = WriterLease(config.lake, command, config.run.run_id)
+    _acquire(lease, wait)
+    try:
+        _recover_logged(config.lake)
+        upgrade(config.lake, lease)
+        if (earlier := check_run_id(config)) is not None:
+            return Outcome("already_committed", earlier, {})
+        skipped: dict[str, str] = {}
+        if not reprocess:
+            job, skipped = skip_ingested(job, quiet_skips)
+            if not job.config.drops and not job.config.feeds:
+                return Outcome("nothing_new", None, skipped)
+        manifest = execute(job, lease)
+        status = "nothing_new" if brought_nothing(manifest) else "succeeded"
+        return Outcome(status, manifest, skipped)
+    finally:
+        lease.release()
+
+
+def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
+    """Run the pipeline into the run's staging folder, verify its output and commit it.
+
+    Raises:
+        JobFailed: the pipeline failed, its output does not add up, or the lease was lost.
     """
     config, run_id = job.config, job.config.run.run_id
     _LOG.info(
@@ -96,22 +229,51 @@ def execute(job: Job) -> dict[str, Any]:
         config.lake,
         job.runner,
     )
-    mark_running(config, job.started)
     pipeline = beam.Pipeline(options=job.options)
     build_pipeline(pipeline, config)
+    open_run(config.lake, run_id, job.started.isoformat(), lease)
     try:
         state = pipeline.run().wait_until_finish()
     except Exception as error:  # the runner's failure, whatever its type, ends the run
+        abandon_run(config.lake, run_id)
         raise JobFailed(
             f"run {run_id} failed in the pipeline: {type(error).__name__}: {error}; "
-            "rerun with --verbose for Beam's log"
+            "nothing was committed; rerun with --verbose for Beam's log"
         ) from error
     if state not in (None, "DONE"):
-        raise JobFailed(f"run {run_id} ended in state {state}")
-    try:
-        return finish_run(config, job.started, job.runner, job.drop_count)
-    except RunFailed as failed:
-        problems = "; ".join(failed.problems)
+        abandon_run(config.lake, run_id)
+        raise JobFailed(f"run {run_id} ended in state {state}; nothing was committed")
+    reached("staged")
+    manifest = build_manifest(config, job.started, job.runner, job.drop_count)
+    if manifest["problems"]:
+        write_json(manifest_path(config.lake, run_id), manifest)  # the record of why
+        abandon_run(config.lake, run_id)
         raise JobFailed(
-            f"run {run_id} failed: {problems}; manifest: {manifest_path(config.lake, run_id)}"
-        ) from failed
+            f"run {run_id} failed: {'; '.join(manifest['problems'])}; nothing was committed; "
+            f"manifest: {manifest_path(config.lake, run_id)}"
+        )
+    if brought_nothing(manifest):
+        # Every item the feeds served is in the lake already: their validators move on, and
+        # no manifest records a run that changed nothing.
+        save_feed_state(config.lake, [i for i in manifest["inputs"] if i["type"] == "feed"])
+        abandon_run(config.lake, run_id)
+        return manifest
+    catalog = stage_catalog(
+        LakeOutput(config.lake, staging_folder(config.lake, run_id), run_id), manifest
+    )
+    if catalog is not None:
+        manifest["outputs"].append(catalog)
+        manifest["counts"]["files"] += 1
+    try:
+        commit_run(config.lake, manifest, lease)
+    except LeaseLost as lost:
+        raise JobFailed(f"run {run_id} did not commit: {lost}") from lost
+    except CommitFailed as failed:
+        abandon_run(config.lake, run_id)
+        raise JobFailed(f"run {run_id} did not commit: {failed}; nothing was committed") from failed
+    except OSError as error:  # after the commit point: the next writer finishes the run
+        raise JobFailed(
+            f"run {run_id} committed, but making its files visible failed: {error}; the next "
+            "feedlake run on this lake finishes it"
+        ) from error
+    return manifest

@@ -12,6 +12,7 @@ import re
 __all__ = [
     "DASHES",
     "DISCLAIMER",
+    "DROP_MARKER",
     "FOOTER",
     "HEADER_DATE",
     "HEADER_TIME",
@@ -46,11 +47,12 @@ HEADER_TIME = re.compile(_HEADER_TIME)
 
 # The splitter's view of a line: ``LINE_KIND.match(data, start, end)`` looks at
 # ``data[start:end]`` in place (a 20 MB line is not copied), and the match's ``lastgroup`` is
-# its kind: ``blank``, ``separator``, ``footer`` or ``header``; no match is other content. One
+# its kind: ``blank`` (only spaces or control characters: a NUL where an empty line belongs
+# is one), ``separator``, ``footer`` or ``header``; no match is other content. One
 # regex call per line, made inline in the splitter's loop (a Python call per line would be a
 # tenth of its cost).
 LINE_KIND = re.compile(
-    rb"(?P<blank>\s*$)"
+    rb"(?P<blank>[\s\x00-\x1f\x7f]*$)"
     + rb"|(?P<separator>"
     + _SEPARATOR.encode()
     + rb"$)|(?P<footer>(?i:"
@@ -62,6 +64,28 @@ LINE_KIND = re.compile(
     + rb"|"
     + _HEADER_TIME.encode()
     + rb")$)"
+)
+
+
+# Whether a file is a MIL-OSI drop at all: a Region or Source line, the disclaimer, the footer,
+# a dateline or an end marker anywhere in it. Searched in the raw bytes (a real drop matches in
+# its first few hundred), so the dashes are spelled in UTF-8 and Windows-1252, and the dateline
+# is the parser's, loosened to ASCII: it decides only that a file is a drop, not any field.
+_DASH_BYTES = rb"(?:-|\xe2\x80[\x93\x94]|[\x96\x97])"
+_MONTH_BYTES = rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]{0,6}\.?"
+DROP_MARKER = re.compile(
+    rb"(?:^|[\r\n])[ \t]*(?:(?:Translation\.\s*)?Region:|Source:"
+    + rb"|An important disclaimer is at the bottom|(?i:"
+    + _FOOTER.encode()
+    + rb")|[A-Z][^\r\n,]{0,60}(?:,[^\r\n,]{1,40})?,[ \t]+"
+    + _MONTH_BYTES
+    + rb"[ \t]+\d{1,2}(?:,[ \t]*\d{4})?[ \t]*(?:\([^()\r\n]{1,60}\)[ \t]*)?"
+    + _DASH_BYTES
+    + rb")|"
+    + _DASH_BYTES
+    + rb"[ \t]*0[ \t]*"
+    + _DASH_BYTES
+    + rb"[ \t]*(?:[\r\n]|$)"
 )
 
 

@@ -1,9 +1,10 @@
 """The run manifest: what a run read, what it wrote, and proof that the counts add up.
 
 Runs in the driver after the pipeline ends. It reads the reports the graph staged, checks
-that every reported file exists and its Avro framing holds the reported number of records
-(Beam's local rename can fail silently), and that segments = articles + rejects for every
-drop. It then writes ``<lake>/_runs/<run_id>.json`` atomically and removes the staging folder.
+that every reported file is in the run's staging folder and its Avro framing holds the
+reported number of records, and that segments = articles + duplicates + rejects for every
+input. Writing the manifest is the run's commit (:mod:`pipeline.lake.commit`); it also tells
+later runs which drops are already in the lake.
 """
 
 from __future__ import annotations
@@ -20,39 +21,25 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.feeds import save_feed_state
-from connectors.lake_index import INDEX_FOLDER
-from connectors.lake_json import read_json, write_json
+from connectors.lake_index import (
+    INDEX_FOLDER,
+    catalog_entries,
+    legacy_index_files,
+    read_catalog,
+)
+from connectors.lake_json import read_json
 from pipeline import __version__
 from pipeline.avro_binary import count_container_records
-from pipeline.factory import FILES_REPORT, INPUTS_REPORT, JobConfig, staging_folder
-
-RUNNING_MARKER = "RUNNING"
+from pipeline.factory import FILES_REPORT, INPUTS_REPORT, JobConfig
+from pipeline.lake.commit import COMMIT_PROTOCOL, staged_path, staging_folder
 
 __all__ = [
-    "RUNNING_MARKER",
-    "RunFailed",
     "already_ingested",
+    "brought_nothing",
+    "build_manifest",
     "count_records",
-    "finish_run",
     "ingested_drops",
-    "manifest_path",
-    "mark_running",
-    "recover_incomplete_runs",
 ]
-
-
-class RunFailed(RuntimeError):
-    """The run's output does not add up; the manifest lists the problems."""
-
-    def __init__(self, problems: list[str], manifest: dict[str, Any]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-        self.manifest = manifest
-
-
-def manifest_path(lake: str, run_id: str) -> str:
-    return FileSystems.join(lake, "_runs", f"{run_id}.json")
 
 
 def count_records(path: str) -> int:
@@ -69,10 +56,13 @@ def _read_report(staging: str, name: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh.read().decode("utf-8").splitlines() if line]
 
 
-def _check_outputs(files: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+def _check_outputs(
+    lake: str, run_id: str, files: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The staged files the run reported, each counted from its Avro framing."""
     outputs, problems = [], []
     for entry in sorted(files, key=lambda f: f["path"]):
-        path = entry["path"]
+        path = staged_path(lake, run_id, entry["path"])
         if not FileSystems.exists(path):
             problems.append(f"{path} was reported written but does not exist")
             continue
@@ -127,18 +117,16 @@ def _balance_problems(inputs: list[dict[str, Any]], counts: dict[str, Any]) -> l
     return problems
 
 
-def finish_run(
+def build_manifest(
     config: JobConfig, started: dt.datetime, runner: str, expected_drops: int
 ) -> dict[str, Any]:
-    """Verify the run's output, write its manifest, clean its staging folder.
-
-    Raises:
-        RunFailed: something reported is missing, unreadable, or the counts do not add up.
-            The manifest is written all the same, with ``status: failed`` and the problems.
-    """
-    staging = staging_folder(config.lake, config.run.run_id)
+    """The run's manifest from the reports it staged, verified: ``status`` is ``succeeded``,
+    or ``failed`` with the ``problems`` (a file reported but missing or unreadable, counts
+    that do not add up, inputs matched but not read). Writes nothing."""
+    lake, run_id = config.lake, config.run.run_id
+    staging = staging_folder(lake, run_id)
     inputs = sorted(_read_report(staging, INPUTS_REPORT), key=lambda d: (d["type"], d["uri"]))
-    outputs, problems = _check_outputs(_read_report(staging, FILES_REPORT))
+    outputs, problems = _check_outputs(lake, run_id, _read_report(staging, FILES_REPORT))
     counts = _totals(inputs, outputs)
     problems += _balance_problems(inputs, counts)
     if counts["drops"] != expected_drops:
@@ -146,14 +134,16 @@ def finish_run(
     if counts["feeds"] != len(config.feeds):
         problems.append(f"{len(config.feeds)} feeds listed but {counts['feeds']} were reported")
     finished = dt.datetime.now(dt.timezone.utc)
-    manifest = {
-        "run_id": config.run.run_id,
+    return {
+        "run_id": run_id,
         "status": "failed" if problems else "succeeded",
         "problems": problems,
+        "commit_protocol": COMMIT_PROTOCOL,
+        "request": config.request,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "seconds": round((finished - started).total_seconds(), 3),
-        "lake": config.lake,
+        "lake": lake,
         "runner": runner,
         "versions": {
             "feedlake": __version__,
@@ -171,72 +161,26 @@ def finish_run(
         "outputs": outputs,
         "counts": counts,
     }
-    if config.feeds:
-        save_feed_state(config.lake, [i for i in inputs if i["type"] == "feed"])
-    write_json(manifest_path(config.lake, config.run.run_id), manifest)
-    _remove_staging(config.lake, staging)
-    if problems:
-        raise RunFailed(problems, manifest)
-    return manifest
 
 
-def recover_incomplete_runs(lake: str) -> dict[str, int]:
-    """Undo runs that were killed before they committed, so the lake is as if they never ran.
-
-    A run commits by writing its manifest; until then its staging folder exists. For each
-    staging folder without a manifest, every file the run published (all carry its run id in
-    their name) is deleted, then the folder. One writer per lake at a time: a concurrent run's
-    staging folder would look incomplete.
-
-    Returns:
-        Run id to the number of published files removed.
-    """
-    markers = FileSystems.match([FileSystems.join(lake, "_staging", "*", RUNNING_MARKER)])
-    recovered = {}
-    for match in markers[0].metadata_list:
-        run_id = match.path.rsplit("/", 2)[-2]
-        if FileSystems.exists(manifest_path(lake, run_id)):
-            continue
-        published = [
-            m.path
-            for pattern in _published_patterns(lake, run_id)
-            for m in FileSystems.match([pattern])[0].metadata_list
-        ]
-        if published:
-            FileSystems.delete(published)
-        _remove_staging(lake, staging_folder(lake, run_id))
-        recovered[run_id] = len(published)
-    return recovered
-
-
-def mark_running(config: JobConfig, started: dt.datetime) -> None:
-    """Open the run: a marker in its staging folder says it has not committed yet."""
-    marker = FileSystems.join(staging_folder(config.lake, config.run.run_id), RUNNING_MARKER)
-    write_json(marker, {"run_id": config.run.run_id, "started": started.isoformat()})
-
-
-def _published_patterns(lake: str, run_id: str) -> list[str]:
-    name = f"{run_id}-*.avro"
-    return [
-        FileSystems.join(lake, "articles", "**", name),
-        FileSystems.join(lake, "duplicates", "**", name),
-        FileSystems.join(lake, "rejects", "**", name),
-        FileSystems.join(lake, INDEX_FOLDER, name),
-    ]
+def brought_nothing(manifest: dict[str, Any]) -> bool:
+    """Whether a verified run read no drop, no new feed item, and no feed failed: nothing for
+    the lake to keep (no manifest is written for it)."""
+    counts = manifest["counts"]
+    read_nothing = counts["drops"] == 0 and counts["segments"] == 0 and not manifest["outputs"]
+    return read_nothing and set(counts["feeds_by_outcome"]) <= {"ok", "not_modified"}
 
 
 def ingested_drops(lake: str) -> dict[str, dict[str, Any]]:
-    """Every drop a committed run read, by SHA-256: ``{sha256: {uri, size, modified, run_id}}``."""
-    found: dict[str, dict[str, Any]] = {}
+    """Every drop a committed run read, by SHA-256: ``{sha256: {uri, size, modified, run_id}}``,
+    from the lake's drop catalog; in a lake of format 1 (no catalog yet, not upgraded), from
+    every manifest."""
+    catalog = read_catalog(lake)
+    if catalog or not legacy_index_files(lake):
+        return catalog
     pattern = FileSystems.join(lake, "_runs", "*.json")
-    for match in FileSystems.match([pattern])[0].metadata_list:
-        manifest = read_json(match.path)
-        if manifest.get("status") != "succeeded":
-            continue
-        for entry in manifest.get("inputs", []):
-            if entry.get("type", "drop") == "drop" and entry.get("sha256"):
-                found[entry["sha256"]] = {**entry, "run_id": manifest["run_id"]}
-    return found
+    manifests = (read_json(m.path) for m in FileSystems.match([pattern])[0].metadata_list)
+    return {entry["sha256"]: entry for entry in catalog_entries(manifests)}
 
 
 def already_ingested(
@@ -258,19 +202,3 @@ def already_ingested(
         if sha in ingested:
             skipped[path] = ingested[sha]["run_id"]
     return skipped
-
-
-def _remove_staging(lake: str, staging: str) -> None:
-    _delete_tree(staging)
-    parent = FileSystems.join(lake, "_staging")
-    if not FileSystems.match([parent + "/**"])[0].metadata_list:
-        _delete_tree(parent)  # leave no empty folder behind once no run is staging
-
-
-def _delete_tree(folder: str) -> None:
-    """Delete every file below ``folder``, then the folder where folders exist (local disk)."""
-    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
-    if files:
-        FileSystems.delete(files)
-    if FileSystems.exists(folder):
-        FileSystems.delete([folder])

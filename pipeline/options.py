@@ -6,6 +6,7 @@ import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from connectors.lake_index import NEAR_WINDOW_DAYS
 from pipeline.dedup import DEFAULT_THRESHOLD
 from pipeline.lake import CODECS, DEFLATE_LEVEL, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
@@ -31,6 +32,13 @@ class DropOptions(PipelineOptions):
             metavar="YYYY-MM-DD",
             help='Date that gives dateline dates ("Aug. 29") their year when a drop\'s file '
             "name holds no date. Default: the file's modification time.",
+        )
+        parser.add_argument(
+            "--follow-symlinks",
+            action="store_true",
+            help="Read a symbolic link a folder or glob matched even when it leads out of "
+            "that folder (such links are skipped, and said so, by default). Nothing under the "
+            "lake is ever read as a drop.",
         )
         parser.add_argument(
             "--reprocess",
@@ -120,10 +128,10 @@ class LakeOptions(PipelineOptions):
         )
         parser.add_argument(
             "--partition-by",
-            default=",".join(PARTITION_KEYS),
             metavar="KEYS",
             help="Article partition folders, in order: some of dt, region, topic, comma "
-            "separated. Default: %(default)s.",
+            f"separated. Default: the lake's own layout; {','.join(PARTITION_KEYS)} for a new "
+            "lake. A lake keeps its layout: other keys are refused.",
         )
         parser.add_argument(
             "--near-threshold",
@@ -133,9 +141,27 @@ class LakeOptions(PipelineOptions):
             "near duplicates. Default: %(default)s.",
         )
         parser.add_argument(
+            "--near-window-days",
+            type=int,
+            default=NEAR_WINDOW_DAYS,
+            metavar="DAYS",
+            help="Near copies are looked for among the lake's articles published at most this "
+            "many days before or after the run's own (exact copies and feed items: the whole "
+            "history, whatever the window). Default: %(default)s.",
+        )
+        parser.add_argument(
             "--run-id",
-            help="Name of this run (files and manifest carry it). Default: the start time in UTC "
-            "and a random suffix.",
+            help="Name of this run (files and manifest carry it), unique for ever: a run id a "
+            "committed run has is refused, unless the same request is retried (then nothing "
+            "is done). Default: the start time in UTC and a random suffix.",
+        )
+        parser.add_argument(
+            "--wait-for-lock",
+            type=float,
+            default=0.0,
+            metavar="SECONDS",
+            help="When another feedlake process is writing the lake, wait up to this long for "
+            "it to finish instead of exiting with code 3. Default: %(default)s.",
         )
 
 

@@ -3,8 +3,9 @@
 Guarantees: every segment becomes exactly one :class:`Article` or one :class:`Reject`
 carrying the segment's raw bytes. The body starts at the dateline (or after the header when
 there is none) and holds no header line, disclaimer, end marker or footer. Rejected, with a
-reason code: ``binary_content``, ``segment_too_large``, ``footer_only``, ``no_title``,
-``no_body``; an unexpected exception becomes a reject with stage ``unexpected``.
+reason code: ``binary_content``, ``segment_too_large``, ``not_a_drop`` (the splitter found no
+MIL-OSI marker in the whole file), ``footer_only``, ``no_title``, ``no_body``; an unexpected
+exception becomes a reject with stage ``unexpected``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 MAX_TITLE_CHARS = 400
+_SLACK = dt.timedelta(days=1)  # a dateline's day may run a day ahead of the drop's (time zones)
 
 _MONTH_NAMES = tuple(
     "January February March April May June July August September October November December".split()
@@ -64,6 +66,7 @@ _DATELINE = re.compile(
 _END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 _C1 = re.compile(r"[\x80-\x9f]")
+_CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
 _CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _ENGLISH = short_words(
@@ -87,24 +90,23 @@ def month_number(word: str) -> int | None:
 
 
 def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
-    """The date with that month and day nearest to ``reference`` (a year back or forward).
+    """The latest date with that month and day not after ``reference``, with a day of slack
+    for time zones, looking back at most into the year before.
 
-    A Dec. 31 dateline in a drop dated Jan. 2 is last year's; Jan. 2 in a drop dated Dec. 31
-    is next year's. None when no year gives a real date (Feb. 30).
+    A dateline reports news already out when the drop was made, so "Mar. 16" in a drop of
+    Nov. 28, 2026 is 2026-03-16, never 2027; "Dec. 31" in a drop of Jan. 2 is last year's,
+    and "Jan. 1" in a drop of Dec. 31 next year's (the slack). None when neither year has
+    that day (Feb. 30; Feb. 29 with no leap year since the start of last year).
     """
-    try:
-        same_year = dt.date(reference.year, month, day)
-    except ValueError:  # Feb. 29, or no such day
-        same_year = None
-    if same_year is not None and abs((same_year - reference).days) <= 182:
-        return same_year  # the other years' dates are at least 183 days away: nearer is this
-    candidates = []
-    for year in (reference.year - 1, reference.year, reference.year + 1):
+    latest = reference + _SLACK
+    for year in range(latest.year, reference.year - 2, -1):
         try:
-            candidates.append(dt.date(year, month, day))
-        except ValueError:
+            date = dt.date(year, month, day)
+        except ValueError:  # Feb. 29, or no such day
             continue
-    return min(candidates, key=lambda day: abs(day - reference), default=None)
+        if date <= latest:
+            return date
+    return None
 
 
 def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | None:
@@ -177,6 +179,8 @@ def _paragraphs(text: str) -> list[str]:
         line = line.strip()
         if not line or line == ".":  # stripped, a separator line is just the dot
             continue
+        if not line.isprintable() and not line.translate(_CONTROL_CHARACTERS).strip():
+            continue  # only control characters: a blank line, as the splitter sees it
         if line[:6].lower() == "please" and layout.FOOTER.match(line):
             break
         lines.append(line)
@@ -210,14 +214,23 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
             f"{segment.length:,} bytes; the bytes are kept in this reject. Check that the file "
             "is a MIL-OSI drop.",
         )
-    text, encoding = decode(segment.raw)
-    text = clean_text(text)
+    decoded, encoding = decode(segment.raw, segment.encoding)
+    text = clean_text(decoded)
     where = f"{segment.source_uri} at byte {segment.offset}"
-    if _unusual_characters(segment.raw, text, encoding) > max(8, segment.length // 20):
+    # UTF-16's ASCII characters carry a NUL byte each: count its controls as characters.
+    raw = segment.raw if segment.encoding is None else decoded.encode("utf-8")
+    if _unusual_characters(raw, text, encoding) > max(8, len(raw) // 20):
         raise Refusal(
             "binary_content",
             f"{where}: {segment.length:,} bytes are mostly control characters, not text; "
             "is this a drop file?",
+        )
+    if segment.ended_by == "not_a_drop":
+        raise Refusal(
+            "not_a_drop",
+            f"{where}: {segment.length:,} bytes with no MIL-OSI marker (no Region or Source "
+            "line, dateline, end marker or footer in the whole file): not a drop, kept whole "
+            "in this reject. Move it out of the drop folder, or check it is the file you meant.",
         )
     lines = _paragraphs(text)
     if not lines:
@@ -286,7 +299,7 @@ def _safe_date(year: int, month: int, day: int) -> dt.date | None:
 
 def reject_for(segment: Segment, run: RunContext, stage: str, reason: str, message: str) -> Reject:
     """A reject that keeps the segment's bytes and lineage."""
-    encoding = decode(segment.raw)[1]
+    encoding = decode(segment.raw, segment.encoding)[1]
     return Reject(
         stage=stage,
         reason=reason,

@@ -140,6 +140,9 @@ class IndexBatch:
     bands: np.ndarray  # (n, BANDS) <u4: LSH band keys
     sketches: np.ndarray  # (n, NUM_PERM) u1: b-bit sketches
     links: dict[int, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # row: links
+    # (n,) int64: published day (date ordinal) of a run's new entry; 0 where unknown (an
+    # entry of the lake's, which the run only adds links to). None: no row's day is known.
+    days: np.ndarray | None = None
 
     @classmethod
     def of(cls, entries: Iterable[IndexEntry]) -> IndexBatch:
@@ -164,11 +167,17 @@ class IndexBatch:
         for batch in batches:
             links.update((offset + row, found) for row, found in batch.links.items())
             offset += len(batch)
+        days = None
+        if any(batch.days is not None for batch in batches):
+            days = np.concatenate(
+                [b.days if b.days is not None else np.zeros(len(b), np.int64) for b in batches]
+            )
         return cls(
             ids=np.concatenate([batch.ids for batch in batches]),
             bands=np.concatenate([batch.bands for batch in batches]),
             sketches=np.concatenate([batch.sketches for batch in batches]),
             links=links,
+            days=days,
         )
 
     def __len__(self) -> int:
@@ -297,7 +306,9 @@ class Segment:
 
     ``raw`` is exactly ``source[offset:offset + length]``. ``ended_by`` says what ended it:
     ``separator``, ``footer``, ``next_title``, ``end_of_file``, or ``oversize`` when the
-    splitter found no boundary within its size limit.
+    splitter found no boundary within its size limit. ``encoding`` is the drop's encoding
+    when the splitter knew it from the file's BOM (``utf-16-le``, ``utf-16-be``: a segment's
+    bytes alone do not say), else None and the parser finds out.
     """
 
     source_uri: str
@@ -308,6 +319,7 @@ class Segment:
     reference_date: dt.date | None
     year_from: str | None
     ended_by: str = "end_of_file"
+    encoding: str | None = None
 
     @property
     def length(self) -> int:

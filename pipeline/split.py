@@ -1,16 +1,21 @@
 """Split drops into article segments.
 
 Guarantees: every segment is exactly ``drop[offset:offset + length]``; segments never
-overlap; the bytes between them are only blank lines and ``.`` separator lines, so nothing
-with content is lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
+overlap; the bytes between them are only blank lines (spaces or control characters: a NUL
+where an empty line belongs is one) and ``.`` separator lines, so nothing with content is
+lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
 next article's title and header block begins, or at the end of the file; ``ended_by`` says
 which. Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut into
-pieces that end ``"oversize"``, which the parser turns into rejects. Lines are examined in
+pieces that end ``"oversize"``, and a file with none of MIL-OSI's markers (no Region or Source
+line, disclaimer, dateline, end marker or footer: a README, a feed, a stray file) is not cut
+at all but is one segment that ends ``"not_a_drop"`` (in pieces of ``max_segment_bytes`` when
+longer); the parser turns both into rejects. Lines are examined in
 place, so a 20 MB line costs no more memory than its pieces.
 """
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import logging
 import re
@@ -20,6 +25,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from pipeline import layout
 from pipeline.layout import LINE_KIND
 from pipeline.records import Drop, Segment
 
@@ -32,14 +38,16 @@ __all__ = [
     "content_lines",
     "segments_of",
     "split_drop",
+    "utf16_codec",
 ]
 
 DEFAULT_MAX_SEGMENT_BYTES = 1 << 20
 MAX_TITLE_BYTES = 600  # a line longer than this is body text, never a title
-ENDINGS = ("separator", "footer", "next_title", "end_of_file", "oversize")
+ENDINGS = ("separator", "footer", "next_title", "end_of_file", "oversize", "not_a_drop")
 
 _LOG = logging.getLogger(__name__)
 _CONTENT_LINE = re.compile(rb"[^\r\n]+")
+_BLANK_OR_DOT = bytes([*range(33), 127]) + b"."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,11 +156,70 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     return splitter.spans
 
 
+def _not_a_drop(size: int, text: bytes, max_segment_bytes: int) -> list[Span]:
+    """The whole file, in pieces of ``max_segment_bytes`` when longer; nothing if blank."""
+    if not text.translate(None, _BLANK_OR_DOT):
+        return []
+    step = max_segment_bytes - max_segment_bytes % 2  # whole UTF-16 code units, too
+    return [Span(at, min(at + step, size), "not_a_drop") for at in range(0, size, step)]
+
+
+def utf16_codec(data: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for data that opens with that BOM, else None."""
+    if data.startswith(codecs.BOM_UTF16_LE) and not data.startswith(codecs.BOM_UTF32_LE):
+        return "utf-16-le"
+    if data.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return None
+
+
+def _transcoded(data: bytes, codec: str) -> bytes:
+    """A UTF-16 drop's whole code units after its BOM, as UTF-8."""
+    units = data[2 : len(data) - len(data) % 2]
+    return units.decode(codec, errors="surrogatepass").encode("utf-8", errors="surrogatepass")
+
+
+def _split_utf16(data: bytes, utf8: bytes, codec: str, max_segment_bytes: int) -> list[Span]:
+    """Split a UTF-16 drop as its UTF-8 transcoding ``utf8``, in spans of its own bytes.
+
+    Markers are ASCII, which UTF-16 writes with a NUL beside each byte, so the splitter reads
+    the text as UTF-8; each span is mapped back, chunk by chunk in file order (one pass), to
+    whole UTF-16 code units. ``max_segment_bytes`` counts the transcoding's bytes; a piece
+    cut inside a character ends before it. A last odd byte (a file cut mid-unit) belongs to
+    the segment that ends the text.
+    """
+    spans: list[Span] = []
+    done8, done16 = 0, 2
+
+    def mapped(offset8: int) -> int:
+        nonlocal done8, done16
+        while offset8 < len(utf8) and utf8[offset8] & 0xC0 == 0x80:  # inside a character
+            offset8 -= 1
+        if offset8 > done8:
+            chunk = utf8[done8:offset8].decode("utf-8", errors="surrogatepass")
+            done16 += len(chunk.encode(codec, errors="surrogatepass"))
+            done8 = offset8
+        return done16
+
+    for span in split_drop(utf8, max_segment_bytes):
+        start, end = mapped(span.offset), mapped(span.end)
+        spans.append(Span(start, len(data) if span.end == len(utf8) else end, span.ended_by))
+    return spans
+
+
 def segments_of(
     drop: Drop, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
 ) -> Iterator[Segment]:
     """The segments of a drop, in file order, each holding its own bytes."""
-    for index, span in enumerate(split_drop(drop.data, max_segment_bytes)):
+    codec = utf16_codec(drop.data)
+    text = drop.data if codec is None else _transcoded(drop.data, codec)
+    if not layout.DROP_MARKER.search(text):
+        spans = _not_a_drop(len(drop.data), text, max_segment_bytes)
+    elif codec is None:
+        spans = split_drop(drop.data, max_segment_bytes)
+    else:
+        spans = _split_utf16(drop.data, text, codec, max_segment_bytes)
+    for index, span in enumerate(spans):
         yield Segment(
             source_uri=drop.uri,
             source_sha256=drop.sha256,
@@ -162,6 +229,7 @@ def segments_of(
             reference_date=drop.reference_date,
             year_from=drop.year_from,
             ended_by=span.ended_by,
+            encoding=codec,
         )
 
 

@@ -54,16 +54,19 @@ def _cp1252_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error("feedlake_cp1252", _cp1252_fallback)
 
 
-def decode(raw: bytes) -> tuple[str, str]:
+def decode(raw: bytes, known: str | None = None) -> tuple[str, str]:
     """Decode a segment, trying what real drops come in, most likely first.
 
     UTF-8 (with or without BOM; a sequence cut off at the very end is replaced, not fatal);
     UTF-8 with stray Windows-1252 bytes (a file re-encoded in part: ``utf-8+cp1252``);
     Windows-1252; and Latin-1, which decodes any bytes and leaves the verdict to the parser.
+    With ``known`` (a UTF-16 drop's codec, from its BOM), that codec, damage replaced.
 
     Returns:
         The text and the name of the encoding that decoded it.
     """
+    if known is not None:
+        return raw.decode(known, errors="replace"), known
     encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
     try:
         return raw.decode(encoding), encoding

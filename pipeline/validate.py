@@ -107,7 +107,7 @@ def validate_drop(
         try:
             article, end_marker = inspect_segment(segment, run)
         except Refusal as refusal:
-            report.encodings[decode(segment.raw)[1]] += 1
+            report.encodings[decode(segment.raw, segment.encoding)[1]] += 1
             report.rejects.append(
                 RejectNote(refusal.reason, segment.offset, segment.length, refusal.message)
             )

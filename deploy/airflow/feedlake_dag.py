@@ -1,7 +1,10 @@
 """Airflow: an hourly feedlake batch on Dataflow with BeamRunPythonPipelineOperator.
 
-Needs apache-airflow-providers-apache-beam (and -google for Dataflow). max_active_runs=1
-keeps one writer per lake, which feedlake's recovery of killed runs relies on.
+Needs apache-airflow-providers-apache-beam (and -google for Dataflow). feedlake enforces one
+writer per lake with its lease; on gs:// the lease has no conditional write to lean on, so
+max_active_runs=1 keeps runs of this DAG from overlapping in the first place. A retry of a
+task reuses its run id (airflow-{{ ts_nodash }}): after a committed attempt it does nothing,
+after a failed one it redoes the run.
 """
 
 from __future__ import annotations

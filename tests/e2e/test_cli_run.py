@@ -91,7 +91,9 @@ def test_manifest_counts_add_up_and_name_inputs_and_outputs(batch):
     written = {}
     for output in manifest["outputs"]:
         written[output["kind"]] = written.get(output["kind"], 0) + output["records"]
-    assert written == {"articles": 10, "rejects": 1, "_index": 10}
+    # The index: an ids block and one near block for the one published day; the catalog: an
+    # entry for each of the two drops read.
+    assert written == {"articles": 10, "rejects": 1, "_index": 2, "_catalog": 2}
     for output in manifest["outputs"]:
         assert Path(output["path"]).is_file()
 

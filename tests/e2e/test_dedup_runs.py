@@ -2,55 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import fastavro
 import pytest
 
 from benchmarks.corpus import generate, write
 from pipeline.cli import main
-from tests.conftest import PUBLISHED, ROOT, published_files
+from tests.conftest import ROOT, published_files
+from tests.support.lake import content, index_ids, manifests, records
 
 pytestmark = pytest.mark.e2e
-
-
-def records(lake: Path, kind: str, run_id: str = "") -> list[dict]:
-    found = []
-    for path in sorted(lake.glob(f"{kind}/**/{run_id}*.avro")):
-        partition = path.parent.relative_to(lake).as_posix()
-        with path.open("rb") as fh:
-            found += [{**r, "_partition": partition} for r in fastavro.reader(fh)]
-    return found
-
-
-def manifests(lake: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
-
-
-def content(lake: Path, run_id: str = "") -> Counter:
-    """What a lake (or one run of it) holds, without what differs between runs."""
-    held = Counter()
-    for kind in PUBLISHED:
-        for r in records(lake, kind, run_id):
-            lineage = r.get("lineage") or {}
-            held[
-                (
-                    kind,
-                    r["_partition"].split("/", 1)[-1] if kind != "_index" else "",
-                    r["id"],
-                    lineage.get("source_uri"),
-                    lineage.get("segment_index"),
-                    json.dumps(r.get("dedup"), sort_keys=True),
-                )
-            ] += 1
-    return held
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +45,7 @@ def test_every_segment_is_an_article_or_a_duplicate(first_run):
     assert counts["rejects"] == 0 and counts["duplicates"] > 80
     assert len(records(first_run, "articles")) == counts["articles"]
     assert len(records(first_run, "duplicates")) == counts["duplicates"]
-    assert len(records(first_run, "_index")) == counts["articles"]
+    assert len(index_ids(first_run)) == counts["articles"]
 
 
 def test_duplicates_point_at_the_right_kept_article(corpus, first_run):

@@ -12,6 +12,7 @@ import pytest
 from pipeline.cli import main
 from tests.conftest import SAMPLE_DROP
 from tests.support.feed_server import ETAG, ITEMS, UNFIT, UNFIT_ITEMS, FeedServer
+from tests.support.lake import manifests
 
 pytestmark = pytest.mark.e2e
 ROUTES = {
@@ -26,10 +27,6 @@ ROUTES = {
     "/page.html": "not_a_feed",
 }
 FLAGS = ["--feed-timeout", "3", "--feed-min-interval", "0.05", "--feed-max-bytes", "5000000"]
-
-
-def manifests(lake: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
 
 
 def records(lake: Path, kind: str) -> list[dict]:

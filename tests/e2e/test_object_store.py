@@ -77,3 +77,34 @@ def test_a_lake_on_s3_is_written_read_back_and_rerun(s3, capsys):
     assert main(argv) == 0
     rerun = json.loads(capsys.readouterr().out)
     assert (rerun["counts"]["articles"], rerun["counts"]["duplicates"]) == (0, 10)
+
+
+def test_on_s3_the_lease_is_a_conditional_put_and_a_second_writer_is_refused(s3, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from connectors.lake_json import create_json_exclusive
+    from pipeline.lake.lease import WriterLease
+
+    endpoint, client = s3
+    flags = [
+        f"--s3_endpoint_url={endpoint}",
+        "--s3_region_name=us-east-1",
+        "--s3_access_key_id=testing",
+        "--s3_secret_access_key=testing",
+    ]
+    FileSystems.set_options(PipelineOptions(flags))
+    path = f"s3://{BUCKET}/race/doc.json"
+    with ThreadPoolExecutor(8) as pool:
+        won = list(pool.map(lambda n: create_json_exclusive(path, {"writer": n}), range(8)))
+    assert sorted(won) == [False] * 7 + [True]  # S3's If-None-Match: exactly one writer wins
+
+    lake = f"s3://{BUCKET}/leased"
+    with WriterLease(lake, "run", "holder") as lease:
+        lease.acquire()
+        argv = ["run", "--drops", str(SAMPLE_DROP), "--lake", lake, "--quiet", *flags]
+        assert main(argv) == 3
+    assert "is being written by feedlake run (run holder" in capsys.readouterr().err
+    assert keys(client, "leased/") == ["leased/_lease/lease-000000000001.json"]

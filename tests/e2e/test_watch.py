@@ -48,6 +48,7 @@ def cpu_seconds(pid: int) -> float:
 def start(drops: Path, feeds: Path, lake: Path) -> subprocess.Popen:
     argv = [sys.executable, "-m", "pipeline", "watch", "--drops", str(drops), "--feeds", str(feeds)]
     argv += ["--lake", str(lake), "--poll-interval", str(POLL), "--feed-min-interval", "0"]
+    argv += ["--settle-seconds", "1"]  # drops here are written at once
     return subprocess.Popen(
         argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -142,3 +143,35 @@ def test_a_watcher_killed_mid_write_neither_loses_nor_doubles_on_restart(tmp_pat
         stop(restarted)
     ids = article_ids(lake)
     assert len(ids) == len(set(ids)) == 300
+
+
+def test_a_drop_still_being_written_is_ingested_once_and_whole(tmp_path):
+    drops, lake = tmp_path / "drops", tmp_path / "lake"
+    drops.mkdir()
+    growing, renamed = generated_drop(31, 160).encode(), generated_drop(32, 40).encode()
+    argv = [sys.executable, "-m", "pipeline", "watch", "--drops", str(drops)]
+    argv += ["--lake", str(lake), "--poll-interval", "1"]  # the default --settle-seconds
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(4)  # the watcher is polling
+        with (drops / "milosi-2025-09-02.txt").open("wb") as fh:  # written over 8 s
+            for at in range(0, len(growing), len(growing) // 16 + 1):
+                fh.write(growing[at : at + len(growing) // 16 + 1])
+                fh.flush()
+                time.sleep(0.5)
+        part = drops / "milosi-2025-09-03.txt.part"  # written, then renamed
+        part.write_bytes(renamed[: len(renamed) // 2])
+        time.sleep(2)
+        with part.open("ab") as fh:
+            fh.write(renamed[len(renamed) // 2 :])
+        part.rename(drops / "milosi-2025-09-03.txt")
+        wait_for(lake, 200, 60)
+        time.sleep(3)  # later polls add nothing
+    finally:
+        stop(process)
+    ids = article_ids(lake)
+    assert len(ids) == len(set(ids)) == 200
+    manifests = [json.loads(p.read_text()) for p in sorted((lake / "_runs").glob("*.json"))]
+    read = sorted(Path(i["uri"]).name for m in manifests for i in m["inputs"])
+    assert read == ["milosi-2025-09-02.txt", "milosi-2025-09-03.txt"]
+    assert {(m["counts"]["duplicates"], m["counts"]["rejects"]) for m in manifests} == {(0, 0)}

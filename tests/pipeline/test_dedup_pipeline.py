@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import apache_beam as beam
@@ -11,9 +12,20 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.dedup import DecideDuplicates, sketch_article
-from pipeline.lake import LakeOutput, PublishArticles, StagedArticle, _Parts
+from pipeline.lake import LakeOutput, PublishArticles, StagedArticle
+from pipeline.lake.staging import Parts
 from pipeline.records import IndexBatch, IndexEntry
 from tests.unit.test_dedup import OTHER, STORY, article, reworded
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedHistory:
+    """A lake's history that holds ``batch`` whatever the run asks."""
+
+    batch: IndexBatch
+
+    def for_run(self, run: IndexBatch, days) -> IndexBatch:
+        return self.batch
 
 
 def records(lake: Path, kind: str) -> dict[int, dict]:
@@ -45,14 +57,14 @@ def story_and_copies() -> list:
 def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
     tmp_path, buffered, partition_by
 ):
-    lake, arriving = tmp_path / "lake", story_and_copies()
+    # What the run stages for publishing at its commit, as the lake will hold it.
+    lake, arriving = tmp_path / "staging" / "files", story_and_copies()
     with TestPipeline() as p:
-        index = p | "No index" >> beam.Create([], reshuffle=False)
         articles = p | beam.Create(arriving, reshuffle=False)
-        decided = articles | DecideDuplicates(index)
+        decided = articles | DecideDuplicates()  # a new lake: no history
         published = articles | PublishArticles(
             decided["decisions"],
-            LakeOutput(str(lake), str(tmp_path / "staging"), "run"),
+            LakeOutput(str(tmp_path / "lake"), str(tmp_path / "staging"), "run"),
             partition_by,
             buffered=buffered,  # 2: every few records spill as a part; 2000: one part per group
         )
@@ -89,14 +101,12 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
 def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     original = article(STORY, index=0)
     sketch = sketch_article(original)
-    lake = tmp_path / "lake"
+    lake = tmp_path / "s" / "files"  # what the run will publish at its commit
     with TestPipeline() as p:
-        index = p | "Index" >> beam.Create(
-            [IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])], reshuffle=False
-        )
+        held = IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])
         articles = p | beam.Create([original], reshuffle=False)
-        decided = articles | DecideDuplicates(index)
-        output = LakeOutput(str(lake), str(tmp_path / "s"), "run")
+        decided = articles | DecideDuplicates(FixedHistory(held))
+        output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "s"), "run")
         articles | PublishArticles(decided["decisions"], output)
         assert_that(decided["index"] | beam.Map(len), equal_to([0]), label="index")
     assert records(lake, "articles") == {}
@@ -105,7 +115,7 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
 
 
 def test_parts_hold_at_most_their_limit_and_spill_the_largest_group_first(tmp_path):
-    parts = _Parts(str(tmp_path), limit=4)
+    parts = Parts(str(tmp_path), limit=4)
     spilled, held = [], []
     for n, destination in enumerate(["a/dt=1/x", "a/dt=1/y", "a/dt=2/x", "a/dt=1/x", "a/dt=3"]):
         staged = StagedArticle(destination, f"u#{n}", "u", "2025-08-29", b"", b"")

@@ -56,7 +56,9 @@ def test_unexpected_parser_failure_becomes_a_reject(run):
     with TestPipeline() as p:
         segments = (
             p
-            | beam.Create([make_drop("/d/a.txt", b"Title\n\nBody.\n")], reshuffle=False)
+            | beam.Create(
+                [make_drop("/d/a.txt", b"Title\n\nSource: X\n\nBody.\n")], reshuffle=False
+            )
             | SplitDrops()
         )["segments"]
         parsed = parse_each(segments, run, parse=explode)
@@ -64,6 +66,6 @@ def test_unexpected_parser_failure_becomes_a_reject(run):
         assert_that(
             parsed["rejects"]
             | beam.Map(lambda r: (r.stage, r.reason, r.raw, "KeyError" in r.message)),
-            equal_to([("unexpected", "parser_error", b"Title\n\nBody.", True)]),
+            equal_to([("unexpected", "parser_error", b"Title\n\nSource: X\n\nBody.", True)]),
             label="rejects",
         )

@@ -1,10 +1,16 @@
-"""How a drop gets its reference date, and how patterns expand."""
+"""How a drop gets its reference date, and that it is read whole, compressed or not."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import tracemalloc
 
-from connectors.drops import as_glob, date_from_name, expand_patterns, reference_for
+import pytest
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from connectors.drops import date_from_name, file_sha256, read_drop, reference_for
 
 MTIME = dt.datetime(2025, 9, 1, 12, tzinfo=dt.timezone.utc)
 
@@ -28,10 +34,37 @@ def test_reference_date_prefers_name_then_flag_then_mtime():
     assert reference_for("/d/drop.txt", None, None) == (None, None)
 
 
-def test_folders_expand_to_their_files(tmp_path):
-    (tmp_path / "a.txt").write_text("x")
-    (tmp_path / "b.txt").write_text("y")
-    matched = expand_patterns([str(tmp_path)])
-    assert list(matched) == [as_glob(str(tmp_path))]
-    assert [p.rsplit("/", 1)[1] for p in next(iter(matched.values()))] == ["a.txt", "b.txt"]
-    assert expand_patterns([str(tmp_path / "none*.txt")]) == {str(tmp_path / "none*.txt"): []}
+# Beam hands a compressed file's reader 16 MiB at a time: one read() stops there.
+BEYOND_ONE_READ = 17 << 20
+
+
+def numbered_lines(size: int) -> bytes:
+    line = b"line %016d of a drop\n"
+    return b"".join(line % n for n in range(size // len(line % 0) + 1))
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst", ".deflate"])
+def test_compressed_drops_are_read_whole_and_hash_as_the_rerun_check_does(tmp_path, suffix):
+    data = numbered_lines(BEYOND_ONE_READ)
+    path = str(tmp_path / f"milosi-2025-08-29.txt{suffix}")
+    with FileSystems.create(path, compression_type=CompressionTypes.AUTO) as fh:
+        fh.write(data)
+    drop = read_drop(path)
+    assert (drop.size, drop.data[-40:]) == (len(data), data[-40:])
+    assert drop.sha256 == hashlib.sha256(data).hexdigest() == file_sha256(path)
+    assert drop.reference_date == dt.date(2025, 8, 29)
+
+
+def test_reading_a_compressed_drop_holds_little_more_than_the_drop(tmp_path):
+    data = numbered_lines(BEYOND_ONE_READ)
+    path = str(tmp_path / "drop.txt.gz")
+    with FileSystems.create(path, compression_type=CompressionTypes.AUTO) as fh:
+        fh.write(data)
+    del data
+    tracemalloc.start()
+    try:
+        drop = read_drop(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.3 * drop.size + (4 << 20), f"peak {peak:,} for a {drop.size:,}-byte drop"

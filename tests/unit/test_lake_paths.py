@@ -14,13 +14,13 @@ from pipeline.lake import (
     BLOCK_BYTES,
     ArticleEncoder,
     LakeOutput,
-    _StagedFile,
     avro_writer,
     file_name,
     kind_of,
     parse_partition_keys,
     partition_of,
 )
+from pipeline.lake.files import StagedFile
 from pipeline.records import Dedup, Region, Source, Topic, evolve, to_avro
 from tests.conftest import make_article
 
@@ -119,12 +119,12 @@ def test_a_file_of_encoded_articles_reads_like_one_written_record_by_record(tmp_
     encoder = ArticleEncoder()
     articles = [make_article(title=f"Story {n}") for n in range(400)]
     output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "staging"), "run")
-    staged = _StagedFile(output, "articles/dt=2025-08-29")
+    staged = StagedFile(output, "articles/dt=2025-08-29")
     for article in articles:
         head, tail = encoder.pieces(article)
         staged.write_encoded(head, encoder.undecided, tail)
-    published = staged.publish()
-    with open(published.path, "rb") as fh:
+    staged.close()
+    with open(staged.staged, "rb") as fh:
         blocks = list(fastavro.block_reader(fh))
         fh.seek(0)
         assert list(fastavro.reader(fh)) == [to_avro(article) for article in articles]

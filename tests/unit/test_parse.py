@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 
 import pytest
@@ -9,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.parse import Refusal, infer_year, month_number, parse_dateline, parse_segment
-from pipeline.split import split_drop
+from pipeline.records import Drop
+from pipeline.split import segments_of, split_drop
 from tests.conftest import SAMPLE_CITIES, make_segment
 
 TITLES = [
@@ -56,6 +58,47 @@ def test_datelines_name_city_date_and_agency(articles):
     assert {a.dateline.date_text for a in articles} == {"Aug. 29"}
 
 
+@pytest.mark.parametrize("filler", [b"\x00", b"\x01\x02", b" \x7f "])
+def test_control_character_lines_in_the_header_act_as_blank_lines(
+    filler, sample_bytes, articles, run
+):
+    # The first article's header with control characters where its blank lines belong.
+    body = sample_bytes.index(b"BEIJING, Aug. 29")
+    header = sample_bytes[:body].replace(b"\n\n", b"\n" + filler + b"\n")
+    data = header + sample_bytes[body:]
+    spans = split_drop(data)
+    assert len(spans) == 10
+    first = parse_segment(make_segment(data[spans[0].offset : spans[0].end]), run)
+    assert (first.id, first.title, first.body, first.source) == (
+        articles[0].id,
+        articles[0].title,
+        articles[0].body,
+        articles[0].source,
+    )
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_drop_gives_the_same_articles_decoded_as_utf16(codec, sample_bytes, articles, run):
+    bom = codecs.BOM_UTF16_LE if codec == "utf-16-le" else codecs.BOM_UTF16_BE
+    data = bom + sample_bytes.decode("utf-8").encode(codec)
+    drop = Drop("/d/milosi-2025-08-29.txt", data, "0" * 64, None, dt.date(2025, 8, 29), "drop_name")
+    parsed = [parse_segment(segment, run) for segment in segments_of(drop)]
+    assert [(a.id, a.title, a.body) for a in parsed] == [(a.id, a.title, a.body) for a in articles]
+    assert {a.lineage.encoding for a in parsed} == {codec}
+
+
+def test_a_file_with_no_milosi_marker_is_refused_as_not_a_drop_and_binary_as_binary(run):
+    readme = b"# feedlake\n\nmake run    # set up .venv\n\nBoth need only Python 3.11.\n"
+    with pytest.raises(Refusal) as refused:
+        parse_segment(make_segment(readme, ended_by="not_a_drop"), run)
+    assert refused.value.reason == "not_a_drop"
+    assert "no MIL-OSI marker" in refused.value.message
+    garbage = bytes(range(256)) * 40
+    with pytest.raises(Refusal, match="control characters") as refused:
+        parse_segment(make_segment(garbage, ended_by="not_a_drop"), run)
+    assert refused.value.reason == "binary_content"
+
+
 def test_published_date_takes_its_year_from_the_drop_name(articles):
     assert {a.published_date for a in articles} == {dt.date(2025, 8, 29)}
     assert {a.published_from for a in articles} == {"dateline"}
@@ -90,38 +133,62 @@ def test_language_words_and_lineage(articles):
     assert len({a.id for a in articles}) == 10
 
 
+def _on(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.integers(1, 12),
     st.integers(1, 31),
     st.dates(min_value=dt.date(4, 1, 1), max_value=dt.date(9995, 12, 31)),
 )
-def test_infer_year_is_the_nearest_date_with_that_month_and_day(month, day, reference):
-    # Every day of the year before, the year of and the year after the reference (a Feb. 29
-    # can be 14 months away: Feb. 29, 2000 for a drop of May 1, 2001).
-    years = {reference.year - 1, reference.year, reference.year + 1}
-    around = (reference + dt.timedelta(days=offset) for offset in range(-731, 732))
-    matching = [
-        date for date in around if (date.month, date.day) == (month, day) and date.year in years
-    ]
-    nearest = min(matching, key=lambda date: abs(date - reference), default=None)
-    assert infer_year(month, day, reference) == nearest
+def test_infer_year_is_the_latest_date_not_after_the_reference(month, day, reference):
+    latest = reference + dt.timedelta(days=1)  # a day of slack for time zones
+    inferred = infer_year(month, day, reference)
+    later = [_on(year, month, day) for year in range(reference.year - 1, reference.year + 2)]
+    if inferred is None:  # no such day this year or last (Feb. 30; Feb. 29 off leap years)
+        assert all(date is None or date > latest for date in later)
+        return
+    assert (inferred.month, inferred.day) == (month, day)
+    assert inferred <= latest  # never in the future
+    assert latest - inferred <= dt.timedelta(days=367)  # at most a year back
+    assert all(date is None or date <= inferred or date > latest for date in later)
 
 
-def test_infer_year_looks_a_whole_year_back_and_forward():
+def test_a_dateline_never_lands_in_the_future_of_its_drop():
+    # The case: "Mar. 16" in a drop whose file time is 2026-11-28 became 2027-03-16.
+    assert infer_year(3, 16, dt.date(2026, 11, 28)) == dt.date(2026, 3, 16)
+    assert infer_year(1, 2, dt.date(2025, 12, 31)) == dt.date(2025, 1, 2)
+    assert infer_year(8, 31, dt.date(2025, 8, 29)) == dt.date(2024, 8, 31)
+    assert infer_year(8, 29, dt.date(2025, 8, 29)) == dt.date(2025, 8, 29)
+
+
+def test_infer_year_allows_a_day_of_slack_and_crosses_new_year_backwards():
+    assert infer_year(8, 30, dt.date(2025, 8, 29)) == dt.date(2025, 8, 30)
+    assert infer_year(1, 1, dt.date(2025, 12, 31)) == dt.date(2026, 1, 1)
+    assert infer_year(12, 31, dt.date(2026, 1, 2)) == dt.date(2025, 12, 31)
+    assert infer_year(2, 29, dt.date(2025, 3, 1)) == dt.date(2024, 2, 29)
     assert infer_year(2, 29, dt.date(2001, 5, 1)) == dt.date(2000, 2, 29)
-    assert infer_year(2, 29, dt.date(2003, 9, 1)) == dt.date(2004, 2, 29)
-    assert infer_year(2, 29, dt.date(2002, 6, 1)) is None
-    assert infer_year(12, 31, dt.date(2025, 1, 2)) == dt.date(2024, 12, 31)
+
+
+def test_infer_year_gives_none_without_such_a_day_within_a_year():
+    assert infer_year(2, 29, dt.date(2003, 9, 1)) is None  # 2000 is three years back
+    assert infer_year(2, 30, dt.date(2025, 3, 1)) is None
     assert infer_year(4, 31, dt.date(2025, 1, 2)) is None
 
 
-def test_infer_year_crosses_new_year_both_ways():
-    assert infer_year(12, 31, dt.date(2026, 1, 2)) == dt.date(2025, 12, 31)
-    assert infer_year(1, 2, dt.date(2025, 12, 31)) == dt.date(2026, 1, 2)
-    assert infer_year(8, 29, dt.date(2025, 8, 29)) == dt.date(2025, 8, 29)
-    assert infer_year(2, 29, dt.date(2025, 3, 1)) == dt.date(2024, 2, 29)
-    assert infer_year(2, 30, dt.date(2025, 3, 1)) is None
+def test_a_dateline_in_a_drop_dated_by_its_file_time_takes_the_past_year(run):
+    segment = make_segment(
+        "Title\n\nMOSCOW, Mar. 16 (Xinhua) — Talks went on for a second day here.\n".encode(),
+        reference_date=dt.date(2026, 11, 28),
+        year_from="file_mtime",
+    )
+    article = parse_segment(segment, run)
+    assert (article.published_date, article.year_from) == (dt.date(2026, 3, 16), "file_mtime")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.parse import Refusal, parse_segment
-from pipeline.split import content_lines, split_drop
+from pipeline.records import Drop
+from pipeline.split import content_lines, segments_of, split_drop
 from tests.conftest import RUN, make_segment
 
 WORDS = st.sampled_from(
@@ -140,14 +141,35 @@ def test_generated_drops_split_back_into_exactly_their_articles(drop):
     assert [a.dateline is not None for a in parsed] == [g.dateline is not None for g in generated]
 
 
+# What may lie between segments: blank lines (spaces, or control characters where an empty
+# line belongs) and separator dots.
+BLANK_OR_DOT = bytes([*range(32), 127]) + b" ."
+
+
+@settings(max_examples=150, deadline=None)
+@given(drops())
+def test_a_generated_drop_is_split_unless_it_has_no_marker_at_all(drop):
+    generated, data = drop
+    marked = any(
+        g.region or g.sources or g.disclaimer or g.dateline or g.end_marker or g.footer
+        for g in generated
+    )
+    record = Drop("/d/drop.txt", data, "0" * 64, None, None, None)
+    spans = [(s.offset, s.offset + s.length, s.ended_by) for s in segments_of(record, 4096)]
+    if marked:
+        assert spans == [(s.offset, s.end, s.ended_by) for s in split_drop(data, 4096)]
+    else:  # titles, bodies and dates alone: nothing says MIL-OSI
+        assert spans == [(0, len(data), "not_a_drop")]
+
+
 def assert_nothing_lost(data: bytes, spans) -> None:
     position = 0
     for span in spans:
         assert position <= span.offset < span.end <= len(data)
         gap = data[position : span.offset]
-        assert not gap.translate(None, b" \t\n\r\x0b\x0c."), gap
+        assert not gap.translate(None, BLANK_OR_DOT), gap
         position = span.end
-    assert not data[position:].translate(None, b" \t\n\r\x0b\x0c.")
+    assert not data[position:].translate(None, BLANK_OR_DOT)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,228 @@
+"""The commit protocol: a run's changes become visible all at once, at one commit point.
+
+Guarantees: until its manifest is written, nothing a run writes is outside its staging folder
+``<lake>/_staging/<run_id>/`` (data files, parts, reports, the index and catalog files it
+adds, the feed state it learned), so readers see none of it. Writing
+``<lake>/_runs/<run_id>.json`` with ``status: succeeded`` is the commit: it lists every file
+the run made, and, for a compaction or an upgrade, every file those replace. After it, the
+run *finishes*: each staged file is renamed into its partition, the files it replaces are
+deleted, the feed state is saved, the staging folder is removed. Each
+finishing step can be done again with the same result, so a writer that dies at any point
+leaves a lake the next writer repairs, under the writer lease, before it does anything else
+(:func:`recover`): a committed run is finished, an uncommitted one removed. Recovery never
+touches a live run, because it runs only under the lease that live run would hold.
+
+Crash points: the crash tests set ``FEEDLAKE_CRASH_AT`` to one of :data:`CRASH_POINTS`, and
+the process ends there at once (``os._exit``: no cleanup runs, as with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+
+from connectors.feeds import save_feed_state
+from connectors.lake_index import INDEX_FOLDER
+from connectors.lake_json import make_folder, read_json, write_json
+from pipeline.lake.description import COMMIT_PROTOCOL, write_description
+from pipeline.lake.lease import WriterLease
+
+__all__ = [
+    "COMMIT_PROTOCOL",
+    "CRASH_POINTS",
+    "CommitFailed",
+    "RUNNING_MARKER",
+    "Recovered",
+    "abandon_run",
+    "commit_run",
+    "finish_run",
+    "manifest_path",
+    "open_run",
+    "recover",
+    "staged_path",
+    "staging_folder",
+]
+
+RUNNING_MARKER = "RUNNING"
+STAGING = "_staging"
+CRASH_POINTS = (
+    "opened",  # the run's marker is written
+    "staged",  # the pipeline has written every file into staging
+    "verified",  # the manifest is built and checked, not yet written
+    "committed",  # the manifest is written: the commit point
+    "published_one",  # one staged file is renamed into place, the others not
+    "published",  # every file is in place, the feed state not saved
+    "state_saved",  # the feed state is saved, the staging folder still there
+    "cleaning",  # the staging folder's files are deleted, the folder not
+)
+CRASH_EXIT = 86
+_LOG = logging.getLogger("feedlake")
+
+
+def reached(point: str) -> None:
+    """A crash point: the process ends here when ``FEEDLAKE_CRASH_AT`` names it."""
+    if os.environ.get("FEEDLAKE_CRASH_AT") == point:
+        os._exit(CRASH_EXIT)
+
+
+def staging_folder(lake: str, run_id: str) -> str:
+    """The run's private folder inside the lake; readers never look below ``_staging``."""
+    return FileSystems.join(lake, STAGING, run_id)
+
+
+def manifest_path(lake: str, run_id: str) -> str:
+    return FileSystems.join(lake, "_runs", f"{run_id}.json")
+
+
+def staged_path(lake: str, run_id: str, path: str) -> str:
+    """Where the run stages the file it publishes at ``path`` (a path below ``lake``)."""
+    relative = path[len(lake) :].lstrip("/")
+    return FileSystems.join(staging_folder(lake, run_id), "files", *relative.split("/"))
+
+
+def open_run(lake: str, run_id: str, started: str, lease: WriterLease) -> None:
+    """Open the run: its marker says it has not committed, under which protocol and lease."""
+    marker = FileSystems.join(staging_folder(lake, run_id), RUNNING_MARKER)
+    write_json(
+        marker,
+        {
+            "run_id": run_id,
+            "started": started,
+            "commit_protocol": COMMIT_PROTOCOL,
+            "lease_generation": lease.generation,
+        },
+    )
+    reached("opened")
+
+
+class CommitFailed(OSError):
+    """The manifest could not be written: the run is not committed."""
+
+
+def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
+    """Commit a verified run, then finish it.
+
+    Raises:
+        LeaseLost: another writer took the lease over; nothing is committed.
+        CommitFailed: the manifest could not be written; nothing is committed.
+        OSError: finishing failed after the commit; the next writer's :func:`recover`
+            finishes the run.
+    """
+    reached("verified")
+    lease.check()  # a writer that lost its lease must not commit
+    path = manifest_path(lake, manifest["run_id"])
+    try:
+        write_json(path, manifest)
+    except OSError as error:
+        raise CommitFailed(f"its manifest {path} could not be written: {error}") from error
+    reached("committed")
+    finish_run(lake, manifest)
+
+
+def finish_run(lake: str, manifest: dict[str, Any]) -> None:
+    """Make a committed run's changes visible and remove its staging; safe to repeat."""
+    run_id = manifest["run_id"]
+    for n, output in enumerate(manifest.get("outputs", [])):
+        _publish(staged_path(lake, run_id, output["path"]), output["path"])
+        if n == 0:
+            reached("published_one")
+    replaced = [path for path in manifest.get("replaced", []) if FileSystems.exists(path)]
+    if replaced:  # what a compaction or an upgrade merged into its outputs
+        FileSystems.delete(replaced)
+    reached("published")
+    feeds = [entry for entry in manifest.get("inputs", []) if entry.get("type") == "feed"]
+    if feeds:
+        save_feed_state(lake, feeds)
+    reached("state_saved")
+    layout = manifest.get("partition_by") or (manifest.get("request") or {}).get("partition_by")
+    if layout:
+        write_description(lake, tuple(layout))
+    _remove_staging(lake, run_id)
+
+
+def _publish(staged: str, target: str) -> None:
+    """Rename ``staged`` to ``target``; done already when only ``target`` is there."""
+    if not FileSystems.exists(staged):
+        if not FileSystems.exists(target):
+            raise FileNotFoundError(f"{staged} is missing and {target} was never published")
+        return
+    make_folder(target.rsplit("/", 1)[0])
+    FileSystems.rename([staged], [target])
+    if not FileSystems.exists(target):
+        raise OSError(f"{staged} was renamed to {target} but it does not exist")
+
+
+def abandon_run(lake: str, run_id: str) -> None:
+    """Remove everything an uncommitted run staged."""
+    _remove_staging(lake, run_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recovered:
+    """What recovery did with a run it found in staging."""
+
+    run_id: str
+    action: str  # "finished" (committed: made visible) or "undone" (never committed)
+    files: int  # files made visible, or files removed
+
+
+def recover(lake: str) -> list[Recovered]:
+    """Finish committed runs and undo uncommitted ones left in ``_staging``; call it only
+    under the writer lease, before the run opens."""
+    done = []
+    for run_id in _staged_runs(lake):
+        path = manifest_path(lake, run_id)
+        manifest = read_json(path) if FileSystems.exists(path) else None
+        if manifest is not None and manifest.get("status") == "succeeded":
+            finish_run(lake, manifest)
+            done.append(Recovered(run_id, "finished", len(manifest.get("outputs", []))))
+            continue
+        removed = _undo_protocol_1(lake, run_id)
+        _remove_staging(lake, run_id)
+        done.append(Recovered(run_id, "undone", removed))
+    return done
+
+
+def _staged_runs(lake: str) -> list[str]:
+    """Every run with something under ``_staging``: files, or (local disk) empty folders."""
+    root = FileSystems.join(lake, STAGING)
+    runs = {
+        metadata.path[len(root) :].lstrip("/").split("/", 1)[0]
+        for metadata in FileSystems.match([root + "/**"])[0].metadata_list
+    }
+    if "://" not in lake and os.path.isdir(root):
+        runs.update(os.listdir(root))
+    return sorted(run for run in runs if run)
+
+
+def _undo_protocol_1(lake: str, run_id: str) -> int:
+    """Remove the files a run of the first protocol published before it was killed (it
+    renamed them into place before committing). A run of today's protocol published none."""
+    marker = FileSystems.join(staging_folder(lake, run_id), RUNNING_MARKER)
+    if not FileSystems.exists(marker) or read_json(marker).get("commit_protocol", 1) >= 2:
+        return 0
+    name = f"{run_id}-*.avro"
+    patterns = [
+        FileSystems.join(lake, kind, "**", name) for kind in ("articles", "duplicates", "rejects")
+    ] + [FileSystems.join(lake, INDEX_FOLDER, name)]
+    published = [m.path for p in patterns for m in FileSystems.match([p])[0].metadata_list]
+    if published:
+        FileSystems.delete(published)
+    return len(published)
+
+
+def _remove_staging(lake: str, run_id: str) -> None:
+    folder = staging_folder(lake, run_id)
+    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
+    reached("cleaning")
+    if FileSystems.exists(folder):
+        FileSystems.delete([folder])  # the folders left (local disk)
+    parent = FileSystems.join(lake, STAGING)
+    if "://" not in lake and os.path.isdir(parent) and not os.listdir(parent):
+        os.rmdir(parent)  # leave no empty _staging behind once no run is staging

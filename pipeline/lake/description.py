@@ -1,0 +1,59 @@
+"""The lake's description of itself, ``<lake>/_lake.json``: its format, its partition keys,
+what made it. Written when a run (or an upgrade) commits, read before any run writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+
+from connectors.lake_json import read_json, write_json
+from pipeline import __version__
+
+__all__ = [
+    "COMMIT_PROTOCOL",
+    "FORMAT_VERSION",
+    "LAKE_FILE",
+    "has_history",
+    "read_description",
+    "write_description",
+]
+
+LAKE_FILE = "_lake.json"
+FORMAT_VERSION = 2  # 1: an index file per run, no catalog, no _lake.json (feedlake before 0.2)
+# 1: files renamed into place before the manifest was written (feedlake before 0.2)
+COMMIT_PROTOCOL = 2
+
+
+def read_description(lake: str) -> dict[str, Any] | None:
+    """The lake's ``_lake.json``; None for a new lake, or one made before it existed."""
+    path = FileSystems.join(lake, LAKE_FILE)
+    return read_json(path) if FileSystems.exists(path) else None
+
+
+def write_description(lake: str, partition_by: tuple[str, ...]) -> None:
+    """Write ``_lake.json`` when it is missing or older than this format; idempotent."""
+    described = read_description(lake)
+    if described is not None and described.get("format_version") == FORMAT_VERSION:
+        return
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    write_json(
+        FileSystems.join(lake, LAKE_FILE),
+        {
+            "format": "feedlake-lake",
+            "format_version": FORMAT_VERSION,
+            "partition_by": list(partition_by),
+            "commit_protocol": COMMIT_PROTOCOL,
+            "created": (described or {}).get("created", now),
+            "created_by": (described or {}).get("created_by", f"feedlake {__version__}"),
+            "written_by": f"feedlake {__version__}",
+        },
+    )
+
+
+def has_history(lake: str) -> bool:
+    """Whether a run ever wrote a manifest in the lake."""
+    pattern = FileSystems.join(lake, "_runs", "*.json")
+    return bool(FileSystems.match([pattern], limits=[1])[0].metadata_list)

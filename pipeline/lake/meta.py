@@ -1,0 +1,257 @@
+"""The lake describes itself: ``<lake>/_lake.json`` says its format, its partition keys and what
+wrote it, and a lake of an earlier format is brought up to date without a manual step.
+
+Guarantees: a lake keeps the partition keys it was made with; a run that asks for others is
+refused before it writes anything (:class:`LayoutMismatch`, with what to do), and a run that
+asks for none takes the lake's. A lake written before this file existed is read as it is: its
+keys are found from its article folders. Its index and drop catalog of format 1 (one index
+file per run, drops known only from the manifests) are migrated to format 2 under the commit
+protocol, once, by the first writer that finds them (:func:`upgrade`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from connectors.lake_index import (
+    CATALOG_FOLDER,
+    INDEX_FOLDER,
+    catalog_entries,
+    ids_of,
+    index_block,
+    key_of,
+    legacy_index_files,
+    read_index_file,
+)
+from connectors.lake_json import read_json, write_json
+from pipeline import __version__
+from pipeline.lake.commit import COMMIT_PROTOCOL, commit_run, staging_folder
+from pipeline.lake.description import (
+    FORMAT_VERSION,
+    LAKE_FILE,
+    has_history,
+    read_description,
+    write_description,
+)
+from pipeline.lake.files import LakeOutput, write_file
+from pipeline.lake.index import tier_name
+from pipeline.lake.lease import WriterLease
+from pipeline.lake.paths import PARTITION_KEYS
+from pipeline.records import IndexBatch
+
+__all__ = [
+    "FORMAT_VERSION",
+    "LAKE_FILE",
+    "LayoutMismatch",
+    "TOP_LEVEL",
+    "layout_of",
+    "operation_id",
+    "read_description",
+    "resolve_layout",
+    "upgrade",
+    "write_description",
+]
+
+TOP_LEVEL = 9  # the tier of a file that holds a whole history (a migration, a full compaction)
+_LOG = logging.getLogger("feedlake")
+
+
+class LayoutMismatch(ValueError):
+    """A run asks for partition keys other than the lake's."""
+
+
+def layout_of(lake: str) -> tuple[str, ...] | None:
+    """The lake's article partition keys: from ``_lake.json``, else from the folders of one of
+    its article files (a lake made before ``_lake.json``); None for a lake with no article."""
+    described = read_description(lake)
+    if described is not None:
+        return tuple(described["partition_by"])
+    pattern = FileSystems.join(lake, "articles", "**", "*.avro")
+    for metadata in FileSystems.match([pattern], limits=[1])[0].metadata_list:
+        folders = metadata.path[len(lake) :].strip("/").split("/")[1:-1]
+        keys = tuple(folder.split("=", 1)[0] for folder in folders)
+        if keys and set(keys) <= set(PARTITION_KEYS):
+            return keys
+    return None
+
+
+def resolve_layout(lake: str, asked: tuple[str, ...] | None) -> tuple[str, ...]:
+    """The partition keys a run writes with: the lake's, or ``asked`` for a new lake.
+
+    Raises:
+        LayoutMismatch: the lake has other keys than ``asked``.
+    """
+    held = layout_of(lake)
+    if held is None:
+        return asked or PARTITION_KEYS
+    if asked is not None and asked != held:
+        raise LayoutMismatch(
+            f"the lake {lake} is partitioned by {','.join(held)}, not {','.join(asked)}: every "
+            "reader of a Hive-partitioned lake needs one layout. Omit --partition-by (the lake's "
+            f"own is used) or pass --partition-by {','.join(held)}; for another layout, write "
+            "to a new lake"
+        )
+    return held
+
+
+def upgrade(lake: str, lease: WriterLease) -> bool:
+    """Migrate a lake's index and drop catalog of format 1 to format 2, as one commit.
+
+    Call it under the lease, after recovery. Each old index file's entries take their run's
+    start as their published day (format 1 kept no day). Returns whether anything was done.
+    """
+    described = read_description(lake)
+    legacy = legacy_index_files(lake)
+    current = described is not None and described.get("format_version", 1) >= FORMAT_VERSION
+    if (current or not has_history(lake)) and not legacy:
+        return False
+    run_id = operation_id("upgrade")
+    _LOG.warning(
+        "lake %s is of format 1: migrating its %d index files and its manifests to format %d "
+        "(once)",
+        lake,
+        len(legacy),
+        FORMAT_VERSION,
+    )
+    started = dt.datetime.now(dt.timezone.utc)
+    output = LakeOutput(lake, staging_folder(lake, run_id), run_id, codec="null")
+    manifests = _manifests(lake)
+    outputs = _migrate_index(output, legacy, manifests)
+    if not current:  # the catalog of format 2 is kept from the upgrade on
+        outputs += _migrate_catalog(output, manifests)
+    finished = dt.datetime.now(dt.timezone.utc)
+    manifest = {
+        "run_id": run_id,
+        "kind": "upgrade",
+        "status": "succeeded",
+        "problems": [],
+        "commit_protocol": COMMIT_PROTOCOL,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "lake": lake,
+        "from_format": 1,
+        "to_format": FORMAT_VERSION,
+        "partition_by": list(layout_of(lake) or PARTITION_KEYS),
+        "outputs": outputs,
+        "replaced": legacy,
+    }
+    commit_run(lake, manifest, lease)
+    return True
+
+
+def operation_id(kind: str) -> str:
+    """The id of a lake operation that is not a run (an upgrade, a compaction): its start time
+    first, like a run id, so that manifests sort in the order they were written."""
+    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def _manifests(lake: str) -> dict[str, dict[str, Any]]:
+    pattern = FileSystems.join(lake, "_runs", "*.json")
+    found = {}
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+        manifest = read_json(metadata.path)
+        found[manifest.get("run_id", "")] = manifest
+    return found
+
+
+def _output(published, records: int) -> dict[str, Any]:
+    return {
+        "path": published.path,
+        "kind": published.kind,
+        "partition": published.partition,
+        "records": records,
+    }
+
+
+def _run_day(path: str, manifests: dict[str, dict[str, Any]]) -> int:
+    """The start day of the run that wrote a format-1 index file (its name starts with the
+    run id); the file's time when its manifest is gone."""
+    name = path.rsplit("/", 1)[-1]
+    run_id = name.rsplit("-", 3)[0] if name.count("-of-") else name.removesuffix(".avro")
+    started = manifests.get(run_id, {}).get("started")
+    if started:
+        return dt.datetime.fromisoformat(started).date().toordinal()
+    seconds = FileSystems.last_updated(path) if "://" in path else os.path.getmtime(path)
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().toordinal()
+
+
+def _migrate_index(
+    output: LakeOutput, legacy: list[str], manifests: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One top-tier ids file, one links file, and a near file per day, from every old file.
+    Old files come in run order, so a day's entries are written as soon as the day ends."""
+    name = tier_name(TOP_LEVEL, output.run_id)
+    outputs, ids, id_days, links = [], [], [], []
+    day_batches: list[IndexBatch] = []
+    current_day = None
+
+    def flush_day() -> None:
+        if not day_batches:
+            return
+        batch = IndexBatch.concat(day_batches)
+        folder = f"{INDEX_FOLDER}/near/dt={dt.date.fromordinal(current_day).isoformat()}"
+        block = index_block(
+            "near",
+            ids_of(batch.ids),
+            np.full(len(batch), current_day, dtype=np.int64),
+            bands=batch.bands,
+            sketches=batch.sketches,
+        )
+        outputs.append(_output(write_file(output, folder, [SimpleNamespace(**block)], name), 1))
+        day_batches.clear()
+
+    for path in sorted(legacy, key=lambda p: _run_day(p, manifests)):
+        day = _run_day(path, manifests)
+        if day != current_day:
+            flush_day()
+            current_day = day
+        batch = IndexBatch.of(read_index_file(path))
+        day_batches.append(batch)
+        ids.append(ids_of(batch.ids))
+        id_days.append(np.full(len(batch), day, dtype=np.int64))
+        for row, found in batch.links.items():
+            for link in found:  # entries of format 1 hold both guid and link: both are kept
+                article = ids_of(batch.ids[row : row + 1]).tobytes()
+                links.append((key_of(link), article, batch.bands[row], batch.sketches[row]))
+    flush_day()
+    if ids:
+        keys, days = np.concatenate(ids), np.concatenate(id_days)
+        order = np.argsort(keys, kind="stable")
+        block = index_block("ids", keys[order], days[order])
+        path = f"{INDEX_FOLDER}/ids"
+        outputs.append(_output(write_file(output, path, [SimpleNamespace(**block)], name), 1))
+    if links:
+        links.sort(key=lambda link: link[0])
+        block = index_block(
+            "links",
+            np.frombuffer(b"".join(link[0] for link in links), dtype="S16"),
+            None,
+            ids=np.frombuffer(b"".join(link[1] for link in links), dtype="S16"),
+            bands=np.stack([link[2] for link in links]),
+            sketches=np.stack([link[3] for link in links]),
+        )
+        path = f"{INDEX_FOLDER}/links"
+        outputs.append(_output(write_file(output, path, [SimpleNamespace(**block)], name), 1))
+    return outputs
+
+
+def _migrate_catalog(
+    output: LakeOutput, manifests: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    entries = catalog_entries(manifests[run_id] for run_id in sorted(manifests))
+    if not entries:
+        return []
+    name = tier_name(TOP_LEVEL, output.run_id)
+    records = [SimpleNamespace(**entry) for entry in entries]
+    published = write_file(output, f"{CATALOG_FOLDER}/drops", records, name)
+    return [_output(published, len(entries))]
+

@@ -1,0 +1,76 @@
+"""Reading a lake back in the tests, with fastavro: records, manifests, and what it holds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import fastavro
+
+from tests.conftest import PUBLISHED
+
+
+def records(lake: Path, kind: str, run_id: str = "") -> list[dict]:
+    """Every record of one kind (``articles``, ``duplicates``, ``rejects``, ``_index``), each
+    with its folder below the lake as ``_partition``; only one run's files with ``run_id``."""
+    found = []
+    for path in sorted(lake.glob(f"{kind}/**/{run_id}*.avro")):
+        partition = path.parent.relative_to(lake).as_posix()
+        with path.open("rb") as fh:
+            found += [{**r, "_partition": partition} for r in fastavro.reader(fh)]
+    return found
+
+
+def index_ids(lake: Path, run_id: str = "") -> list[str]:
+    """The content ids the lake's index holds (its ``_index/ids`` files; one run's with
+    ``run_id``), once per entry."""
+    found = []
+    for block in records(lake, "_index/ids", f"L*-{run_id}" if run_id else ""):
+        keys = block["keys"]
+        found += [keys[n : n + 16].hex() for n in range(0, len(keys), 16)]
+    return found
+
+
+def manifests(lake: Path) -> list[dict]:
+    """The lake's manifests in the order they were written (two run ids of the same second
+    sort by their random suffix, so names alone do not say)."""
+    found = [json.loads(p.read_text()) for p in (lake / "_runs").glob("*.json")]
+    return sorted(found, key=lambda m: (m.get("finished", ""), m["run_id"]))
+
+
+def content(lake: Path, run_id: str = "") -> Counter:
+    """What a lake (or one run of it) holds, without what differs between runs."""
+    held = Counter(("_index", "", key, None, None, "null") for key in index_ids(lake, run_id))
+    for kind in PUBLISHED[:-1]:
+        for r in records(lake, kind, run_id):
+            lineage = r.get("lineage") or {}
+            held[
+                (
+                    kind,
+                    r["_partition"].split("/", 1)[-1] if kind != "_index" else "",
+                    r["id"],
+                    lineage.get("source_uri"),
+                    lineage.get("segment_index"),
+                    json.dumps(r.get("dedup"), sort_keys=True),
+                )
+            ] += 1
+    return held
+
+
+def assert_whole(lake: Path) -> None:
+    """The promises a lake keeps whatever happened to its writers: no article id twice,
+    every duplicate names an article of the lake, the index knows exactly the articles,
+    nothing left in staging, and every committed manifest's files are there."""
+    articles = [r["id"] for r in records(lake, "articles")]
+    assert len(articles) == len(set(articles)), "an article id is in articles/ twice"
+    held = set(articles)
+    orphans = [d for d in records(lake, "duplicates") if d["dedup"]["duplicate_of"] not in held]
+    assert not orphans, f"{len(orphans)} duplicates point at no article of the lake"
+    assert set(index_ids(lake)) == held
+    assert not (lake / "_staging").exists(), list((lake / "_staging").rglob("*"))
+    replaced = {path for manifest in manifests(lake) for path in manifest.get("replaced", [])}
+    for manifest in manifests(lake):
+        if manifest["status"] == "succeeded":
+            for output in manifest["outputs"]:
+                assert output["path"] in replaced or Path(output["path"]).is_file(), output
