@@ -30,6 +30,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from connectors.feed_entries import entry_json, entry_spans
 from connectors.http import FeedReport, Fetcher, FetchPolicy, retry_after
 from connectors.lake_index import KnownItems
 from connectors.lake_json import read_json, write_json
@@ -55,25 +56,72 @@ _LOG = logging.getLogger(__name__)
 _FEED_TYPES = ("rss", "atom", "rdf", "xml")
 
 
-def read_feed_list(text: str) -> list[str]:
-    """Feed URLs (or paths) from an OPML document or from one URL or path per line."""
+_NOT_IN_A_PATH = frozenset("`|<>\"'*")  # markup and prose, not a file name in a feed list
+
+
+def _why_not_a_feed(entry: str, folder: str | None) -> str | None:
+    """Why a feed list's ``entry`` is neither a feed URL nor a path; None when it is one.
+
+    A URL is ``scheme://...`` without spaces that urllib can split (with a host for HTTP).
+    A path is anything else without spaces, control characters or markup (``|``, backquotes,
+    quotes, ``<``, ``>``, ``*``), or a file that exists (relative to ``folder``).
+    """
+    if "://" in entry:
+        if any(ch.isspace() for ch in entry):
+            return "a URL with spaces"
+        try:
+            parts = urlsplit(entry)
+            host = parts.hostname
+        except ValueError as error:
+            return f"not a usable URL: {error}"
+        if parts.scheme in ("http", "https") and not host:
+            return "a URL without a host"
+        return None
+    if not any(ch.isspace() or not ch.isprintable() or ch in _NOT_IN_A_PATH for ch in entry):
+        return None
+    if folder is not None and os.path.isfile(os.path.join(folder, entry)):
+        return None
+    return "not a URL; spaces or markup, and no such file"
+
+
+def read_feed_list(text: str, folder: str | None = None) -> list[str]:
+    """Feed URLs (or paths) from an OPML document or from one URL or path per line.
+
+    Raises:
+        ValueError: the OPML cannot be read, or entries are neither feed URLs nor paths
+            (``--feeds README.md``); the message names the first few by line.
+    """
     if text.lstrip().startswith("<"):
         try:
             root = ElementTree.fromstring(text)
         except ElementTree.ParseError as error:
             raise ValueError(f"not a readable OPML file: {error}") from None
-        urls = [node.get("xmlUrl") for node in root.iter("outline") if node.get("xmlUrl")]
+        numbered = [
+            (f"outline {n}", node.get("xmlUrl").strip())
+            for n, node in enumerate(root.iter("outline"), start=1)
+            if node.get("xmlUrl")
+        ]
     else:
-        urls = [line.strip() for line in text.splitlines()]
-        urls = [url for url in urls if url and not url.startswith("#")]
-    return list(dict.fromkeys(urls))
+        numbered = [(f"line {n}", line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+        numbered = [(at, line) for at, line in numbered if line and not line.startswith("#")]
+    bad = [(at, entry) for at, entry in numbered if _why_not_a_feed(entry, folder)]
+    if bad:
+        named = "; ".join(
+            f"{at} {entry[:60]!r} ({_why_not_a_feed(entry, folder)})" for at, entry in bad[:3]
+        )
+        raise ValueError(
+            f"{len(bad)} of {len(numbered)} lines are neither a feed URL nor a path, first: "
+            f"{named}. Give one feed URL or file path per line ('#' starts a comment), or an "
+            "OPML file."
+        )
+    return list(dict.fromkeys(entry for _, entry in numbered))
 
 
 def load_feed_list(path: str) -> list[str]:
     """The feeds a list file names; relative paths are taken from the file's folder."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        entries = read_feed_list(fh.read().decode("utf-8"))
-    folder = os.path.dirname(os.path.abspath(path)) if "://" not in path else None
+        folder = os.path.dirname(os.path.abspath(path)) if "://" not in path else None
+        entries = read_feed_list(fh.read().decode("utf-8"), folder)
     return [
         entry if "://" in entry or folder is None else os.path.join(folder, entry)
         for entry in entries
@@ -147,10 +195,32 @@ def _entry_date(entry) -> dt.date | None:
     return None
 
 
+def _item_of(entry, base: FeedItem) -> FeedItem:
+    """``base`` (the entry's place and bytes) with the fields feedparser read of ``entry``."""
+    content = entry.get("content") or []
+    html = content[0].get("value") if content else entry.get("summary", "")
+    return dataclasses.replace(
+        base,
+        title=entry.get("title", ""),
+        html=html or "",
+        link=entry.get("link") or None,
+        guid=entry.get("id") or None,
+        author=entry.get("author"),
+        published=_entry_date(entry),
+        categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
+    )
+
+
 def parse_feed(
     uri: str, body: bytes, headers: dict[str, str], report: FeedReport
 ) -> tuple[FeedReport, list[FeedItem]]:
-    """Parse fetched bytes with feedparser; the report updated, and the readable items."""
+    """Parse fetched bytes with feedparser; the report updated, and every entry as an item.
+
+    Each item carries its entry's bytes as served (located by
+    :func:`~connectors.feed_entries.entry_spans`), or where they cannot be located a JSON
+    serialisation of the entry. An entry whose fields cannot be read is an item with a
+    ``problem`` (the item's reject says it), never the feed's failure.
+    """
     parsed = feedparser.parse(body, response_headers={"content-location": uri, **headers})
     version = parsed.get("version") or ""
     if not parsed.entries and not version.startswith(_FEED_TYPES):
@@ -158,29 +228,33 @@ def parse_feed(
         reason = str(parsed.get("bozo_exception") or "no feed elements")
         message = f"not an RSS or Atom feed ({kind}; {reason}); check the URL"
         return dataclasses.replace(report, outcome="not_a_feed", message=message), []
-    message = None
+    notes = []
     if parsed.bozo:
-        message = f"malformed feed, readable entries kept: {parsed.bozo_exception}"
+        notes.append(f"malformed feed, readable entries kept: {parsed.bozo_exception}")
+    spans = entry_spans(body) if parsed.entries else []
+    if spans is None or len(spans) != len(parsed.entries):
+        notes.append(
+            "the entries could not be located in the feed's bytes, so its rejects keep a JSON "
+            "serialisation of each entry"
+        )
+        spans = None
     channel = parsed.feed.get("title")
     items = []
     for index, entry in enumerate(parsed.entries):
-        content = entry.get("content") or []
-        html = content[0].get("value") if content else entry.get("summary", "")
-        items.append(
-            FeedItem(
-                feed_url=uri,
-                feed_sha256=report.sha256 or "",
-                index=index,
-                title=entry.get("title", ""),
-                html=html or "",
-                link=entry.get("link"),
-                guid=entry.get("id"),
-                author=entry.get("author"),
-                published=_entry_date(entry),
-                categories=tuple(t["term"] for t in entry.get("tags", []) if t.get("term")),
-                channel=channel,
-            )
-        )
+        base = FeedItem(uri, report.sha256 or "", index, "", "", channel=channel)
+        if spans is None:
+            base = dataclasses.replace(base, raw=entry_json(entry))
+        else:
+            start, end = spans[index]
+            encoding = parsed.get("encoding") or "utf-8"
+            base = dataclasses.replace(base, raw=body[start:end], offset=start, encoding=encoding)
+        try:
+            items.append(_item_of(entry, base))
+        except Exception as error:  # one entry's failure is that entry's reject
+            problem = f"its fields could not be read: {type(error).__name__}: {error}"
+            guid, link = entry.get("id") or None, entry.get("link") or None
+            items.append(dataclasses.replace(base, guid=guid, link=link, problem=problem))
+    message = "; ".join(notes) or None
     return dataclasses.replace(report, items=len(items), message=message), items
 
 

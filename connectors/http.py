@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import email.utils
 import hashlib
+import math
 import random
 import socket
 import threading
@@ -57,8 +58,11 @@ class FetchPolicy:
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.max_bytes < 1 or self.min_interval < 0:
             raise ValueError("FetchPolicy: attempts and max_bytes must be positive")
-        if not self.deadline > 0:
-            raise ValueError("FetchPolicy: deadline must be a positive number of seconds")
+        if not 0 < self.deadline < math.inf:  # NaN too; the watchdog cannot wait for ever
+            raise ValueError(
+                "FetchPolicy: the deadline (--feed-deadline) must be a positive, finite number "
+                f"of seconds, not {self.deadline}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

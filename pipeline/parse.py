@@ -310,14 +310,14 @@ def reject_for(segment: Segment, run: RunContext, stage: str, reason: str, messa
 
 
 class _ParseFn(beam.DoFn):
-    """Parses each input with ``parse``; a refusal becomes a reject of ``segment_of(input)``."""
+    """Parses each input with ``parse``; a refusal becomes ``reject_of(input, ...)``."""
 
     REJECTS = "rejects"
 
-    def __init__(self, run: RunContext, parse: Callable, segment_of: Callable) -> None:
+    def __init__(self, run: RunContext, parse: Callable, reject_of: Callable) -> None:
         self.run = run
         self.parse = parse
-        self.segment_of = segment_of
+        self.reject_of = reject_of
         self.articles = Metrics.counter("feedlake", "articles")
         self.rejects = Metrics.counter("feedlake", "rejects")
 
@@ -327,49 +327,44 @@ class _ParseFn(beam.DoFn):
         except Refusal as refusal:
             self.rejects.inc()
             Metrics.counter("feedlake", f"rejects_{refusal.reason}").inc()
-            segment = self.segment_of(element)
             yield beam.pvalue.TaggedOutput(
                 self.REJECTS,
-                reject_for(segment, self.run, "parse", refusal.reason, refusal.message),
+                self.reject_of(element, self.run, "parse", refusal.reason, refusal.message),
             )
             return
         self.articles.inc()
         yield article
 
 
-def reject_unexpected(failure: tuple, run: RunContext) -> Reject:
-    """A reject for a segment whose parsing raised: ``(segment, (class, repr, traceback))``."""
+def reject_unexpected(failure: tuple, run: RunContext, reject_of: Callable = reject_for) -> Reject:
+    """A reject for an input whose parsing raised: ``(input, (class, repr, traceback))``."""
     segment, (_exc_class, exc_repr, _traceback) = failure
-    return reject_for(
+    return reject_of(
         segment,
         run,
         "unexpected",
         "parser_error",
-        f"{segment.source_uri} at byte {segment.offset}: the parser failed with {exc_repr}; "
+        f"{segment.where}: the parser failed with {exc_repr}; "
         "this is a feedlake bug, please report it with this reject's raw bytes.",
     )
-
-
-def _same(segment: Segment) -> Segment:
-    return segment
 
 
 def parse_each(
     inputs: beam.PCollection,
     run: RunContext,
     parse: Callable = parse_segment,
-    segment_of: Callable = _same,
+    reject_of: Callable = reject_for,
 ) -> dict[str, beam.PCollection]:
     """``articles`` and ``rejects`` of parsing every input; exceptions become rejects too.
 
-    ``parse(input, run)`` makes the article or raises :class:`Refusal`; ``segment_of(input)``
-    gives the bytes a reject keeps.
+    ``parse(input, run)`` makes the article or raises :class:`Refusal`;
+    ``reject_of(input, run, stage, reason, message)`` makes the reject that keeps its bytes.
     """
-    parsed = inputs | "Parse each" >> beam.ParDo(_ParseFn(run, parse, segment_of)).with_outputs(
+    parsed = inputs | "Parse each" >> beam.ParDo(_ParseFn(run, parse, reject_of)).with_outputs(
         _ParseFn.REJECTS, main="articles"
     ).with_exception_handling(main_tag="articles", dead_letter_tag="failed")
     failed = parsed["failed"] | "Keep failures as rejects" >> beam.Map(
-        lambda failure, run: reject_unexpected((segment_of(failure[0]), failure[1]), run), run
+        lambda failure, run: reject_unexpected(failure, run, reject_of), run
     )
     rejects = (parsed[_ParseFn.REJECTS], failed) | "Gather rejects" >> beam.Flatten()
     return {"articles": parsed["articles"], "rejects": rejects}

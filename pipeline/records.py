@@ -230,6 +230,8 @@ class Reject:
     message: str
     raw: bytes
     lineage: Lineage
+    guid: str | None = None  # a feed item's
+    item_url: str | None = None  # a feed item's link
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,7 +263,13 @@ def item_identity(guid: str | None, link: str | None) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class FeedItem:
-    """One entry of a fetched feed, as feedparser read it."""
+    """One entry of a fetched feed, as feedparser read it, with its bytes.
+
+    ``raw`` is the entry's element exactly as served, ``feed[offset:offset + len(raw)]`` in
+    ``encoding``; where the element cannot be located (a feed that is not well-formed XML)
+    ``offset`` is None, ``encoding`` is ``json`` and ``raw`` a JSON serialisation of every
+    field feedparser read. ``problem`` says why the entry's fields could not be read, if so.
+    """
 
     feed_url: str
     feed_sha256: str
@@ -274,6 +282,17 @@ class FeedItem:
     published: dt.date | None = None
     categories: tuple[str, ...] = ()
     channel: str | None = None  # the feed's own title
+    raw: bytes = b""
+    offset: int | None = None
+    encoding: str = "json"
+    problem: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The item, for messages: its feed, its position and its guid or link."""
+        at = f" at byte {self.offset}" if self.offset is not None else ""
+        named = f" ({self.identity})" if self.identity else ""
+        return f"{self.feed_url} item {self.index}{at}{named}"
 
     @property
     def identity(self) -> str | None:
@@ -305,6 +324,11 @@ class Segment:
     @property
     def length(self) -> int:
         return len(self.raw)
+
+    @property
+    def where(self) -> str:
+        """The segment, for messages."""
+        return f"{self.source_uri} at byte {self.offset}"
 
     def lineage(self, encoding: str, run: RunContext) -> Lineage:
         """The lineage of a record made from this segment."""

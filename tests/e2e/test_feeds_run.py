@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from tests.conftest import SAMPLE_DROP
-from tests.support.feed_server import ETAG, ITEMS, FeedServer
+from tests.support.feed_server import ETAG, ITEMS, UNFIT, UNFIT_ITEMS, FeedServer
 from tests.support.lake import manifests
 
 pytestmark = pytest.mark.e2e
@@ -140,10 +140,39 @@ def test_a_new_story_sharing_a_home_page_link_reaches_the_lake(tmp_path):
     with FeedServer() as server:
         listing.write_text(server.url + "/live.xml\n")
         server.live_items = [first]
-        assert main(argv) == 0
+        assert main([*argv, "--run-id", "1-first"]) == 0
         server.live_items = [first, second]
-        assert main(argv) == 0
+        assert main([*argv, "--run-id", "2-second"]) == 0
     feed = next(i for i in manifests(lake)[-1]["inputs"] if i["type"] == "feed")
     assert (feed["items"], feed["already_in_lake"], feed["articles"]) == (1, 1, 1)
     guids = sorted(a["source"]["guid"] for a in records(lake, "articles"))
     assert guids == ["story-1", "story-2"]
+
+
+def test_a_feed_reject_keeps_the_item_as_served_with_its_guid_link_and_reason(tmp_path):
+    listing, lake = tmp_path / "feeds.txt", tmp_path / "lake"
+    with FeedServer() as server:
+        listing.write_text(server.url + "/unfit.xml\n")
+        assert main(["run", "--feeds", str(listing), "--lake", str(lake), "--quiet", *FLAGS]) == 0
+    rejects = {r["guid"]: r for r in records(lake, "rejects")}
+    assert set(rejects) == set(UNFIT_ITEMS)
+    for guid, (item, reason) in UNFIT_ITEMS.items():
+        reject, lineage = rejects[guid], rejects[guid]["lineage"]
+        assert (reject["reason"], reject["raw"]) == (reason, item.encode())
+        assert UNFIT[lineage["byte_offset"] :][: lineage["byte_length"]] == item.encode()
+        assert lineage["source_uri"].endswith("/unfit.xml") and guid in reject["message"]
+    assert rejects["title-only-2"]["item_url"] == "https://f.example/c"
+    feed = next(i for i in manifests(lake)[0]["inputs"] if i["type"] == "feed")
+    assert (feed["articles"], feed["rejects_by_reason"]) == (
+        1,
+        {"empty_item": 1, "no_body": 1, "no_title": 1},
+    )
+
+
+def test_a_feed_list_of_prose_is_a_usage_error_naming_its_first_bad_lines(tmp_path, capsys):
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    lake = tmp_path / "lake"
+    assert main(["run", "--feeds", str(readme), "--lake", str(lake), "--quiet"]) == 2
+    error = capsys.readouterr().err
+    assert "neither a feed URL nor a path" in error and "line 3 " in error
+    assert not lake.exists()  # nothing ran

@@ -30,6 +30,25 @@ BAD_LOCATIONS = {
     "/redirect-bad-ipv6": "http://[::1/x",
     "/redirect-long-label": "http://" + "a" * 300 + ".example/x",
 }
+# One good item, then items that cannot be articles: each reject keeps the item's own bytes.
+UNFIT_ITEMS = {  # guid: (the item as served, the reason it is rejected)
+    "empty-1": ('<item><guid isPermaLink="false">empty-1</guid></item>', "empty_item"),
+    "title-only-2": (
+        "<item><title>Council meets on Monday</title><link>https://f.example/c</link>"
+        '<guid isPermaLink="false">title-only-2</guid></item>',
+        "no_body",
+    ),
+    "untitled-3": (
+        "<item><description>&lt;p&gt;The council met on Monday.&lt;/p&gt;</description>"
+        '<guid isPermaLink="false">untitled-3</guid></item>',
+        "no_title",
+    ),
+}
+UNFIT = (
+    rss(ITEMS[:1])
+    .replace("</channel>", "".join(item for item, _ in UNFIT_ITEMS.values()) + "</channel>")
+    .encode()
+)
 DRIP_SECONDS = 1.0  # between two bytes of /drip.xml and /drip-head.xml
 
 
@@ -37,9 +56,10 @@ class FeedServer:
     """Routes: /rss.xml (ETag, 304), /live.xml (changes when a test says), /atom.xml,
     /malformed.xml, /flaky.xml (500 then 200), /limited.xml (429 with Retry-After then 200),
     /slow.xml (answers after 40 s), /huge.xml (60 MB), /loop (a redirect loop),
-    /page.html (not a feed), /year-zero.xml (an entry dated in year 0 UTC), the redirects of
-    ``BAD_LOCATIONS`` to unparseable URLs, /drip.xml (headers, then the body one byte a
-    second) and /drip-head.xml (the status line itself one byte a second)."""
+    /page.html (not a feed), /unfit.xml (one article, then ``UNFIT_ITEMS``), /year-zero.xml
+    (an entry dated in year 0 UTC), the redirects of ``BAD_LOCATIONS`` to unparseable URLs,
+    /drip.xml (headers, then the body one byte a second) and /drip-head.xml (the status line
+    itself one byte a second)."""
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
@@ -192,3 +212,6 @@ class FeedServer:
     def route_drip_head_xml(self, handler, hit: int) -> None:
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
         self._drip(handler, head + f"Content-Length: {len(RSS)}\r\n\r\n".encode() + RSS)
+
+    def route_unfit_xml(self, handler, hit: int) -> None:
+        self.send(handler, 200, UNFIT, "application/rss+xml; charset=utf-8")

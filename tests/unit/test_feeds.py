@@ -12,6 +12,7 @@ from connectors.feeds import (
     FeedReport,
     Fetcher,
     FetchPolicy,
+    load_feed_list,
     parse_feed,
     read_feed,
     read_feed_list,
@@ -49,6 +50,26 @@ def test_feed_lists_read_opml_and_plain_text():
     assert read_feed_list(plain) == ["https://a.example/feed", "feeds/local.rss"]
     with pytest.raises(ValueError, match="OPML"):
         read_feed_list("<opml><body>")
+
+
+def test_a_list_of_lines_neither_urls_nor_paths_is_refused_naming_the_first(tmp_path):
+    prose = "# Notes\nhttps://a.example/feed\nThese are my feeds.\n\n| a | table |\nhttp://[::1/x\n"
+    with pytest.raises(ValueError) as refused:
+        read_feed_list(prose)
+    message = str(refused.value)
+    assert "3 of 4 lines are neither a feed URL nor a path" in message
+    assert "line 3 'These are my feeds.'" in message and "line 5 '| a | table |'" in message
+    assert "line 6 'http://[::1/x'" in message
+    spaced = tmp_path / "My Feeds" / "local news.xml"
+    spaced.parent.mkdir()
+    spaced.write_text("<rss/>")
+    listing = tmp_path / "feeds.txt"
+    listing.write_text("My Feeds/local news.xml\nfeeds/missing.rss\nhttps://b.example/rss\n")
+    assert load_feed_list(str(listing)) == [
+        str(spaced),
+        str(tmp_path / "feeds" / "missing.rss"),  # a path; reading it is that feed's outcome
+        "https://b.example/rss",
+    ]
 
 
 def test_retry_after_reads_seconds_and_dates():
@@ -135,6 +156,12 @@ def test_an_item_the_lake_holds_is_known_by_its_guid_not_a_shared_link(server):
     report, items = read_feed(f"{server.url}/live.xml", Fetcher(FAST), None, seen)
     assert [item.guid for item in items] == ["story-2"]
     assert (report.items, report.already_in_lake) == (1, 2)
+
+
+@pytest.mark.parametrize("deadline", [0, -1, float("inf"), float("nan")])
+def test_a_deadline_is_a_positive_finite_number_of_seconds(deadline):
+    with pytest.raises(ValueError, match="--feed-deadline"):
+        FetchPolicy(deadline=deadline)
 
 
 def test_politeness_spaces_requests_to_one_host(server):

@@ -18,7 +18,7 @@ import fastavro.schema
 import pytest
 
 import schemas
-from pipeline.records import Dateline, Region, Source, Topic, to_avro
+from pipeline.records import Dateline, Region, Reject, Source, Topic, to_avro
 from tests.conftest import ROOT, make_article
 
 FIXTURES = ROOT / "tests" / "fixtures" / "schemas"
@@ -91,6 +91,18 @@ def test_current_index_entries_read_with_version_1():
     data = write(schemas.load("IndexEntry"), entry)
     (back,) = fastavro.reader(io.BytesIO(data), reader_schema=old_schema("v3", "IndexEntry"))
     assert back == {"id": "x", "bands": b"\0" * 80, "sketch": b"\1" * 140}
+
+
+def test_version_1_rejects_read_with_the_current_schema_and_current_ones_with_version_1():
+    reject = Reject("parse", "no_body", "m", b"<item/>", ARTICLE.lineage, "g-1", "https://f/a")
+    old = to_avro(reject)
+    del old["guid"], old["item_url"]
+    data = write(old_schema("v3", "Reject"), old)
+    (back,) = fastavro.reader(io.BytesIO(data), reader_schema=schemas.load("Reject"))
+    assert (back["raw"], back["guid"], back["item_url"]) == (b"<item/>", None, None)
+    data = write(schemas.load("Reject"), to_avro(reject))
+    (back,) = fastavro.reader(io.BytesIO(data), reader_schema=old_schema("v3", "Reject"))
+    assert back["raw"] == b"<item/>" and "guid" not in back
 
 
 @pytest.mark.parametrize("name", ["Article", "Reject", "IndexEntry"])
