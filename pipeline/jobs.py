@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import uuid
 from typing import Any
 
 import apache_beam as beam
@@ -36,6 +35,7 @@ from pipeline.lake.commit import (
     reached,
     recover,
     staging_folder,
+    stamped_id,
 )
 from pipeline.lake.files import LakeOutput
 from pipeline.lake.index import stage_catalog
@@ -93,8 +93,8 @@ class Outcome:
 
 
 def new_run_id(started: dt.datetime) -> str:
-    """The start time in UTC and a random suffix: sortable and unique."""
-    return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    """The start time in UTC (to the millisecond) and a random suffix: sortable and unique."""
+    return stamped_id(started)
 
 
 def request_digest(request: dict[str, Any]) -> str:

@@ -19,8 +19,10 @@ the process ends there at once (``os._exit``: no cleanup runs, as with SIGKILL).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
+import uuid
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
@@ -43,6 +45,7 @@ __all__ = [
     "manifest_path",
     "open_run",
     "recover",
+    "stamped_id",
     "staged_path",
     "staging_folder",
 ]
@@ -67,6 +70,13 @@ def reached(point: str) -> None:
     """A crash point: the process ends here when ``FEEDLAKE_CRASH_AT`` names it."""
     if os.environ.get("FEEDLAKE_CRASH_AT") == point:
         os._exit(CRASH_EXIT)
+
+
+def stamped_id(started: dt.datetime, kind: str = "") -> str:
+    """A run id (or a compaction's, an upgrade's: ``kind``) that sorts in start order: the
+    UTC start time to the millisecond, then a random suffix."""
+    stamp = f"{started:%Y%m%dT%H%M%S}{started.microsecond // 1000:03d}Z"
+    return "-".join(part for part in (stamp, kind, uuid.uuid4().hex[:8]) if part)
 
 
 def staging_folder(lake: str, run_id: str) -> str:

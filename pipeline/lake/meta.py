@@ -33,7 +33,7 @@ from connectors.lake_index import (
 )
 from connectors.lake_json import read_json, write_json
 from pipeline import __version__
-from pipeline.lake.commit import COMMIT_PROTOCOL, commit_run, staging_folder
+from pipeline.lake.commit import COMMIT_PROTOCOL, commit_run, stamped_id, staging_folder
 from pipeline.lake.description import (
     FORMAT_VERSION,
     LAKE_FILE,
@@ -151,7 +151,7 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
 def operation_id(kind: str) -> str:
     """The id of a lake operation that is not a run (an upgrade, a compaction): its start time
     first, like a run id, so that manifests sort in the order they were written."""
-    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{kind}-{uuid.uuid4().hex[:8]}"
+    return stamped_id(dt.datetime.now(dt.timezone.utc), kind)
 
 
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:
