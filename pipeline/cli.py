@@ -426,6 +426,14 @@ def _watch_parser() -> argparse.ArgumentParser:
         "Default: %(default)s.",
     )
     parser.add_argument(
+        "--compact-every",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="After a batch, compact the lake (as 'feedlake compact' does) when this many "
+        "hours have passed since its last compaction; 0: never. Default: %(default)s.",
+    )
+    parser.add_argument(
         "--metrics-port",
         type=int,
         metavar="PORT",
@@ -449,6 +457,8 @@ def _command_watch(argv: list[str]) -> int:
         raise UsageError("--poll-interval must be positive")
     if args.settle_seconds < 0:
         raise UsageError("--settle-seconds must be 0 or more")
+    if args.compact_every < 0:
+        raise UsageError("--compact-every must be 0 (never) or more hours")
     if args.run_id:
         raise UsageError("--run-id names one run; watch makes a run per batch")
     if not args.drops and not args.feeds:
@@ -501,7 +511,85 @@ def _command_watch(argv: list[str]) -> int:
         stop,
         report,
         observers,
+        args.compact_every,
     )
+
+
+def _compact_parser() -> argparse.ArgumentParser:
+    from pipeline.lake.compact import DEFAULT_TARGET_MB
+    from pipeline.options import add_wait_for_lock
+
+    parser = argparse.ArgumentParser(
+        prog="feedlake compact",
+        description="Merge each partition folder's small files (articles, duplicates, "
+        "rejects) into few large ones, committed as one change under the writer lease: "
+        "readers see the old files or the new, and a crash leaves one or the other.",
+    )
+    parser.add_argument("--lake", default="lake", help="The lake's root. Default: ./lake.")
+    parser.add_argument(
+        "--since",
+        metavar="YYYY-MM-DD",
+        help="Only folders of this dt= or later (folders without dt= are then left alone).",
+    )
+    parser.add_argument(
+        "--until", metavar="YYYY-MM-DD", help="Only folders of this dt= or earlier."
+    )
+    parser.add_argument(
+        "--target-mb",
+        type=float,
+        default=DEFAULT_TARGET_MB,
+        metavar="MB",
+        help="Largest merged file; files this large already are left alone. Default: "
+        "%(default)s (query engines read files of 128 MB to 1 GB best).",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="Say what would be merged; change nothing."
+    )
+    add_wait_for_lock(parser)
+    parser.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
+    parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
+    return parser
+
+
+def _command_compact(argv: list[str]) -> int:
+    _configure_logging("--quiet" in argv, False)
+    args = _compact_parser().parse_args(argv)
+    since = _parse_date(args.since, "--since")
+    until = _parse_date(args.until, "--until")
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+    if not args.target_mb > 0:
+        raise UsageError("--target-mb must be positive")
+    lake = _lake_root(args.lake)
+    if "://" not in lake and not Path(lake).is_dir():
+        raise UsageError(f"--lake {lake!r} is not a folder")
+
+    from pipeline.jobs import JobFailed, writing
+    from pipeline.lake.compact import CompactionFailed, compact_lake, plan_compaction
+    from pipeline.lake.lease import LeaseError
+    from pipeline.output import print_compaction
+
+    if args.dry_run:
+        plan = plan_compaction(lake, since, until, int(args.target_mb * 1_000_000))
+        if args.json:
+            print(json.dumps(plan.summary(), indent=2, sort_keys=True))
+        elif not args.quiet:
+            print_compaction(plan.summary(), dry_run=True)
+        return 0
+    try:
+        with writing(lake, "compact", args.wait_for_lock) as lease:
+            compacted = compact_lake(lake, lease, since, until, args.target_mb)
+    except LeaseError as busy:
+        _LOG.error("%s", busy)
+        return EXIT_LAKE_BUSY
+    except (JobFailed, CompactionFailed) as failed:
+        _LOG.error("%s", failed)
+        return 1
+    if args.json:
+        print(json.dumps(compacted.summary(), indent=2, sort_keys=True))
+    elif not args.quiet:
+        print_compaction(compacted.summary())
+    return 0
 
 
 def _validate_parser() -> argparse.ArgumentParser:
@@ -645,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "run": _command_run,
         "watch": _command_watch,
+        "compact": _command_compact,
         "validate": _command_validate,
         "inspect": _command_inspect,
     }
@@ -655,9 +744,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: feedlake {run,watch,validate,inspect} [options] | --version\n"
+            "usage: feedlake {run,watch,compact,validate,inspect} [options] | --version\n"
             "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
             "  watch     keep the lake current: a batch whenever a drop or feed is new\n"
+            "  compact   merge each partition folder's small files into few large ones\n"
             "  validate  parse drops and report what they hold, writing nothing\n"
             "  inspect   what a lake holds, or --sql over it (DuckDB)"
         )

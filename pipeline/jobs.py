@@ -11,11 +11,13 @@ and met no failed feed writes no manifest.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -55,6 +57,7 @@ __all__ = [
     "request_digest",
     "run_batch",
     "skip_ingested",
+    "writing",
 ]
 
 _LOG = logging.getLogger("feedlake")
@@ -145,10 +148,25 @@ def skip_ingested(job: Job, quiet: bool = False) -> tuple[Job, dict[str, str]]:
 def repair(lake: str, command: str, wait: float = 0.0) -> None:
     """Under the lease, finish or undo what earlier writers left (:func:`recover`), and bring
     a lake of an earlier format up to date (:func:`~pipeline.lake.meta.upgrade`)."""
+    with writing(lake, command, wait):
+        pass
+
+
+@contextlib.contextmanager
+def writing(lake: str, command: str, wait: float = 0.0) -> Iterator[WriterLease]:
+    """The lake's writer lease, taken (waiting up to ``wait`` seconds), held while the lake is
+    repaired and brought up to date (as :func:`repair`) and while the caller writes; released
+    at the end.
+
+    Raises:
+        LeaseError: another writer holds the lake, or its lease file cannot be read.
+        JobFailed: the lake cannot be written.
+    """
     with WriterLease(lake, command) as lease:
         _acquire(lease, wait)
         _recover_logged(lake)
         upgrade(lake, lease)
+        yield lease
 
 
 def _acquire(lease: WriterLease, wait: float) -> None:

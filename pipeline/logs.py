@@ -147,6 +147,21 @@ class WatchLog(WatchObserver):
             run_id=run_id,
         )
 
+    def compacted(self, summary: dict[str, Any]) -> None:
+        mb = 1_000_000
+        self._say(
+            logging.INFO,
+            "compacted",
+            f"compaction {summary['run_id']}: {summary['folders']} folder(s), "
+            f"{summary['files_before']} files ({summary['bytes_before'] / mb:.1f} MB) into "
+            f"{summary['files_after']} ({summary['bytes_after'] / mb:.1f} MB) in "
+            f"{summary['seconds']:.1f} s",
+            **summary,
+        )
+
+    def compaction_failed(self, error: Exception) -> None:
+        self._say(logging.ERROR, "compaction_failed", f"compaction: {error}; tried again later")
+
     def stopped(self) -> None:
         self._say(
             logging.INFO, "stop", f"stopped after {self.batches} batch(es)", batches=self.batches

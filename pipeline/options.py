@@ -11,7 +11,14 @@ from pipeline.dedup import DEFAULT_THRESHOLD
 from pipeline.lake import CODECS, DEFLATE_LEVEL, PARTITION_KEYS
 from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES
 
-__all__ = ["DropOptions", "FeedOptions", "LakeOptions", "bad_value", "unknown_flags"]
+__all__ = [
+    "DropOptions",
+    "FeedOptions",
+    "LakeOptions",
+    "add_wait_for_lock",
+    "bad_value",
+    "unknown_flags",
+]
 
 
 class DropOptions(PipelineOptions):
@@ -155,14 +162,19 @@ class LakeOptions(PipelineOptions):
             "committed run has is refused, unless the same request is retried (then nothing "
             "is done). Default: the start time in UTC and a random suffix.",
         )
-        parser.add_argument(
-            "--wait-for-lock",
-            type=float,
-            default=0.0,
-            metavar="SECONDS",
-            help="When another feedlake process is writing the lake, wait up to this long for "
-            "it to finish instead of exiting with code 3. Default: %(default)s.",
-        )
+        add_wait_for_lock(parser)
+
+
+def add_wait_for_lock(parser) -> None:
+    """``--wait-for-lock``, of every command that writes the lake."""
+    parser.add_argument(
+        "--wait-for-lock",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="When another feedlake process is writing the lake, wait up to this long for "
+        "it to finish instead of exiting with code 3. Default: %(default)s.",
+    )
 
 
 def unknown_flags(argv: list[str]) -> list[tuple[str, str | None]]:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 __all__ = [
+    "print_compaction",
     "print_inspect_report",
     "print_rows",
     "print_run_summary",
@@ -158,3 +159,27 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
             console.print(f"feed note: {feed['uri']}: {feed['message']}")
     console.print(f"manifest: {manifest_file}")
     console.print(f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)")
+
+
+def print_compaction(summary: dict[str, Any], dry_run: bool = False) -> None:
+    """``feedlake compact``'s summary: folders, files and MB before and after, seconds."""
+    mb = 1_000_000
+    if not summary["files_before"]:
+        print(
+            f"nothing to compact: none of the {summary['folders_seen']} folders has two files "
+            "under the target size"
+        )
+        return
+    before = f"{summary['files_before']:,} files ({summary['bytes_before'] / mb:,.1f} MB)"
+    if dry_run:
+        print(
+            f"would compact {summary['folders']:,} of {summary['folders_seen']:,} folders: "
+            f"{before} into {summary['files_after']:,} files"
+        )
+        return
+    print(
+        f"compacted {summary['folders']:,} of {summary['folders_seen']:,} folders: {before} "
+        f"into {summary['files_after']:,} files ({summary['bytes_after'] / mb:,.1f} MB) in "
+        f"{summary['seconds']:.1f} s (the swap, new files in and old out: "
+        f"{summary['swap_seconds']:.2f} s); compaction {summary['run_id']}"
+    )

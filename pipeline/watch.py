@@ -20,7 +20,8 @@ from functools import partial
 from typing import Any
 
 from connectors.feeds import Fetcher, due_feeds, load_feed_state
-from pipeline.jobs import Job, JobFailed, repair, run_batch, skip_ingested
+from pipeline.jobs import Job, JobFailed, repair, run_batch, skip_ingested, writing
+from pipeline.lake.compact import CompactionFailed, CompactionSchedule, compact_lake
 from pipeline.lake.lease import LeaseError, LeaseHeld
 from pipeline.watch_events import WatchObserver
 
@@ -33,6 +34,7 @@ def watch(
     stop: threading.Event,
     on_batch: Callable[[dict[str, Any]], None],
     observers: Sequence[WatchObserver] = (),
+    compact_every: float = 0.0,
 ) -> int:
     """Poll and run batches until ``stop`` is set; 0 when stopped, whatever batches failed.
 
@@ -41,7 +43,9 @@ def watch(
         poll_interval: seconds between polls.
         stop: set by a signal handler; checked between batches, never inside one.
         on_batch: called with each committed batch's manifest.
-        observers: told of each step (start, feed polls, polls, batches, stop).
+        observers: told of each step (start, feed polls, polls, batches, compactions, stop).
+        compact_every: hours between compactions, each right after a committed batch
+            (:class:`~pipeline.lake.compact.CompactionSchedule`); 0 never compacts.
     """
 
     def tell(event: str, *args: Any) -> None:
@@ -50,6 +54,7 @@ def watch(
 
     fetcher: Fetcher | None = None
     repaired = False
+    schedule = CompactionSchedule(compact_every)
     while not stop.is_set():
         job = prepare()
         try:
@@ -82,8 +87,28 @@ def watch(
                 if outcome.status == "succeeded":
                     tell("batch_committed", outcome.manifest)
                     on_batch(outcome.manifest)
+                    if schedule.due(job.config.lake):
+                        _compact(job.config.lake, poll_interval, schedule, tell)
                 else:
                     tell("batch_idle", run_id, "nothing new once the lease was held")
         stop.wait(poll_interval)
     tell("stopped")
     return 0
+
+
+def _compact(lake: str, wait: float, schedule: CompactionSchedule, tell) -> None:
+    """Compact the lake under its own lease; a busy lake is tried after the next batch, a
+    failure after the schedule's interval."""
+    try:
+        with writing(lake, "watch", wait) as lease:
+            compacted = compact_lake(lake, lease)
+    except LeaseHeld as busy:
+        tell("compaction_failed", busy)
+        return
+    except (JobFailed, LeaseError, CompactionFailed, OSError) as failed:
+        schedule.done()
+        tell("compaction_failed", failed)
+        return
+    schedule.done()
+    if compacted.manifest is not None:
+        tell("compacted", compacted.summary())

@@ -4,7 +4,8 @@
 Guarantees: the loop calls these methods in order, from its own thread: ``started`` once,
 then per poll ``feed_polled`` for each feed asked, ``polled`` (or ``poll_failed``), and when
 something is new ``batch_started`` then ``batch_committed``, ``batch_failed`` or
-``batch_idle``; ``stopped`` once at the end.
+``batch_idle``, after a committed batch sometimes ``compacted`` or ``compaction_failed``;
+``stopped`` once at the end.
 This module imports nothing heavy, so logging can be set up before Beam is imported.
 """
 
@@ -44,6 +45,14 @@ class WatchObserver:
     def batch_idle(self, run_id: str, why: str) -> None:
         """A batch ended with nothing to commit: another writer held the lake, or had taken
         what was new by the time the lease was held."""
+
+    def compacted(self, summary: dict[str, Any]) -> None:
+        """A compaction after a batch merged files (as
+        :meth:`~pipeline.lake.compact.Compacted.summary` says: folders, files and bytes
+        before and after, seconds)."""
+
+    def compaction_failed(self, error: Exception) -> None:
+        """A compaction after a batch did not commit; it is tried again later."""
 
     def stopped(self) -> None:
         """The loop ended (a signal set ``stop``)."""

@@ -156,6 +156,16 @@ class StagedFile:
         if self.pending_bytes >= BLOCK_BYTES:
             self._write_block()
 
+    def write_records(self, data: bytes, records: int) -> None:
+        """Add ``records`` records already encoded under the file's schema, back to back in
+        ``data`` (a block of another file of the same schema, decompressed)."""
+        self.pending.append(data)
+        self.pending_bytes += len(data)
+        self.pending_records += records
+        self.count += records
+        if self.pending_bytes >= BLOCK_BYTES:
+            self._write_block()
+
     def _write_block(self) -> None:
         # Writer.write_block takes a block as fastavro.block_reader yields it and reads
         # only these two attributes; it compresses and frames the block as write() does.

@@ -54,6 +54,7 @@ __all__ = [
     "TOP_LEVEL",
     "layout_of",
     "operation_id",
+    "operation_manifest",
     "read_description",
     "resolve_layout",
     "upgrade",
@@ -127,20 +128,10 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
     outputs = _migrate_index(output, legacy, manifests)
     if not current:  # the catalog of format 2 is kept from the upgrade on
         outputs += _migrate_catalog(output, manifests)
-    finished = dt.datetime.now(dt.timezone.utc)
     manifest = {
-        "run_id": run_id,
-        "kind": "upgrade",
-        "status": "succeeded",
-        "problems": [],
-        "commit_protocol": COMMIT_PROTOCOL,
-        "started": started.isoformat(),
-        "finished": finished.isoformat(),
-        "seconds": round((finished - started).total_seconds(), 3),
-        "lake": lake,
+        **operation_manifest(lake, run_id, "upgrade", started),
         "from_format": 1,
         "to_format": FORMAT_VERSION,
-        "partition_by": list(layout_of(lake) or PARTITION_KEYS),
         "outputs": outputs,
         "replaced": legacy,
     }
@@ -152,6 +143,26 @@ def operation_id(kind: str) -> str:
     """The id of a lake operation that is not a run (an upgrade, a compaction): its start time
     first, like a run id, so that manifests sort in the order they were written."""
     return stamped_id(dt.datetime.now(dt.timezone.utc), kind)
+
+
+def operation_manifest(
+    lake: str, run_id: str, kind: str, started: dt.datetime
+) -> dict[str, Any]:
+    """The fields every manifest of a committed operation that is not a run begins with; it
+    finishes now."""
+    finished = dt.datetime.now(dt.timezone.utc)
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "status": "succeeded",
+        "problems": [],
+        "commit_protocol": COMMIT_PROTOCOL,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "lake": lake,
+        "partition_by": list(layout_of(lake) or PARTITION_KEYS),
+    }
 
 
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,442 @@
+"""Compaction: a partition folder's many small files merged into few large ones, as one commit.
+
+Guarantees: every record of a merged file is in exactly one of the files that replace it,
+byte for byte as encoded (blocks of the lake's current schema are copied without decoding a
+record; a file of another schema version is read through schema evolution and written in the
+current one); before the commit, the records of each new file, counted from its Avro framing,
+equal those of the files it replaces, else nothing is committed. The new files are staged
+and committed like a run's (:mod:`pipeline.lake.commit`, a manifest of kind ``compaction``
+listing the files written as ``outputs`` and the files merged as ``replaced``), so a crash at
+any step leaves, once the next writer has recovered, either the old files or the new, never
+both and never neither. Memory holds one block of a file at a time, never a folder.
+
+What is merged: in each folder of ``articles/``, ``duplicates/`` and ``rejects/`` (those of
+a ``dt=`` between ``since`` and ``until`` when given), the files smaller than the target
+size, in name order (the order runs wrote them), packed into as few files of at most the
+target size as the greedy order allows; a folder with one such file is left alone, so with
+the default target a compacted folder holds one file and a second compaction does nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.avro_binary import count_container_records
+from pipeline.lake.commit import (
+    CommitFailed,
+    abandon_run,
+    commit_run,
+    open_run,
+    reached,
+    staging_folder,
+)
+from pipeline.lake.files import CODECS, LakeOutput, StagedFile
+from pipeline.lake.lease import WriterLease
+from pipeline.lake.meta import operation_id, operation_manifest
+from pipeline.lake.paths import file_name
+
+__all__ = [
+    "DATA_KINDS",
+    "DEFAULT_TARGET_MB",
+    "Compacted",
+    "CompactionFailed",
+    "CompactionSchedule",
+    "Merge",
+    "Plan",
+    "SourceFile",
+    "compact_lake",
+    "in_range",
+    "last_compaction",
+    "pack",
+    "plan_compaction",
+]
+
+DATA_KINDS = ("articles", "duplicates", "rejects")
+# Query engines read files of 128 MB to 1 GB best (Spark splits at 128 MB, DuckDB reads a
+# file per thread); a lake's partition folder of a day rarely holds more than this.
+DEFAULT_TARGET_MB = 256
+PROGRESS_SECONDS = 10.0
+_KIND = "compaction"  # the manifest's kind, and the middle of its id
+_MB = 1_000_000
+_LOG = logging.getLogger("feedlake")
+
+
+class CompactionFailed(RuntimeError):
+    """A merged file does not hold what the files it replaces hold, or one of those cannot be
+    read; nothing was committed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFile:
+    """A data file of the lake: its path, its size, the bytes of its blocks (the file less
+    its header, which holds the schema), and its codec."""
+
+    path: str
+    size: int
+    payload: int
+    codec: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Merge:
+    """Files of one folder that become one file; ``destination`` is the folder below the
+    lake (``articles/dt=2025-08-01/region=asia/topic=politics``)."""
+
+    destination: str
+    sources: tuple[SourceFile, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(source.size for source in self.sources)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a compaction merges, folder by folder."""
+
+    merges: tuple[Merge, ...]
+    folders_seen: int  # folders in the range, merged or not
+
+    @property
+    def folders(self) -> list[str]:
+        return sorted({merge.destination for merge in self.merges})
+
+    @property
+    def files(self) -> int:
+        return sum(len(merge.sources) for merge in self.merges)
+
+    @property
+    def size(self) -> int:
+        return sum(merge.size for merge in self.merges)
+
+    def summary(self) -> dict[str, Any]:
+        """What the plan merges: folders (of those in the range), files and bytes, and the
+        files they become."""
+        return {
+            "folders": len(self.folders),
+            "folders_seen": self.folders_seen,
+            "files_before": self.files,
+            "files_after": len(self.merges),
+            "bytes_before": self.size,
+        }
+
+
+def in_range(destination: str, since: dt.date | None, until: dt.date | None) -> bool:
+    """Whether a folder's ``dt=`` lies between ``since`` and ``until`` (both included); every
+    folder with neither, none without a ``dt=`` with either."""
+    if since is None and until is None:
+        return True
+    days = [part[3:] for part in destination.split("/") if part.startswith("dt=")]
+    if not days:
+        return False
+    day = dt.date.fromisoformat(days[0])
+    return (since is None or since <= day) and (until is None or day <= until)
+
+
+def pack(sources: list[SourceFile], target: int) -> list[list[SourceFile]]:
+    """Files of one folder, in name order, packed greedily into groups whose blocks add up to
+    at most ``target`` bytes; files that big already, and groups of one, are left out."""
+    groups: list[list[SourceFile]] = [[]]
+    held = 0
+    for source in sorted(sources, key=lambda source: source.path):
+        if source.payload >= target:
+            continue
+        if held + source.payload > target:
+            groups.append([])
+            held = 0
+        groups[-1].append(source)
+        held += source.payload
+    return [group for group in groups if len(group) > 1]
+
+
+def plan_compaction(lake: str, since: dt.date | None, until: dt.date | None, target: int) -> Plan:
+    """The merges that compact the lake's data folders in the date range to ``target`` bytes
+    a file. Reads the listing and the headers of the files of folders with more than one."""
+    folders: dict[str, list[tuple[str, int]]] = {}
+    for kind in DATA_KINDS:
+        pattern = FileSystems.join(lake, kind, "**", "*.avro")
+        for metadata in FileSystems.match([pattern])[0].metadata_list:
+            folder = metadata.path[len(lake) :].strip("/").rsplit("/", 1)[0]
+            if in_range(folder, since, until):
+                folders.setdefault(folder, []).append((metadata.path, metadata.size_in_bytes))
+    merges = []
+    for folder, files in sorted(folders.items()):
+        if len(files) > 1:
+            sources = [_source(path, size) for path, size in files]
+            merges += [Merge(folder, tuple(group)) for group in pack(sources, target)]
+    return Plan(tuple(merges), len(folders))
+
+
+def _source(path: str, size: int) -> SourceFile:
+    with _open(path) as fh:
+        header = _blocks(path, fh)
+        return SourceFile(path, size, size - fh.tell(), header.codec)
+
+
+def _open(path: str):
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _blocks(path: str, fh) -> fastavro.block_reader:
+    """The file's blocks (its header read); a file that is not Avro stops the compaction."""
+    try:
+        return fastavro.block_reader(fh)
+    except (ValueError, EOFError, KeyError) as error:
+        raise CompactionFailed(_unreadable(path, error)) from None
+
+
+def _unreadable(path: str, error: Exception) -> str:
+    return (
+        f"{path} does not read as an Avro container file ({type(error).__name__}: {error}); "
+        "nothing was committed: move that file out of the lake (or restore it from a copy) "
+        "and compact again"
+    )
+
+
+def _count(path: str) -> int:
+    with _open(path) as fh:
+        try:
+            return count_container_records(fh)
+        except (ValueError, EOFError) as error:
+            raise CompactionFailed(_unreadable(path, error)) from None
+
+
+def merge_into(staged: StagedFile, source: str) -> None:
+    """Append the records of the file ``source`` to ``staged``, one block at a time: blocks
+    of the staged file's schema are copied as they are (decompressed, never decoded), other
+    files' records are read through schema evolution and encoded in that schema."""
+    schema = staged.writer.schema
+    with _open(source) as fh:
+        blocks = _blocks(source, fh)
+        same = json.loads(blocks.metadata["avro.schema"]) == json.loads(
+            staged.writer.metadata["avro.schema"]
+        )
+        if same:
+            for block in blocks:
+                staged.write_records(block.bytes_.getvalue(), block.num_records)
+            return
+    with _open(source) as fh:
+        for record in fastavro.reader(fh, reader_schema=schema):
+            encoded = io.BytesIO()
+            fastavro.schemaless_writer(encoded, schema, record)
+            staged.write_encoded(encoded.getvalue())
+
+
+def _codec(merge: Merge) -> str:
+    """The codec of the merged file: its files' when they share one, else the default."""
+    codecs = {source.codec for source in merge.sources}
+    return codecs.pop() if len(codecs) == 1 and codecs <= set(CODECS) else CODECS[0]
+
+
+def stage_merges(
+    output: LakeOutput, merges: tuple[Merge, ...], progress: Callable[[Merge], None]
+) -> list[dict[str, Any]]:
+    """Stage each merge as a file named for the operation (``<id>-<n>-of-<k>.avro``, ``k``
+    the merges of its folder), check its records against its sources', and return the
+    manifest's output entries.
+
+    Raises:
+        CompactionFailed: a file cannot be read, or a merged file's count is wrong.
+    """
+    by_folder: dict[str, list[Merge]] = {}
+    for merge in merges:
+        by_folder.setdefault(merge.destination, []).append(merge)
+    outputs = []
+    for folder, folder_merges in by_folder.items():
+        for shard, merge in enumerate(folder_merges):
+            name = file_name(output.run_id, shard, len(folder_merges))
+            staged = StagedFile(output, folder, name, _codec(merge))
+            expected = sum(_count(source.path) for source in merge.sources)
+            for source in merge.sources:
+                merge_into(staged, source.path)
+            published = staged.close()
+            counted = _count(staged.staged)
+            if not expected == staged.count == counted:
+                raise CompactionFailed(
+                    f"{folder}: the merged file {staged.staged} holds {counted} records "
+                    f"({staged.count} written) where its {len(merge.sources)} files hold "
+                    f"{expected}; nothing was committed, the lake is unchanged"
+                )
+            size = FileSystems.match([staged.staged])[0].metadata_list[0].size_in_bytes
+            outputs.append({**dataclasses.asdict(published), "records": counted, "bytes": size})
+            progress(merge)
+    return outputs
+
+
+class Progress:
+    """A line every ``every`` seconds while a compaction runs: folders and MB done."""
+
+    def __init__(self, plan: Plan, every: float = PROGRESS_SECONDS, clock=time.monotonic):
+        self.plan, self.every, self.clock = plan, every, clock
+        self.last = clock()
+        self.folders: set[str] = set()
+        self.bytes = 0
+
+    def __call__(self, merge: Merge) -> None:
+        self.folders.add(merge.destination)
+        self.bytes += merge.size
+        now = self.clock()
+        if now - self.last >= self.every:
+            self.last = now
+            _LOG.info(
+                "compacting: %d of %d folders, %.1f of %.1f MB",
+                len(self.folders),
+                len(self.plan.folders),
+                self.bytes / _MB,
+                self.plan.size / _MB,
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Compacted:
+    """What a compaction did: its plan, its manifest (None when there was nothing to merge),
+    its seconds, and how long the swap took (the commit: new files renamed into place, then
+    the old ones deleted)."""
+
+    plan: Plan
+    manifest: dict[str, Any] | None
+    seconds: float
+    swap_seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        """The plan's summary with the bytes written, the run id and the seconds."""
+        counts = (self.manifest or {}).get("counts", {})
+        return {
+            **self.plan.summary(),
+            "run_id": (self.manifest or {}).get("run_id"),
+            "bytes_after": counts.get("bytes_after", 0),
+            "seconds": round(self.seconds, 3),
+            "swap_seconds": round(self.swap_seconds, 3),
+        }
+
+
+def compact_lake(
+    lake: str,
+    lease: WriterLease,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    target_mb: float = DEFAULT_TARGET_MB,
+) -> Compacted:
+    """Compact the lake's data folders (in the date range) as one commit; call it under the
+    lease, after recovery.
+
+    Raises:
+        CompactionFailed: a file cannot be read or a merged file does not add up; nothing
+            was committed.
+        LeaseLost: another writer took the lease over; nothing was committed.
+        OSError: writing failed (nothing committed), or finishing after the commit did (the
+            next writer finishes it).
+    """
+    clock = time.monotonic()
+    started = dt.datetime.now(dt.timezone.utc)
+    plan = plan_compaction(lake, since, until, int(target_mb * _MB))
+    if not plan.merges:
+        return Compacted(plan, None, time.monotonic() - clock, 0.0)
+    run_id = operation_id(_KIND)
+    _LOG.info(
+        "compaction %s: %d files (%.1f MB) in %d folders",
+        run_id,
+        plan.files,
+        plan.size / _MB,
+        len(plan.folders),
+    )
+    output = LakeOutput(lake, staging_folder(lake, run_id), run_id)
+    open_run(lake, run_id, started.isoformat(), lease)
+    try:
+        outputs = stage_merges(output, plan.merges, Progress(plan))
+    except (CompactionFailed, OSError):
+        abandon_run(lake, run_id)
+        raise
+    reached("staged")
+    manifest = _manifest(lake, run_id, started, plan, outputs, since, until, target_mb)
+    swap = time.monotonic()
+    try:
+        commit_run(lake, manifest, lease)
+    except CommitFailed:
+        abandon_run(lake, run_id)
+        raise
+    swap = time.monotonic() - swap
+    # The index and the drop catalog are merged here, under the same lease, by
+    # pipeline.lake.tiers.merge_tiers(lake, lease, full=True) once it is on main (the lead's).
+    return Compacted(plan, manifest, time.monotonic() - clock, swap)
+
+
+def _manifest(
+    lake: str,
+    run_id: str,
+    started: dt.datetime,
+    plan: Plan,
+    outputs: list[dict[str, Any]],
+    since: dt.date | None,
+    until: dt.date | None,
+    target_mb: float,
+) -> dict[str, Any]:
+    return {
+        **operation_manifest(lake, run_id, _KIND, started),
+        "request": {
+            "since": since and since.isoformat(),
+            "until": until and until.isoformat(),
+            "target_mb": target_mb,
+        },
+        "counts": {
+            "folders": len(plan.folders),
+            "files_before": plan.files,
+            "files_after": len(outputs),
+            "bytes_before": plan.size,
+            "bytes_after": sum(output["bytes"] for output in outputs),
+            "records": sum(output["records"] for output in outputs),
+        },
+        "outputs": outputs,
+        "replaced": [source.path for merge in plan.merges for source in merge.sources],
+    }
+
+
+def last_compaction(lake: str) -> dt.datetime | None:
+    """When the lake's newest committed compaction started (its id says), None if none did;
+    from the names in ``_runs/`` alone."""
+    pattern = FileSystems.join(lake, "_runs", f"*-{_KIND}-*.json")
+    names = [m.path.rsplit("/", 1)[-1] for m in FileSystems.match([pattern])[0].metadata_list]
+    for name in sorted(names, reverse=True):
+        try:
+            stamp = dt.datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ")
+        except ValueError:
+            continue
+        return stamp.replace(tzinfo=dt.timezone.utc)
+    return None
+
+
+class CompactionSchedule:
+    """When a watcher compacts: after a batch, once ``every_hours`` have passed since the
+    lake's last compaction (its newest compaction manifest, or the watcher's last attempt,
+    which may have found nothing to merge); at the first batch when the lake was never
+    compacted. ``every_hours`` 0 is never."""
+
+    def __init__(self, every_hours: float, clock: Callable[[], float] = time.time) -> None:
+        if every_hours < 0:
+            raise ValueError("CompactionSchedule: every_hours must be 0 or more")
+        self.every = every_hours * 3600
+        self.clock = clock
+        self.last: float | None = None
+
+    def due(self, lake: str) -> bool:
+        if not self.every:
+            return False
+        if self.last is None:
+            newest = last_compaction(lake)
+            self.last = newest.timestamp() if newest else float("-inf")
+        return self.clock() - self.last >= self.every
+
+    def done(self) -> None:
+        """A compaction was tried now (whatever it found)."""
+        self.last = self.clock()
