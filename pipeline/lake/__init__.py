@@ -6,7 +6,9 @@
 - :mod:`pipeline.lake.publish`: the transforms that write articles, duplicates and rejects;
 - :mod:`pipeline.lake.index`: what a run adds to the deduplication index;
 - :mod:`pipeline.lake.lease`: the writer lease, one writer at a time;
-- :mod:`pipeline.lake.commit`: the commit protocol, and recovery from a crash at any step.
+- :mod:`pipeline.lake.commit`: the commit protocol, and recovery from a crash at any step;
+- :mod:`pipeline.lake.compact`: a partition folder's small files merged into few large ones
+  (:mod:`pipeline.lake.merge`: block by block), committed like a run.
 """
 
 from pipeline.lake.files import (

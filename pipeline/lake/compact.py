@@ -1,14 +1,13 @@
 """Compaction: a partition folder's many small files merged into few large ones, as one commit.
 
-Guarantees: every record of a merged file is in exactly one of the files that replace it,
-byte for byte as encoded (blocks of the lake's current schema are copied without decoding a
-record; a file of another schema version is read through schema evolution and written in the
-current one); before the commit, the records of each new file, counted from its Avro framing,
-equal those of the files it replaces, else nothing is committed. The new files are staged
-and committed like a run's (:mod:`pipeline.lake.commit`, a manifest of kind ``compaction``
-listing the files written as ``outputs`` and the files merged as ``replaced``), so a crash at
-any step leaves, once the next writer has recovered, either the old files or the new, never
-both and never neither. Memory holds one block of a file at a time, never a folder.
+Guarantees: every record of a merged file is in exactly one of the files that replace it
+(merged block by block, :mod:`pipeline.lake.merge`); before the commit, the records of each
+new file, counted from its Avro framing, equal those of the files it replaces, else nothing
+is committed. The new files are staged and committed like a run's
+(:mod:`pipeline.lake.commit`: a manifest of kind ``compaction`` listing the files written as
+``outputs`` and the files merged as ``replaced``), so a crash at any step leaves, once the
+next writer has recovered, either the old files or the new, never both and never neither.
+Memory holds a block of a file at a time, never a folder.
 
 What is merged: in each folder of ``articles/``, ``duplicates/`` and ``rejects/`` (those of
 a ``dt=`` between ``since`` and ``until`` when given), the files smaller than the target
@@ -21,18 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
-import json
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
-import fastavro
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.avro_binary import count_container_records
 from pipeline.lake.commit import (
     CommitFailed,
     abandon_run,
@@ -43,6 +37,13 @@ from pipeline.lake.commit import (
 )
 from pipeline.lake.files import CODECS, LakeOutput, StagedFile
 from pipeline.lake.lease import WriterLease
+from pipeline.lake.merge import (
+    CompactionFailed,
+    SourceFile,
+    count_records,
+    merge_into,
+    read_source,
+)
 from pipeline.lake.meta import operation_id, operation_manifest
 from pipeline.lake.paths import file_name
 
@@ -70,22 +71,6 @@ PROGRESS_SECONDS = 10.0
 _KIND = "compaction"  # the manifest's kind, and the middle of its id
 _MB = 1_000_000
 _LOG = logging.getLogger("feedlake")
-
-
-class CompactionFailed(RuntimeError):
-    """A merged file does not hold what the files it replaces hold, or one of those cannot be
-    read; nothing was committed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceFile:
-    """A data file of the lake: its path, its size, the bytes of its blocks (the file less
-    its header, which holds the schema), and its codec."""
-
-    path: str
-    size: int
-    payload: int
-    codec: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,9 +123,10 @@ def in_range(destination: str, since: dt.date | None, until: dt.date | None) -> 
     if since is None and until is None:
         return True
     days = [part[3:] for part in destination.split("/") if part.startswith("dt=")]
-    if not days:
+    try:
+        day = dt.date.fromisoformat(days[0])
+    except (IndexError, ValueError):  # no dt=, or not a date feedlake wrote
         return False
-    day = dt.date.fromisoformat(days[0])
     return (since is None or since <= day) and (until is None or day <= until)
 
 
@@ -173,64 +159,9 @@ def plan_compaction(lake: str, since: dt.date | None, until: dt.date | None, tar
     merges = []
     for folder, files in sorted(folders.items()):
         if len(files) > 1:
-            sources = [_source(path, size) for path, size in files]
+            sources = [read_source(path, size) for path, size in files]
             merges += [Merge(folder, tuple(group)) for group in pack(sources, target)]
     return Plan(tuple(merges), len(folders))
-
-
-def _source(path: str, size: int) -> SourceFile:
-    with _open(path) as fh:
-        header = _blocks(path, fh)
-        return SourceFile(path, size, size - fh.tell(), header.codec)
-
-
-def _open(path: str):
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-
-
-def _blocks(path: str, fh) -> fastavro.block_reader:
-    """The file's blocks (its header read); a file that is not Avro stops the compaction."""
-    try:
-        return fastavro.block_reader(fh)
-    except (ValueError, EOFError, KeyError) as error:
-        raise CompactionFailed(_unreadable(path, error)) from None
-
-
-def _unreadable(path: str, error: Exception) -> str:
-    return (
-        f"{path} does not read as an Avro container file ({type(error).__name__}: {error}); "
-        "nothing was committed: move that file out of the lake (or restore it from a copy) "
-        "and compact again"
-    )
-
-
-def _count(path: str) -> int:
-    with _open(path) as fh:
-        try:
-            return count_container_records(fh)
-        except (ValueError, EOFError) as error:
-            raise CompactionFailed(_unreadable(path, error)) from None
-
-
-def merge_into(staged: StagedFile, source: str) -> None:
-    """Append the records of the file ``source`` to ``staged``, one block at a time: blocks
-    of the staged file's schema are copied as they are (decompressed, never decoded), other
-    files' records are read through schema evolution and encoded in that schema."""
-    schema = staged.writer.schema
-    with _open(source) as fh:
-        blocks = _blocks(source, fh)
-        same = json.loads(blocks.metadata["avro.schema"]) == json.loads(
-            staged.writer.metadata["avro.schema"]
-        )
-        if same:
-            for block in blocks:
-                staged.write_records(block.bytes_.getvalue(), block.num_records)
-            return
-    with _open(source) as fh:
-        for record in fastavro.reader(fh, reader_schema=schema):
-            encoded = io.BytesIO()
-            fastavro.schemaless_writer(encoded, schema, record)
-            staged.write_encoded(encoded.getvalue())
 
 
 def _codec(merge: Merge) -> str:
@@ -257,11 +188,11 @@ def stage_merges(
         for shard, merge in enumerate(folder_merges):
             name = file_name(output.run_id, shard, len(folder_merges))
             staged = StagedFile(output, folder, name, _codec(merge))
-            expected = sum(_count(source.path) for source in merge.sources)
+            expected = sum(count_records(source.path) for source in merge.sources)
             for source in merge.sources:
                 merge_into(staged, source.path)
             published = staged.close()
-            counted = _count(staged.staged)
+            counted = count_records(staged.staged)
             if not expected == staged.count == counted:
                 raise CompactionFailed(
                     f"{folder}: the merged file {staged.staged} holds {counted} records "
@@ -403,24 +334,29 @@ def _manifest(
 
 
 def last_compaction(lake: str) -> dt.datetime | None:
-    """When the lake's newest committed compaction started (its id says), None if none did;
-    from the names in ``_runs/`` alone."""
-    pattern = FileSystems.join(lake, "_runs", f"*-{_KIND}-*.json")
-    names = [m.path.rsplit("/", 1)[-1] for m in FileSystems.match([pattern])[0].metadata_list]
-    for name in sorted(names, reverse=True):
+    """When the lake's newest compaction started; for a lake never compacted, when its first
+    run did (a lake is as compact as it can be then); None when no manifest's name says (run
+    ids given with --run-id carry no time). From the names in ``_runs/`` alone."""
+    pattern = FileSystems.join(lake, "_runs", "*.json")
+    stamps = {}
+    for metadata in FileSystems.match([pattern])[0].metadata_list:
+        name = metadata.path.rsplit("/", 1)[-1].removesuffix(".json")
         try:
             stamp = dt.datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ")
         except ValueError:
             continue
-        return stamp.replace(tzinfo=dt.timezone.utc)
-    return None
+        stamps[name] = stamp.replace(tzinfo=dt.timezone.utc)
+    compactions = [stamps[name] for name in stamps if f"-{_KIND}-" in name]
+    if compactions:
+        return max(compactions)
+    return min(stamps.values(), default=None)
 
 
 class CompactionSchedule:
     """When a watcher compacts: after a batch, once ``every_hours`` have passed since the
-    lake's last compaction (its newest compaction manifest, or the watcher's last attempt,
-    which may have found nothing to merge); at the first batch when the lake was never
-    compacted. ``every_hours`` 0 is never."""
+    lake's last compaction (:func:`last_compaction`: its newest compaction, else its first
+    run), or since this watcher last tried (a compaction may find nothing to merge and write
+    no manifest). ``every_hours`` 0 is never."""
 
     def __init__(self, every_hours: float, clock: Callable[[], float] = time.time) -> None:
         if every_hours < 0:
@@ -434,7 +370,7 @@ class CompactionSchedule:
             return False
         if self.last is None:
             newest = last_compaction(lake)
-            self.last = newest.timestamp() if newest else float("-inf")
+            self.last = newest.timestamp() if newest else self.clock()
         return self.clock() - self.last >= self.every
 
     def done(self) -> None:

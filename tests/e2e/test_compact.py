@@ -10,13 +10,16 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from benchmarks.corpus import generate, write
 from connectors.lake_sql import connect, lake_views
 from pipeline.cli import main
 from pipeline.inspect_lake import partitions
@@ -202,3 +205,39 @@ def test_a_crash_at_any_step_leaves_the_old_files_or_the_new(point, lakes, tmp_p
         assert data_files(lake) == old
     assert held(lake) == held(small)
     assert_whole(lake)
+
+
+def test_a_watcher_compacts_after_a_batch_once_the_interval_has_passed(tmp_path):
+    """``--compact-every`` of under a second, counted from the lake's first run: the second
+    batch's files are merged with the first's right after it."""
+    write(generate(30, exact_rate=0.2, near_rate=0.1, seed=5, per_drop=15), tmp_path)
+    first, second = sorted((tmp_path / "drops").iterdir())
+    watched, lake = tmp_path / "watched", tmp_path / "lake"
+    watched.mkdir()
+    shutil.copy(first, watched)
+    command = [sys.executable, "-m", "pipeline", "watch", "--drops", str(watched)]
+    command += ["--lake", str(lake), "--poll-interval", "1", "--settle-seconds", "0"]
+    command += ["--compact-every", "0.0002", "--log-format", "json"]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(manifests(lake)) == 1)
+        shutil.copy(second, watched)
+        wait_for(lambda: any(m.get("kind") == "compaction" for m in manifests(lake)))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    runs = [m for m in manifests(lake) if m.get("kind") != "compaction"]
+    (compaction,) = [m for m in manifests(lake) if m.get("kind") == "compaction"]
+    assert len(runs) == 2 and compaction["started"] > runs[1]["finished"]
+    assert set(files_per_folder(lake).values()) == {1}
+    assert len(records(lake, "articles")) == sum(m["counts"]["articles"] for m in runs)
+    (line,) = [json.loads(line) for line in stderr.splitlines() if '"compacted"' in line]
+    assert line["run_id"] == compaction["run_id"] and line["files_before"] >= 2
+
+
+def wait_for(condition, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "not within the limit"
+        time.sleep(0.2)

@@ -184,6 +184,20 @@ def test_a_file_that_is_not_avro_stops_the_compaction_and_is_named(tmp_path):
     assert len(os.listdir(lake / FOLDER)) == 2 and not (lake / "_runs").exists()
 
 
+def test_a_file_of_another_record_type_stops_the_compaction_and_is_named(tmp_path):
+    lake = tmp_path / "lake"
+    write(lake, "run0-00000-of-00001.avro", [reject(0)])
+    stray = lake / FOLDER / "run1-00000-of-00001.avro"
+    with stray.open("wb") as fh:
+        writer = avro_writer(fh, "Article")
+        writer.write(to_avro(make_article()))
+        writer.flush()
+    with pytest.raises(CompactionFailed, match=re.escape(f"{stray} does not read as an Avro")):
+        compacted(lake)
+    assert len(os.listdir(lake / FOLDER)) == 2 and not (lake / "_runs").exists()
+    assert not (lake / "_staging").exists()
+
+
 def test_merged_files_are_at_most_the_target_size_and_a_second_pass_keeps_them(tmp_path):
     lake = tmp_path / "lake"
     raw = os.urandom(20_000)
@@ -216,12 +230,14 @@ def test_progress_is_said_every_interval_in_folders_and_mb(caplog):
     ]
 
 
-def test_a_watcher_compacts_at_its_first_batch_then_every_interval(tmp_path):
+def test_a_watcher_compacts_once_the_interval_has_passed_since_its_last_try(tmp_path):
     lake = tmp_path / "lake"
     now = [dt.datetime(2026, 1, 2, 12, tzinfo=dt.timezone.utc).timestamp()]
     schedule = CompactionSchedule(24, clock=lambda: now[0])
-    assert schedule.due(str(lake))  # never compacted
-    schedule.done()
+    assert not schedule.due(str(lake))  # no manifest says when: from now on
+    now[0] += 24 * 3600
+    assert schedule.due(str(lake))
+    schedule.done()  # tried, whatever it found
     now[0] += 23 * 3600
     assert not schedule.due(str(lake))
     now[0] += 3600
@@ -229,12 +245,17 @@ def test_a_watcher_compacts_at_its_first_batch_then_every_interval(tmp_path):
     assert not CompactionSchedule(0).due(str(lake))
 
 
-def test_a_watcher_counts_from_the_lakes_last_compaction(tmp_path):
+def test_a_watcher_counts_from_the_lakes_last_compaction_else_its_first_run(tmp_path):
     lake = tmp_path / "lake"
     (lake / "_runs").mkdir(parents=True)
-    for name in ("20260101T000000000Z-compaction-aaaa", "20260102T060000500Z-compaction-bbbb"):
+    runs = ("airflow-20250101T000000", "20260101T000000000Z-aaaa", "20260103T000000000Z-bbbb")
+    for name in runs:
         (lake / "_runs" / f"{name}.json").write_text("{}")
-    (lake / "_runs" / "20260102T200000000Z-cccc.json").write_text("{}")  # a run
+    first_run = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp()
+    assert not CompactionSchedule(1, clock=lambda: first_run + 3599).due(str(lake))
+    assert CompactionSchedule(1, clock=lambda: first_run + 3600).due(str(lake))
+    for name in ("20260101T120000000Z-compaction-cccc", "20260102T060000500Z-compaction-dddd"):
+        (lake / "_runs" / f"{name}.json").write_text("{}")
     last = dt.datetime(2026, 1, 2, 6, 0, 0, 500_000, tzinfo=dt.timezone.utc).timestamp()
     assert not CompactionSchedule(1, clock=lambda: last + 3599).due(str(lake))
     assert CompactionSchedule(1, clock=lambda: last + 3600).due(str(lake))
