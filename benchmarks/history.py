@@ -18,8 +18,8 @@ catches a copy of a year-old story.
 
 A second table counts the article files a lake fed by small batches holds (a week of hourly
 batches of 200 by default, ``--small-days``), their bytes, and DuckDB's ``count(*)`` over
-them (median of 5), beside the same articles merged into one file per partition and into
-one file.
+them (median of 5), beside the same lake after ``feedlake compact`` and the same articles
+merged (by fastavro, record by record) into one file per partition and into one file.
 """
 
 from __future__ import annotations
@@ -45,7 +45,16 @@ from benchmarks.history_run import derived_seed, write_avro
 from benchmarks.run import timed
 from connectors.lake_sql import connect, lake_views
 
-__all__ = ["Copy", "Timed", "count_articles", "main", "merged_lakes", "time_run", "write_drop"]
+__all__ = [
+    "Copy",
+    "Timed",
+    "compacted_lake",
+    "count_articles",
+    "main",
+    "merged_lakes",
+    "time_run",
+    "write_drop",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 DROP_ARTICLES = 1_000
@@ -258,6 +267,25 @@ def merged_lakes(history: History, folder: Path) -> dict[str, Path]:
     return lakes
 
 
+def compacted_lake(history: History, folder: Path) -> tuple[Path, dict]:
+    """A copy of ``history``'s lake below ``folder`` after ``feedlake compact``, and the
+    command's summary (files, MB, seconds, and the seconds of the swap)."""
+    lake, summary = folder / "lake", folder / "summary.json"
+    if summary.exists():
+        return lake, json.loads(summary.read_text())
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(history.lake, lake)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "compact", "--lake", str(lake), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary.write_text(done.stdout)
+    return lake, json.loads(done.stdout)
+
+
 def count_articles(lake: Path, repeat: int = 5) -> tuple[int, float]:
     """DuckDB's ``count(*)`` over the lake's articles view, and its median seconds (a new
     connection each time)."""
@@ -320,13 +348,21 @@ def _timed_runs(args: argparse.Namespace, histories: dict[str, History]) -> None
 def _small_files(args: argparse.Namespace, histories: dict[str, History]) -> None:
     batches = Shape("batches", runs_per_day=24, kept=200, drops=1, days=args.small_days)
     small = cached(batches, args.work, seed=args.seed, articles=True)
+    compacted, summary = compacted_lake(small, args.work / "compacted" / small.lake.parent.name)
     lakes = {
         f"{batches.runs} hourly batches of 200, as written today": small.lake,
+        "the same lake after feedlake compact": compacted,
         **merged_lakes(small, args.work / "merged" / small.lake.parent.name),
     }
     if args.articles:
         lakes.update({f"{name} history": history.lake for name, history in histories.items()})
     print_small_files(lakes)
+    print(
+        f"feedlake compact: {summary['files_before']:,} files ({summary['bytes_before'] / 1e6:.1f}"
+        f" MB, articles, duplicates and rejects) into {summary['files_after']:,} "
+        f"({summary['bytes_after'] / 1e6:.1f} MB) in {summary['seconds']:.1f} s; the swap (new "
+        f"files renamed in, old ones deleted) {summary['swap_seconds']:.2f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
