@@ -45,13 +45,13 @@ from pipeline.lake.files import LakeOutput, write_file
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import PARTITION_KEYS
+from pipeline.lake.tiers import TOP_LEVEL
 from pipeline.records import IndexBatch
 
 __all__ = [
     "FORMAT_VERSION",
     "LAKE_FILE",
     "LayoutMismatch",
-    "TOP_LEVEL",
     "layout_of",
     "operation_id",
     "read_description",
@@ -60,7 +60,6 @@ __all__ = [
     "write_description",
 ]
 
-TOP_LEVEL = 9  # the tier of a file that holds a whole history (a migration, a full compaction)
 _LOG = logging.getLogger("feedlake")
 
 
