@@ -33,7 +33,7 @@ from connectors.lake_index import (
 )
 from connectors.lake_json import read_json, write_json
 from pipeline import __version__
-from pipeline.lake.commit import COMMIT_PROTOCOL, commit_run, stamped_id, staging_folder
+from pipeline.lake.commit import commit_run, operation_manifest, stamped_id, staging_folder
 from pipeline.lake.description import (
     FORMAT_VERSION,
     LAKE_FILE,
@@ -126,23 +126,17 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
     outputs = _migrate_index(output, legacy, manifests)
     if not current:  # the catalog of format 2 is kept from the upgrade on
         outputs += _migrate_catalog(output, manifests)
-    finished = dt.datetime.now(dt.timezone.utc)
-    manifest = {
-        "run_id": run_id,
-        "kind": "upgrade",
-        "status": "succeeded",
-        "problems": [],
-        "commit_protocol": COMMIT_PROTOCOL,
-        "started": started.isoformat(),
-        "finished": finished.isoformat(),
-        "seconds": round((finished - started).total_seconds(), 3),
-        "lake": lake,
-        "from_format": 1,
-        "to_format": FORMAT_VERSION,
-        "partition_by": list(layout_of(lake) or PARTITION_KEYS),
-        "outputs": outputs,
-        "replaced": legacy,
-    }
+    manifest = operation_manifest(
+        lake,
+        run_id,
+        "upgrade",
+        started,
+        outputs,
+        legacy,
+        from_format=1,
+        to_format=FORMAT_VERSION,
+        partition_by=list(layout_of(lake) or PARTITION_KEYS),
+    )
     commit_run(lake, manifest, lease)
     return True
 

@@ -30,8 +30,8 @@ from apache_beam.io.filesystems import FileSystems
 import schemas
 from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER, index_block, read_blocks
 from pipeline.lake.commit import (
-    COMMIT_PROTOCOL,
     commit_run,
+    operation_manifest,
     stamped_id,
     staged_path,
     staging_folder,
@@ -170,21 +170,7 @@ def merge_tiers(
     replaced = sorted(path for merge in merges for path in merge.paths)
     for entry in outputs:  # what is committed reads back
         entry["records"] = count_records(staged_path(lake, run_id, entry["path"]))
-    finished = dt.datetime.now(dt.timezone.utc)
-    manifest = {
-        "run_id": run_id,
-        "kind": "tiers",
-        "status": "succeeded",
-        "problems": [],
-        "commit_protocol": COMMIT_PROTOCOL,
-        "started": started.isoformat(),
-        "finished": finished.isoformat(),
-        "seconds": round((finished - started).total_seconds(), 3),
-        "lake": lake,
-        "full": full,
-        "outputs": outputs,
-        "replaced": replaced,
-    }
+    manifest = operation_manifest(lake, run_id, "tiers", started, outputs, replaced, full=full)
     commit_run(lake, manifest, lease)
     _LOG.info(
         "lake %s: merged %d index and catalog files into %d", lake, len(replaced), len(outputs)
