@@ -150,12 +150,33 @@ def _sorted_lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return keys[places] == wanted
 
 
-def _sharing_a_band(bands: np.ndarray, run_bands: list[np.ndarray]) -> np.ndarray:
-    """Rows of ``bands`` with a key in the same band as one of the run's (sorted per band)."""
-    mask = np.zeros(len(bands), dtype=bool)
-    for band, keys in enumerate(run_bands):
-        mask |= _sorted_lookup(keys, bands[:, band])
-    return mask
+_BUCKETS = 1 << 24  # 16 MB of flags; a 1,000-article run sets about 0.1% of them
+_BAND_SALT = (np.arange(minhash.BANDS, dtype=np.uint32) * np.uint32(0x9E3779B9)).astype(np.uint32)
+
+
+class _RunBands:
+    """The run's band keys, for finding the lake's entries that share one: a bitmap of
+    salted keys rules out almost every row at a memory read each (about 25 times as fast as
+    a binary search of each of 20 keys), and sorted keys confirm the rest."""
+
+    def __init__(self, bands: np.ndarray) -> None:
+        self.bitmap = np.zeros(_BUCKETS, dtype=bool)
+        self.bitmap[self._buckets(bands).ravel()] = True
+        self.sorted = [np.sort(bands[:, band]) for band in range(minhash.BANDS)]
+
+    @staticmethod
+    def _buckets(bands: np.ndarray) -> np.ndarray:
+        return (bands.astype(np.uint32) ^ _BAND_SALT) & np.uint32(_BUCKETS - 1)
+
+    def sharing(self, bands: np.ndarray) -> np.ndarray:
+        """Rows of ``bands`` with a key in the same band as one of the run's."""
+        rows = np.flatnonzero(self.bitmap[self._buckets(bands)].any(axis=1))
+        if not len(rows):
+            return rows
+        found = np.zeros(len(rows), dtype=bool)
+        for band, keys in enumerate(self.sorted):
+            found |= _sorted_lookup(keys, bands[rows, band])
+        return rows[found]
 
 
 def history_for(lake: str, run: IndexBatch, days: np.ndarray, window: int) -> IndexBatch:
@@ -200,10 +221,10 @@ def history_for(lake: str, run: IndexBatch, days: np.ndarray, window: int) -> In
                     link = by_key[block.keys[row : row + 1].tobytes()]
                     _add(found, block, row, (link,), block.ids[row : row + 1].tobytes())
     if len(run):
-        run_bands = [np.sort(run.bands[:, band]) for band in range(minhash.BANDS)]
+        run_bands = _RunBands(run.bands)
         for path in _near_files(lake, days, window):
             for block in read_blocks(path):
-                for row in np.flatnonzero(_sharing_a_band(block.bands, run_bands)).tolist():
+                for row in run_bands.sharing(block.bands).tolist():
                     _add(found, block, row, (), block.keys[row : row + 1].tobytes())
     return IndexBatch.of(found.values())
 
