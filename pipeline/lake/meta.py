@@ -26,7 +26,7 @@ from connectors.lake_index import (
     INDEX_FOLDER,
     catalog_entries,
     ids_of,
-    index_block,
+    index_records,
     key_of,
     legacy_index_files,
     read_index_file,
@@ -192,14 +192,14 @@ def _migrate_index(
             return
         batch = IndexBatch.concat(day_batches)
         folder = f"{INDEX_FOLDER}/near/dt={dt.date.fromordinal(current_day).isoformat()}"
-        block = index_block(
+        records = index_records(
             "near",
             ids_of(batch.ids),
             np.full(len(batch), current_day, dtype=np.int64),
             bands=batch.bands,
             sketches=batch.sketches,
         )
-        outputs.append(_output(write_file(output, folder, [SimpleNamespace(**block)], name), 1))
+        outputs.append(_output(write_file(output, folder, [SimpleNamespace(**r) for r in records], name), len(records)))
         day_batches.clear()
 
     for path in sorted(legacy, key=lambda p: _run_day(p, manifests)):
@@ -211,29 +211,28 @@ def _migrate_index(
         day_batches.append(batch)
         ids.append(ids_of(batch.ids))
         id_days.append(np.full(len(batch), day, dtype=np.int64))
-        for row, found in batch.links.items():
-            for link in found:  # entries of format 1 hold both guid and link: both are kept
-                article = ids_of(batch.ids[row : row + 1]).tobytes()
-                links.append((key_of(link), article, batch.bands[row], batch.sketches[row]))
+        # Entries of format 1 hold both guid and link: both are kept. Rows are copied out,
+        # so that no old file's arrays stay in memory for its links.
+        pairs = [(row, link) for row, found in batch.links.items() for link in found]
+        if pairs:
+            rows = np.array([row for row, _link in pairs], dtype=np.int64)
+            keys = np.frombuffer(b"".join(key_of(link) for _row, link in pairs), dtype="S16")
+            links.append((keys, ids_of(batch.ids[rows]), batch.bands[rows], batch.sketches[rows]))
     flush_day()
     if ids:
         keys, days = np.concatenate(ids), np.concatenate(id_days)
         order = np.argsort(keys, kind="stable")
-        block = index_block("ids", keys[order], days[order])
+        records = index_records("ids", keys[order], days[order])
         path = f"{INDEX_FOLDER}/ids"
-        outputs.append(_output(write_file(output, path, [SimpleNamespace(**block)], name), 1))
+        outputs.append(_output(write_file(output, path, [SimpleNamespace(**r) for r in records], name), len(records)))
     if links:
-        links.sort(key=lambda link: link[0])
-        block = index_block(
-            "links",
-            np.frombuffer(b"".join(link[0] for link in links), dtype="S16"),
-            None,
-            ids=np.frombuffer(b"".join(link[1] for link in links), dtype="S16"),
-            bands=np.stack([link[2] for link in links]),
-            sketches=np.stack([link[3] for link in links]),
+        keys, articles, bands, sketches = (np.concatenate(part) for part in zip(*links))
+        order = np.argsort(keys, kind="stable")
+        records = index_records(
+            "links", keys[order], None, articles[order], bands[order], sketches[order]
         )
         path = f"{INDEX_FOLDER}/links"
-        outputs.append(_output(write_file(output, path, [SimpleNamespace(**block)], name), 1))
+        outputs.append(_output(write_file(output, path, [SimpleNamespace(**r) for r in records], name), len(records)))
     return outputs
 
 

@@ -28,7 +28,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER, index_block, read_blocks
+from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
 from pipeline.lake.commit import (
     commit_run,
     operation_manifest,
@@ -103,7 +103,7 @@ def plan_merges(folder: str, paths: list[str], full: bool = False) -> list[Merge
 
 
 def _merged_blocks(kind: str, paths: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The entries of ``paths`` as one block, each entry once."""
+    """The entries of ``paths`` as blocks of one file, each entry once."""
     blocks = [block for path in paths for block in read_blocks(path)]
     keys = np.concatenate([b.keys for b in blocks])
     if kind == "links":
@@ -115,14 +115,14 @@ def _merged_blocks(kind: str, paths: tuple[str, ...]) -> list[dict[str, Any]]:
         rows = first[np.argsort(keys[first], kind="stable")]
         bands = np.concatenate([b.bands for b in blocks])
         sketches = np.concatenate([b.sketches for b in blocks])
-        return [index_block("links", keys[rows], None, ids[rows], bands[rows], sketches[rows])]
+        return index_records("links", keys[rows], None, ids[rows], bands[rows], sketches[rows])
     days = np.concatenate([b.days for b in blocks])
     _, rows = np.unique(keys, return_index=True)  # sorted by key, the first of each kept
     if kind == "ids":
-        return [index_block("ids", keys[rows], days[rows])]
+        return index_records("ids", keys[rows], days[rows])
     bands = np.concatenate([b.bands for b in blocks])
     sketches = np.concatenate([b.sketches for b in blocks])
-    return [index_block("near", keys[rows], days[rows], bands=bands[rows], sketches=sketches[rows])]
+    return index_records("near", keys[rows], days[rows], bands=bands[rows], sketches=sketches[rows])
 
 
 def _merged_catalog(paths: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -103,3 +103,19 @@ def test_a_merge_killed_after_its_commit_is_finished_by_recovery(tmp_path, monke
     (merged,) = (tmp_path / "_index" / "ids").iterdir()
     assert merged.name.startswith("L1-") and entries(tmp_path, "_index/ids") == before
     assert not (tmp_path / "_staging").exists()
+
+
+def test_a_merged_file_is_read_a_block_at_a_time_and_still_found(tmp_path, monkeypatch):
+    monkeypatch.setattr("connectors.lake_index.ENTRIES_PER_BLOCK", 4)  # a reader's bound
+    stories = year_of_runs(tmp_path, FANOUT)
+    with WriterLease(str(tmp_path), "test") as lease:
+        lease.acquire()
+        merge_tiers(str(tmp_path), lease, full=True)
+    (merged,) = (tmp_path / "_index" / "ids").iterdir()
+    blocks = list(read_blocks(str(merged)))
+    assert [len(block.keys) for block in blocks] == [4] * 6  # 24 ids, in order across blocks
+    assert [k for block in blocks for k in block.keys] == sorted(k for b in blocks for k in b.keys)
+    for wanted in (stories[0], stories[-1]):
+        copy = run_of(story(wanted.body, 9, dt.date(2026, 6, 1)))
+        found = history_for(str(tmp_path), copy.entries, copy.day, window=0)
+        assert [entry.id for entry in found] == [wanted.id]
