@@ -73,13 +73,14 @@ class Copy:
 
 
 def write_drop(
-    folder: Path, days: int, seed: int, articles: int = DROP_ARTICLES
+    folder: Path, days: int, seed: int, articles: int = DROP_ARTICLES, after: int = 1
 ) -> tuple[Path, list[Copy]]:
-    """A drop of ``articles`` articles dated the day after a history of ``days`` days ends
-    (benchmarks.corpus stories with their own exact and near copies), ending with an exact
-    or a near copy of each story :func:`~benchmarks.history_lake.planted` in that history."""
-    day = LAST_DAY + dt.timedelta(days=1)
-    rng = random.Random(seed)
+    """A drop of ``articles`` articles dated ``after`` days after a history of ``days`` days
+    ends (benchmarks.corpus stories with their own exact and near copies), ending with an
+    exact or a near copy of each story :func:`~benchmarks.history_lake.planted` in that
+    history."""
+    day = LAST_DAY + dt.timedelta(days=after)
+    rng = random.Random(seed + after - 1)
     plants = planted(days, seed)
     fresh = articles - len(plants)
     if fresh < 1:
@@ -94,7 +95,7 @@ def write_drop(
         jaccard = true_jaccard(plant.story.paragraphs, story.paragraphs)
         kind = "exact" if exact else "near"
         copies.append(Copy(fresh + order, plant.id, plant.group, kind, round(jaccard, 3)))
-    corpus = generate(fresh, seed=derived_seed(seed, "drop"), per_drop=fresh, date=day)
+    corpus = generate(fresh, seed=derived_seed(seed, f"drop{after}"), per_drop=fresh, date=day)
     (text,) = corpus.drops.values()
     path = folder / f"milosi-{day.isoformat()}.txt"
     folder.mkdir(parents=True, exist_ok=True)
@@ -169,11 +170,7 @@ def time_run(
     """
     _fresh_copy(history, target, copy)
     before = _snapshot(history.lake) if history else {}
-    load = os.getloadavg()[0]
-    command = ["-m", "pipeline", "run", "--drops", str(drop), "--lake", str(target)]
-    seconds, rss, stdout = timed([sys.executable, *command, "--quiet", "--json"])
-    manifest = json.loads(stdout)
-    caught = _duplicates_of_copies(manifest, copies)
+    run = time_again(drop, target, copies)
     if history and _snapshot(history.lake) != before:
         raise RuntimeError(
             f"the run on {target} changed files of the cached history {history.lake} through "
@@ -182,7 +179,16 @@ def time_run(
         )
     if not keep:
         shutil.rmtree(target)
-    return Timed(seconds, rss, load, manifest, caught)
+    return run
+
+
+def time_again(drop: Path, lake: Path, copies: list[Copy]) -> Timed:
+    """``feedlake run`` of ``drop`` on ``lake`` as it is."""
+    load = os.getloadavg()[0]
+    command = ["-m", "pipeline", "run", "--drops", str(drop), "--lake", str(lake)]
+    seconds, rss, stdout = timed([sys.executable, *command, "--quiet", "--json"])
+    manifest = json.loads(stdout)
+    return Timed(seconds, rss, load, manifest, _duplicates_of_copies(manifest, copies))
 
 
 def _label(name: str, history: History | None) -> str:
@@ -329,20 +335,34 @@ def _histories(args: argparse.Namespace) -> dict[str, History]:
 
 
 def _timed_runs(args: argparse.Namespace, histories: dict[str, History]) -> None:
+    """Each lake gets the first day's drop (on a history of feedlake before 0.2, that run
+    also migrates its index and catalog, once), then the next day's: the steady cost."""
     days = SHAPES["daily"].scaled(args.scale).days
     drop, copies = write_drop(args.work / "drop", days, args.seed)
+    then, later_copies = write_drop(args.work / "drop", days, args.seed, after=2)
     lakes: dict[str, History | None] = {"new": None, **histories}
-    results: dict[str, list[Timed]] = {name: [] for name in lakes}
+    first: dict[str, list[Timed]] = {name: [] for name in lakes}
+    steady: dict[str, list[Timed]] = {name: [] for name in lakes}
     for attempt in range(args.repeat):  # lakes in turn, so a busy minute spreads over them
         for name, history in lakes.items():
             target = args.work / "runs" / f"{name}-{attempt}"
-            run = time_run(drop, history, target, copies, copy=args.copy)
-            results[name].append(run)
-            print(f"  {name}: {run.seconds:.1f} s, {run.rss_mb:.0f} MB", file=sys.stderr)
+            run = time_run(drop, history, target, copies, copy=args.copy, keep=True)
+            first[name].append(run)
+            steady[name].append(time_again(then, target, later_copies))
+            shutil.rmtree(target)
+            print(
+                f"  {name}: {run.seconds:.1f} s, {run.rss_mb:.0f} MB, then "
+                f"{steady[name][-1].seconds:.1f} s, {steady[name][-1].rss_mb:.0f} MB",
+                file=sys.stderr,
+            )
     print()
-    print_costs(results, histories)
+    print("The first day's drop (on a history of feedlake before 0.2: the run that upgrades it)")
+    print_costs(first, histories)
     print()
-    print_findings(results, copies)
+    print("The next day's drop: what a run costs from then on")
+    print_costs(steady, histories)
+    print()
+    print_findings(first, copies)
 
 
 def _small_files(args: argparse.Namespace, histories: dict[str, History]) -> None:

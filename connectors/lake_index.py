@@ -42,7 +42,7 @@ __all__ = [
     "catalog_entries",
     "history_for",
     "ids_of",
-    "index_block",
+    "index_records",
     "key_of",
     "legacy_index_files",
     "read_blocks",
@@ -69,34 +69,53 @@ def ids_of(ids: np.ndarray) -> np.ndarray:
     return np.frombuffer(binascii.unhexlify(b"".join(ids.tolist())), dtype="S16")
 
 
-def index_block(
+ENTRIES_PER_BLOCK = 65_536  # about 1 MB of ids, 16 MB of near entries: what a reader holds
+
+
+def index_records(
     kind: str,
     keys: np.ndarray,
     days: np.ndarray | None,
     ids: np.ndarray | None = None,
     bands: np.ndarray | None = None,
     sketches: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """An IndexBlock record; ``days`` are date ordinals (None for links)."""
-    return {
-        "kind": kind,
-        "count": len(keys),
-        "keys": keys.astype("S16").tobytes(),
-        "ids": b"" if ids is None else ids.astype("S16").tobytes(),
-        "days": b"" if days is None else (days.astype(np.int64) - _EPOCH).astype("<i4").tobytes(),
-        "bands": b"" if bands is None else bands.astype("<u4").tobytes(),
-        "sketches": b"" if sketches is None else sketches.astype(np.uint8).tobytes(),
-    }
+) -> list[dict[str, Any]]:
+    """IndexBlock records of :data:`ENTRIES_PER_BLOCK` entries at most, in the order given
+    (sorted keys stay sorted across blocks); ``days`` are date ordinals (None for links)."""
+
+    def packed(values: np.ndarray | None, start: int, stop: int, dtype: str) -> bytes:
+        return b"" if values is None else values[start:stop].astype(dtype).tobytes()
+
+    since_epoch = None if days is None else days.astype(np.int64) - _EPOCH
+    return [
+        {
+            "kind": kind,
+            "count": min(ENTRIES_PER_BLOCK, len(keys) - start),
+            "keys": packed(keys, start, start + ENTRIES_PER_BLOCK, "S16"),
+            "ids": packed(ids, start, start + ENTRIES_PER_BLOCK, "S16"),
+            "days": packed(since_epoch, start, start + ENTRIES_PER_BLOCK, "<i4"),
+            "bands": packed(bands, start, start + ENTRIES_PER_BLOCK, "<u4"),
+            "sketches": packed(sketches, start, start + ENTRIES_PER_BLOCK, "u1"),
+        }
+        for start in range(0, max(len(keys), 1), ENTRIES_PER_BLOCK)
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
 class _Block:
     kind: str
     keys: np.ndarray  # (n,) S16
-    days: np.ndarray  # (n,) int64 ordinals
+    since_epoch: np.ndarray | None  # (n,) <i4 days since 1970-01-01; None for links
     ids: np.ndarray | None  # (n,) S16, links only
     bands: np.ndarray | None  # (n, BANDS) <u4
     sketches: np.ndarray | None  # (n, NUM_PERM) u1
+
+    @property
+    def days(self) -> np.ndarray:
+        """(n,) int64 date ordinals (0 where the block has none)."""
+        if self.since_epoch is None:
+            return np.zeros(len(self.keys), dtype=np.int64)
+        return self.since_epoch.astype(np.int64) + _EPOCH
 
 
 def read_blocks(path: str) -> Iterator[_Block]:
@@ -123,13 +142,12 @@ def _block(path: str, record: dict[str, Any]) -> _Block:
         return values.reshape(count, width) if width > 1 else values
 
     keys = array("keys", "S16")
-    days = array("days", "<i4")
     if keys is None and count:
         raise ValueError(f"{path}: a block of {count} entries has no keys")
     return _Block(
         kind=record["kind"],
         keys=keys if keys is not None else np.empty(0, dtype="S16"),
-        days=(days.astype(np.int64) + _EPOCH) if days is not None else np.zeros(count, np.int64),
+        since_epoch=array("days", "<i4"),
         ids=array("ids", "S16"),
         bands=array("bands", "<u4", minhash.BANDS),
         sketches=array("sketches", "u1", minhash.NUM_PERM),
@@ -150,12 +168,33 @@ def _sorted_lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return keys[places] == wanted
 
 
-def _sharing_a_band(bands: np.ndarray, run_bands: list[np.ndarray]) -> np.ndarray:
-    """Rows of ``bands`` with a key in the same band as one of the run's (sorted per band)."""
-    mask = np.zeros(len(bands), dtype=bool)
-    for band, keys in enumerate(run_bands):
-        mask |= _sorted_lookup(keys, bands[:, band])
-    return mask
+_BUCKETS = 1 << 24  # 16 MB of flags; a 1,000-article run sets about 0.1% of them
+_BAND_SALT = (np.arange(minhash.BANDS, dtype=np.uint32) * np.uint32(0x9E3779B9)).astype(np.uint32)
+
+
+class _RunBands:
+    """The run's band keys, for finding the lake's entries that share one: a bitmap of
+    salted keys rules out almost every row at a memory read each (about 25 times as fast as
+    a binary search of each of 20 keys), and sorted keys confirm the rest."""
+
+    def __init__(self, bands: np.ndarray) -> None:
+        self.bitmap = np.zeros(_BUCKETS, dtype=bool)
+        self.bitmap[self._buckets(bands).ravel()] = True
+        self.sorted = [np.sort(bands[:, band]) for band in range(minhash.BANDS)]
+
+    @staticmethod
+    def _buckets(bands: np.ndarray) -> np.ndarray:
+        return (bands.astype(np.uint32) ^ _BAND_SALT) & np.uint32(_BUCKETS - 1)
+
+    def sharing(self, bands: np.ndarray) -> np.ndarray:
+        """Rows of ``bands`` with a key in the same band as one of the run's."""
+        rows = np.flatnonzero(self.bitmap[self._buckets(bands)].any(axis=1))
+        if not len(rows):
+            return rows
+        found = np.zeros(len(rows), dtype=bool)
+        for band, keys in enumerate(self.sorted):
+            found |= _sorted_lookup(keys, bands[rows, band])
+        return rows[found]
 
 
 def history_for(lake: str, run: IndexBatch, days: np.ndarray, window: int) -> IndexBatch:
@@ -200,10 +239,10 @@ def history_for(lake: str, run: IndexBatch, days: np.ndarray, window: int) -> In
                     link = by_key[block.keys[row : row + 1].tobytes()]
                     _add(found, block, row, (link,), block.ids[row : row + 1].tobytes())
     if len(run):
-        run_bands = [np.sort(run.bands[:, band]) for band in range(minhash.BANDS)]
+        run_bands = _RunBands(run.bands)
         for path in _near_files(lake, days, window):
             for block in read_blocks(path):
-                for row in np.flatnonzero(_sharing_a_band(block.bands, run_bands)).tolist():
+                for row in run_bands.sharing(block.bands).tolist():
                     _add(found, block, row, (), block.keys[row : row + 1].tobytes())
     return IndexBatch.of(found.values())
 

@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from connectors.drops import file_metadata, file_sha256
 from connectors.feeds import save_feed_state
+from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER
 from connectors.lake_json import read_json, write_json
 from pipeline.factory import JobConfig, build_pipeline
 from pipeline.lake.commit import (
@@ -43,6 +44,7 @@ from pipeline.lake.files import LakeOutput
 from pipeline.lake.index import stage_catalog
 from pipeline.lake.lease import LeaseLost, WriterLease
 from pipeline.lake.meta import upgrade
+from pipeline.lake.tiers import merge_tiers
 from pipeline.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 
 __all__ = [
@@ -226,10 +228,27 @@ def run_batch(
             if not job.config.drops and not job.config.feeds:
                 return Outcome("nothing_new", None, skipped)
         manifest = execute(job, lease)
-        status = "nothing_new" if brought_nothing(manifest) else "succeeded"
-        return Outcome(status, manifest, skipped)
+        if brought_nothing(manifest):
+            return Outcome("nothing_new", manifest, skipped)
+        _merge_tiers(config.lake, lease, manifest)
+        return Outcome("succeeded", manifest, skipped)
     finally:
         lease.release()
+
+
+def _merge_tiers(lake: str, lease: WriterLease, manifest: dict[str, Any]) -> None:
+    """Merge the index and catalog folders the run added to, where a tier is full."""
+    folders = sorted(
+        {
+            output["path"][len(lake) :].strip("/").rsplit("/", 1)[0]
+            for output in manifest["outputs"]
+            if output["kind"] in (INDEX_FOLDER, CATALOG_FOLDER)
+        }
+    )
+    try:
+        merge_tiers(lake, lease, folders=folders)
+    except (OSError, LeaseLost) as error:  # the run stands; the next one merges
+        _LOG.warning("lake %s: index files not merged (%s); the next run tries again", lake, error)
 
 
 def execute(job: Job, lease: WriterLease) -> dict[str, Any]:

@@ -162,24 +162,31 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
 
 
 def print_compaction(summary: dict[str, Any], dry_run: bool = False) -> None:
-    """``feedlake compact``'s summary: folders, files and MB before and after, seconds."""
+    """``feedlake compact``'s summary: folders, files and MB before and after, seconds, and
+    the index and catalog files merged."""
     mb = 1_000_000
-    if not summary["files_before"]:
+    index = summary["index_files_before"]
+    if not summary["files_before"] and not index:
         print(
-            f"nothing to compact: none of the {summary['folders_seen']} folders has two files "
-            "under the target size"
+            f"nothing to compact: none of the {summary['folders_seen']} data folders has two "
+            "files under the target size, and the index and catalog hold one file a folder"
         )
         return
     before = f"{summary['files_before']:,} files ({summary['bytes_before'] / mb:,.1f} MB)"
+    indexed = (
+        f"; index and catalog: {index:,} files into {summary['index_files_after']:,}"
+        if index
+        else ""
+    )
     if dry_run:
         print(
-            f"would compact {summary['folders']:,} of {summary['folders_seen']:,} folders: "
-            f"{before} into {summary['files_after']:,} files"
+            f"would compact {summary['folders']:,} of {summary['folders_seen']:,} data folders: "
+            f"{before} into {summary['files_after']:,} files{indexed}"
         )
         return
     print(
-        f"compacted {summary['folders']:,} of {summary['folders_seen']:,} folders: {before} "
-        f"into {summary['files_after']:,} files ({summary['bytes_after'] / mb:,.1f} MB) in "
-        f"{summary['seconds']:.1f} s (the swap, new files in and old out: "
-        f"{summary['swap_seconds']:.2f} s); compaction {summary['run_id']}"
+        f"compacted {summary['folders']:,} of {summary['folders_seen']:,} data folders: "
+        f"{before} into {summary['files_after']:,} files ({summary['bytes_after'] / mb:,.1f} "
+        f"MB), the swap (new files in, old out) taking {summary['swap_seconds']:.2f} s{indexed}; "
+        f"{summary['seconds']:.1f} s in all"
     )

@@ -44,6 +44,7 @@ __all__ = [
     "finish_run",
     "manifest_path",
     "open_run",
+    "operation_manifest",
     "recover",
     "stamped_id",
     "staged_path",
@@ -111,6 +112,34 @@ def open_run(lake: str, run_id: str, started: str, lease: WriterLease) -> None:
 
 class CommitFailed(OSError):
     """The manifest could not be written: the run is not committed."""
+
+
+def operation_manifest(
+    lake: str,
+    run_id: str,
+    kind: str,
+    started: dt.datetime,
+    outputs: list[dict[str, Any]],
+    replaced: list[str],
+    **details: Any,
+) -> dict[str, Any]:
+    """The manifest of a lake operation that rewrites files rather than reading inputs (a
+    compaction, an index merge, an upgrade): what it wrote, and what those replace."""
+    finished = dt.datetime.now(dt.timezone.utc)
+    return {
+        "run_id": run_id,
+        "kind": kind,
+        "status": "succeeded",
+        "problems": [],
+        "commit_protocol": COMMIT_PROTOCOL,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "lake": lake,
+        **details,
+        "outputs": outputs,
+        "replaced": sorted(replaced),
+    }
 
 
 def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:

@@ -32,6 +32,7 @@ from pipeline.lake.commit import (
     abandon_run,
     commit_run,
     open_run,
+    operation_manifest,
     reached,
     staging_folder,
 )
@@ -44,8 +45,9 @@ from pipeline.lake.merge import (
     merge_into,
     read_source,
 )
-from pipeline.lake.meta import operation_id, operation_manifest
-from pipeline.lake.paths import file_name
+from pipeline.lake import tiers
+from pipeline.lake.meta import layout_of, operation_id
+from pipeline.lake.paths import PARTITION_KEYS, file_name
 
 __all__ = [
     "DATA_KINDS",
@@ -88,10 +90,12 @@ class Merge:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """What a compaction merges, folder by folder."""
+    """What a compaction merges, folder by folder: data files, then index and catalog files
+    (each such folder into one file, :func:`~pipeline.lake.tiers.merge_tiers`)."""
 
     merges: tuple[Merge, ...]
-    folders_seen: int  # folders in the range, merged or not
+    folders_seen: int  # data folders in the range, merged or not
+    index_merges: tuple[tiers.Merge, ...] = ()
 
     @property
     def folders(self) -> list[str]:
@@ -114,6 +118,8 @@ class Plan:
             "files_before": self.files,
             "files_after": len(self.merges),
             "bytes_before": self.size,
+            "index_files_before": sum(len(merge.paths) for merge in self.index_merges),
+            "index_files_after": len(self.index_merges),
         }
 
 
@@ -161,7 +167,13 @@ def plan_compaction(lake: str, since: dt.date | None, until: dt.date | None, tar
         if len(files) > 1:
             sources = [read_source(path, size) for path, size in files]
             merges += [Merge(folder, tuple(group)) for group in pack(sources, target)]
-    return Plan(tuple(merges), len(folders))
+    index_merges = []
+    for folder in tiers.tiered_folders(lake):
+        if in_range(folder, since, until):
+            pattern = FileSystems.join(lake, *folder.split("/"), "L*-*.avro")
+            paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+            index_merges += tiers.plan_merges(folder, paths, full=True)
+    return Plan(tuple(merges), len(folders), tuple(index_merges))
 
 
 def _codec(merge: Merge) -> str:
@@ -231,12 +243,14 @@ class Progress:
 
 @dataclasses.dataclass(frozen=True)
 class Compacted:
-    """What a compaction did: its plan, its manifest (None when there was nothing to merge),
-    its seconds, and how long the swap took (the commit: new files renamed into place, then
-    the old ones deleted)."""
+    """What a compaction did: its plan, the manifests of its data files' merge and of its
+    index and catalog files' (each None when there was nothing to merge), its seconds, and
+    how long the data files' swap took (the commit: new files renamed into place, then the old
+    ones deleted)."""
 
     plan: Plan
     manifest: dict[str, Any] | None
+    index_manifest: dict[str, Any] | None
     seconds: float
     swap_seconds: float
 
@@ -246,6 +260,7 @@ class Compacted:
         return {
             **self.plan.summary(),
             "run_id": (self.manifest or {}).get("run_id"),
+            "index_run_id": (self.index_manifest or {}).get("run_id"),
             "bytes_after": counts.get("bytes_after", 0),
             "seconds": round(self.seconds, 3),
             "swap_seconds": round(self.swap_seconds, 3),
@@ -259,8 +274,9 @@ def compact_lake(
     until: dt.date | None = None,
     target_mb: float = DEFAULT_TARGET_MB,
 ) -> Compacted:
-    """Compact the lake's data folders (in the date range) as one commit; call it under the
-    lease, after recovery.
+    """Compact the lake's data folders (in the date range) as one commit, then its index and
+    catalog folders (those of a ``dt=`` in the range; all without a range) as another; call
+    it under the lease, after recovery.
 
     Raises:
         CompactionFailed: a file cannot be read or a merged file does not add up; nothing
@@ -270,10 +286,24 @@ def compact_lake(
             next writer finishes it).
     """
     clock = time.monotonic()
-    started = dt.datetime.now(dt.timezone.utc)
     plan = plan_compaction(lake, since, until, int(target_mb * _MB))
-    if not plan.merges:
-        return Compacted(plan, None, time.monotonic() - clock, 0.0)
+    manifest, swap = None, 0.0
+    if plan.merges:
+        request = {"since": since and since.isoformat(), "until": until and until.isoformat()}
+        manifest, swap = _compact_data(lake, lease, plan, {**request, "target_mb": target_mb})
+    index_manifest = None
+    if plan.index_merges:
+        folders = [merge.folder for merge in plan.index_merges]
+        index_manifest = tiers.merge_tiers(lake, lease, full=True, folders=folders)
+    return Compacted(plan, manifest, index_manifest, time.monotonic() - clock, swap)
+
+
+def _compact_data(
+    lake: str, lease: WriterLease, plan: Plan, request: dict[str, Any]
+) -> tuple[dict[str, Any], float]:
+    """Stage, verify and commit the plan's data merges: the committed manifest, and the
+    seconds of the commit (the swap)."""
+    started = dt.datetime.now(dt.timezone.utc)
     run_id = operation_id(_KIND)
     _LOG.info(
         "compaction %s: %d files (%.1f MB) in %d folders",
@@ -290,47 +320,33 @@ def compact_lake(
         abandon_run(lake, run_id)
         raise
     reached("staged")
-    manifest = _manifest(lake, run_id, started, plan, outputs, since, until, target_mb)
+    replaced = [source.path for merge in plan.merges for source in merge.sources]
+    counts = {
+        "folders": len(plan.folders),
+        "files_before": plan.files,
+        "files_after": len(outputs),
+        "bytes_before": plan.size,
+        "bytes_after": sum(output["bytes"] for output in outputs),
+        "records": sum(output["records"] for output in outputs),
+    }
+    manifest = operation_manifest(
+        lake,
+        run_id,
+        _KIND,
+        started,
+        outputs,
+        replaced,
+        partition_by=list(layout_of(lake) or PARTITION_KEYS),
+        request=request,
+        counts=counts,
+    )
     swap = time.monotonic()
     try:
         commit_run(lake, manifest, lease)
     except CommitFailed:
         abandon_run(lake, run_id)
         raise
-    swap = time.monotonic() - swap
-    # The index and the drop catalog are merged here, under the same lease, by
-    # pipeline.lake.tiers.merge_tiers(lake, lease, full=True) once it is on main (the lead's).
-    return Compacted(plan, manifest, time.monotonic() - clock, swap)
-
-
-def _manifest(
-    lake: str,
-    run_id: str,
-    started: dt.datetime,
-    plan: Plan,
-    outputs: list[dict[str, Any]],
-    since: dt.date | None,
-    until: dt.date | None,
-    target_mb: float,
-) -> dict[str, Any]:
-    return {
-        **operation_manifest(lake, run_id, _KIND, started),
-        "request": {
-            "since": since and since.isoformat(),
-            "until": until and until.isoformat(),
-            "target_mb": target_mb,
-        },
-        "counts": {
-            "folders": len(plan.folders),
-            "files_before": plan.files,
-            "files_after": len(outputs),
-            "bytes_before": plan.size,
-            "bytes_after": sum(output["bytes"] for output in outputs),
-            "records": sum(output["records"] for output in outputs),
-        },
-        "outputs": outputs,
-        "replaced": [source.path for merge in plan.merges for source in merge.sources],
-    }
+    return manifest, time.monotonic() - swap
 
 
 def last_compaction(lake: str) -> dt.datetime | None:

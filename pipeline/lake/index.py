@@ -23,7 +23,7 @@ from connectors.lake_index import (
     INDEX_FOLDER,
     catalog_entries,
     ids_of,
-    index_block,
+    index_records,
     key_of,
 )
 from pipeline.lake.files import LakeOutput, write_file
@@ -38,19 +38,19 @@ def tier_name(level: int, name: str) -> str:
     return f"L{level}-{name}.avro"
 
 
-def index_blocks(batch: IndexBatch) -> dict[str, dict[str, Any]]:
-    """The run's new index entries as one IndexBlock record per destination folder."""
+def index_blocks(batch: IndexBatch) -> dict[str, list[dict[str, Any]]]:
+    """The run's new index entries as IndexBlock records, by destination folder."""
     keys = ids_of(batch.ids)
     days = batch.days if batch.days is not None else np.zeros(len(batch), dtype=np.int64)
-    blocks: dict[str, dict[str, Any]] = {}
+    blocks: dict[str, list[dict[str, Any]]] = {}
     new = np.flatnonzero(days > 0)  # the run's kept articles (lake entries have no day here)
     if len(new):
         order = new[np.argsort(keys[new], kind="stable")]
-        blocks[f"{INDEX_FOLDER}/ids"] = index_block("ids", keys[order], days[order])
+        blocks[f"{INDEX_FOLDER}/ids"] = index_records("ids", keys[order], days[order])
         for day in np.unique(days[new]).tolist():
             rows = new[days[new] == day]
             folder = f"{INDEX_FOLDER}/near/dt={dt.date.fromordinal(day).isoformat()}"
-            blocks[folder] = index_block(
+            blocks[folder] = index_records(
                 "near", keys[rows], days[rows], bands=batch.bands[rows], sketches=batch.sketches[rows]
             )
     pairs = sorted(
@@ -58,7 +58,7 @@ def index_blocks(batch: IndexBatch) -> dict[str, dict[str, Any]]:
     )
     if pairs:
         rows = np.array([row for _key, row in pairs], dtype=np.int64)
-        blocks[f"{INDEX_FOLDER}/links"] = index_block(
+        blocks[f"{INDEX_FOLDER}/links"] = index_records(
             "links",
             np.frombuffer(b"".join(key for key, _row in pairs), dtype="S16"),
             None,
@@ -75,9 +75,10 @@ class _WriteIndexFn(beam.DoFn):
 
     def process(self, batch: IndexBatch) -> Iterator[PublishedFile]:
         name = tier_name(0, self.output.run_id)
-        for destination, block in sorted(index_blocks(batch).items()):
+        for destination, records in sorted(index_blocks(batch).items()):
             # incompressible (hashes, band keys, sketches): stored, not deflated
-            yield write_file(self.output, destination, [SimpleNamespace(**block)], name, "null")
+            blocks = [SimpleNamespace(**record) for record in records]
+            yield write_file(self.output, destination, blocks, name, "null")
 
 
 class WriteIndex(beam.PTransform):

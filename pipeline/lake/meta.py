@@ -26,14 +26,14 @@ from connectors.lake_index import (
     INDEX_FOLDER,
     catalog_entries,
     ids_of,
-    index_block,
+    index_records,
     key_of,
     legacy_index_files,
     read_index_file,
 )
 from connectors.lake_json import read_json, write_json
 from pipeline import __version__
-from pipeline.lake.commit import COMMIT_PROTOCOL, commit_run, stamped_id, staging_folder
+from pipeline.lake.commit import commit_run, operation_manifest, stamped_id, staging_folder
 from pipeline.lake.description import (
     FORMAT_VERSION,
     LAKE_FILE,
@@ -45,23 +45,21 @@ from pipeline.lake.files import LakeOutput, write_file
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import PARTITION_KEYS
+from pipeline.lake.tiers import TOP_LEVEL
 from pipeline.records import IndexBatch
 
 __all__ = [
     "FORMAT_VERSION",
     "LAKE_FILE",
     "LayoutMismatch",
-    "TOP_LEVEL",
     "layout_of",
     "operation_id",
-    "operation_manifest",
     "read_description",
     "resolve_layout",
     "upgrade",
     "write_description",
 ]
 
-TOP_LEVEL = 9  # the tier of a file that holds a whole history (a migration, a full compaction)
 _LOG = logging.getLogger("feedlake")
 
 
@@ -128,13 +126,17 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
     outputs = _migrate_index(output, legacy, manifests)
     if not current:  # the catalog of format 2 is kept from the upgrade on
         outputs += _migrate_catalog(output, manifests)
-    manifest = {
-        **operation_manifest(lake, run_id, "upgrade", started),
-        "from_format": 1,
-        "to_format": FORMAT_VERSION,
-        "outputs": outputs,
-        "replaced": legacy,
-    }
+    manifest = operation_manifest(
+        lake,
+        run_id,
+        "upgrade",
+        started,
+        outputs,
+        legacy,
+        from_format=1,
+        to_format=FORMAT_VERSION,
+        partition_by=list(layout_of(lake) or PARTITION_KEYS),
+    )
     commit_run(lake, manifest, lease)
     return True
 
@@ -143,26 +145,6 @@ def operation_id(kind: str) -> str:
     """The id of a lake operation that is not a run (an upgrade, a compaction): its start time
     first, like a run id, so that manifests sort in the order they were written."""
     return stamped_id(dt.datetime.now(dt.timezone.utc), kind)
-
-
-def operation_manifest(
-    lake: str, run_id: str, kind: str, started: dt.datetime
-) -> dict[str, Any]:
-    """The fields every manifest of a committed operation that is not a run begins with; it
-    finishes now."""
-    finished = dt.datetime.now(dt.timezone.utc)
-    return {
-        "run_id": run_id,
-        "kind": kind,
-        "status": "succeeded",
-        "problems": [],
-        "commit_protocol": COMMIT_PROTOCOL,
-        "started": started.isoformat(),
-        "finished": finished.isoformat(),
-        "seconds": round((finished - started).total_seconds(), 3),
-        "lake": lake,
-        "partition_by": list(layout_of(lake) or PARTITION_KEYS),
-    }
 
 
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:
@@ -210,14 +192,14 @@ def _migrate_index(
             return
         batch = IndexBatch.concat(day_batches)
         folder = f"{INDEX_FOLDER}/near/dt={dt.date.fromordinal(current_day).isoformat()}"
-        block = index_block(
+        records = index_records(
             "near",
             ids_of(batch.ids),
             np.full(len(batch), current_day, dtype=np.int64),
             bands=batch.bands,
             sketches=batch.sketches,
         )
-        outputs.append(_output(write_file(output, folder, [SimpleNamespace(**block)], name), 1))
+        outputs.append(_output(write_file(output, folder, [SimpleNamespace(**r) for r in records], name), len(records)))
         day_batches.clear()
 
     for path in sorted(legacy, key=lambda p: _run_day(p, manifests)):
@@ -229,29 +211,28 @@ def _migrate_index(
         day_batches.append(batch)
         ids.append(ids_of(batch.ids))
         id_days.append(np.full(len(batch), day, dtype=np.int64))
-        for row, found in batch.links.items():
-            for link in found:  # entries of format 1 hold both guid and link: both are kept
-                article = ids_of(batch.ids[row : row + 1]).tobytes()
-                links.append((key_of(link), article, batch.bands[row], batch.sketches[row]))
+        # Entries of format 1 hold both guid and link: both are kept. Rows are copied out,
+        # so that no old file's arrays stay in memory for its links.
+        pairs = [(row, link) for row, found in batch.links.items() for link in found]
+        if pairs:
+            rows = np.array([row for row, _link in pairs], dtype=np.int64)
+            keys = np.frombuffer(b"".join(key_of(link) for _row, link in pairs), dtype="S16")
+            links.append((keys, ids_of(batch.ids[rows]), batch.bands[rows], batch.sketches[rows]))
     flush_day()
     if ids:
         keys, days = np.concatenate(ids), np.concatenate(id_days)
         order = np.argsort(keys, kind="stable")
-        block = index_block("ids", keys[order], days[order])
+        records = index_records("ids", keys[order], days[order])
         path = f"{INDEX_FOLDER}/ids"
-        outputs.append(_output(write_file(output, path, [SimpleNamespace(**block)], name), 1))
+        outputs.append(_output(write_file(output, path, [SimpleNamespace(**r) for r in records], name), len(records)))
     if links:
-        links.sort(key=lambda link: link[0])
-        block = index_block(
-            "links",
-            np.frombuffer(b"".join(link[0] for link in links), dtype="S16"),
-            None,
-            ids=np.frombuffer(b"".join(link[1] for link in links), dtype="S16"),
-            bands=np.stack([link[2] for link in links]),
-            sketches=np.stack([link[3] for link in links]),
+        keys, articles, bands, sketches = (np.concatenate(part) for part in zip(*links))
+        order = np.argsort(keys, kind="stable")
+        records = index_records(
+            "links", keys[order], None, articles[order], bands[order], sketches[order]
         )
         path = f"{INDEX_FOLDER}/links"
-        outputs.append(_output(write_file(output, path, [SimpleNamespace(**block)], name), 1))
+        outputs.append(_output(write_file(output, path, [SimpleNamespace(**r) for r in records], name), len(records)))
     return outputs
 
 

@@ -26,7 +26,7 @@ from pipeline.inspect_lake import partitions
 from pipeline.lake.commit import CRASH_EXIT, CRASH_POINTS
 from pipeline.lake.lease import WriterLease
 from tests.conftest import ROOT
-from tests.support.lake import assert_whole, manifests, records
+from tests.support.lake import assert_whole, index_ids, manifests, records
 from tests.support.small_files import small_files_lake
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +40,12 @@ def data_files(lake: Path) -> set[str]:
 
 def files_per_folder(lake: Path) -> Counter:
     return Counter(str(Path(path).parent) for path in data_files(lake))
+
+
+def index_files_per_folder(lake: Path) -> Counter:
+    """The index's and the drop catalog's files, by folder."""
+    found = [*(lake / "_index").rglob("*.avro"), *(lake / "_catalog").rglob("*.avro")]
+    return Counter(str(path.parent.relative_to(lake)) for path in found)
 
 
 def held(lake: Path) -> dict[str, Counter]:
@@ -94,6 +100,14 @@ def test_every_record_is_kept_and_each_folder_holds_one_file(small, compacted):
     assert_whole(lake)
 
 
+def test_the_index_and_the_catalog_are_merged_to_one_file_a_folder(small, compacted):
+    lake, summary = compacted
+    before, after = index_files_per_folder(small), index_files_per_folder(lake)
+    assert set(after) == set(before) and set(after.values()) == {1}
+    assert summary["index_files_before"] == sum(n for n in before.values() if n > 1) > 0
+    assert index_ids(lake) and sorted(index_ids(lake)) == sorted(index_ids(small))
+
+
 def test_the_manifest_lists_the_files_written_and_those_replaced(small, compacted):
     lake, summary = compacted
     (manifest,) = [m for m in manifests(lake) if m.get("kind") == "compaction"]
@@ -122,11 +136,13 @@ def test_duckdb_and_inspect_read_the_compacted_lake(small, compacted):
 
 def test_a_second_compaction_changes_nothing(compacted):
     lake, _summary = compacted
-    listing = {path: os.stat(path).st_mtime_ns for path in data_files(lake)}
+    files = [*lake.glob("*/**/*.avro")]
+    listing, written = {path: os.stat(path).st_mtime_ns for path in files}, len(manifests(lake))
     again = compact(lake)
-    assert again["files_before"] == again["files_after"] == 0 and again["run_id"] is None
-    assert {path: os.stat(path).st_mtime_ns for path in data_files(lake)} == listing
-    assert len([m for m in manifests(lake) if m.get("kind") == "compaction"]) == 1
+    assert again["files_before"] == again["index_files_before"] == 0
+    assert again["run_id"] is again["index_run_id"] is None
+    assert {path: os.stat(path).st_mtime_ns for path in lake.glob("*/**/*.avro")} == listing
+    assert len(manifests(lake)) == written
 
 
 def test_a_later_run_deduplicates_against_compacted_data(small, compacted, tmp_path):
@@ -227,7 +243,7 @@ def test_a_watcher_compacts_after_a_batch_once_the_interval_has_passed(tmp_path)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
-    runs = [m for m in manifests(lake) if m.get("kind") != "compaction"]
+    runs = [m for m in manifests(lake) if "kind" not in m]
     (compaction,) = [m for m in manifests(lake) if m.get("kind") == "compaction"]
     assert len(runs) == 2 and compaction["started"] > runs[1]["finished"]
     assert set(files_per_folder(lake).values()) == {1}

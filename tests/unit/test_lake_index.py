@@ -32,11 +32,11 @@ def story(body, index: int, published: dt.date, guid=None, item_url=None):
 
 def write_index(lake: Path, batch: IndexBatch, name: str = "L0-run") -> None:
     """The index files a run that kept ``batch`` would leave in ``lake``."""
-    for folder, block in index_blocks(batch).items():
+    for folder, records in index_blocks(batch).items():
         path = lake / folder / f"{name}.avro"
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
-        fastavro.writer(buffer, schemas.load("IndexBlock"), [block])
+        fastavro.writer(buffer, schemas.load("IndexBlock"), records)
         path.write_bytes(buffer.getvalue())
 
 
