@@ -257,3 +257,33 @@ def wait_for(condition, limit: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not within the limit"
         time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (["--since", "2025-13-01"], "--since '2025-13-01' is not a date"),
+        (["--since", "2025-08-02", "--until", "2025-08-01"], "is after --until"),
+        (["--target-mb", "0"], "--target-mb must be positive"),
+    ],
+)
+def test_usage_errors_exit_2_before_anything_is_read(flags, said, tmp_path, capsys):
+    assert main(["compact", "--lake", str(tmp_path), *flags]) == 2
+    assert said in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lake_that_is_not_a_folder_is_a_usage_error(tmp_path, capsys):
+    assert main(["compact", "--lake", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_a_dry_run_says_what_would_be_merged_and_changes_nothing(small, compacted, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(small, lake)
+    everything = sorted(str(p) for p in lake.rglob("*"))
+    planned = compact(lake, "--dry-run")
+    assert sorted(str(p) for p in lake.rglob("*")) == everything
+    done = compacted[1]
+    for key in ("folders", "files_before", "files_after", "bytes_before", "index_files_before"):
+        assert planned[key] == done[key], key
