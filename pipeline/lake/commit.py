@@ -165,13 +165,21 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
 def finish_run(lake: str, manifest: dict[str, Any]) -> None:
     """Make a committed run's changes visible and remove its staging; safe to repeat."""
     run_id = manifest["run_id"]
-    for n, output in enumerate(manifest.get("outputs", [])):
+    # What a compaction (an index merge, an upgrade) replaces goes folder by folder, right
+    # after that folder's new files are in: a reader listing a folder meanwhile sees both for
+    # the time of one folder's renames and deletes, never neither.
+    replaced: dict[str, list[str]] = {}
+    for path in manifest.get("replaced", []):
+        replaced.setdefault(path.rsplit("/", 1)[0], []).append(path)
+    outputs = sorted(manifest.get("outputs", []), key=lambda output: output["path"])
+    for n, output in enumerate(outputs):
         _publish(staged_path(lake, run_id, output["path"]), output["path"])
         if n == 0:
             reached("published_one")
-    replaced = [path for path in manifest.get("replaced", []) if FileSystems.exists(path)]
-    if replaced:  # what a compaction or an upgrade merged into its outputs
-        FileSystems.delete(replaced)
+        folder = output["path"].rsplit("/", 1)[0]
+        if n + 1 == len(outputs) or outputs[n + 1]["path"].rsplit("/", 1)[0] != folder:
+            _delete_existing(replaced.pop(folder, []))
+    _delete_existing([path for paths in replaced.values() for path in paths])
     reached("published")
     feeds = [entry for entry in manifest.get("inputs", []) if entry.get("type") == "feed"]
     if feeds:
@@ -181,6 +189,11 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
     if layout:
         write_description(lake, tuple(layout))
     _remove_staging(lake, run_id)
+
+
+def _delete_existing(paths: list[str]) -> None:
+    if existing := [path for path in paths if FileSystems.exists(path)]:
+        FileSystems.delete(existing)
 
 
 def _publish(staged: str, target: str) -> None:
