@@ -75,6 +75,7 @@ def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
         summaries.append(
             {
                 "run_id": manifest["run_id"],
+                "kind": manifest.get("kind", "run"),  # or compaction, tiers, upgrade
                 "status": manifest["status"],
                 "started": manifest["started"],
                 "seconds": manifest.get("seconds"),
