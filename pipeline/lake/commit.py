@@ -44,6 +44,7 @@ __all__ = [
     "finish_run",
     "manifest_path",
     "open_run",
+    "operation_id",
     "operation_manifest",
     "recover",
     "stamped_id",
@@ -78,6 +79,12 @@ def stamped_id(started: dt.datetime, kind: str = "") -> str:
     UTC start time to the millisecond, then a random suffix."""
     stamp = f"{started:%Y%m%dT%H%M%S}{started.microsecond // 1000:03d}Z"
     return "-".join(part for part in (stamp, kind, uuid.uuid4().hex[:8]) if part)
+
+
+def operation_id(kind: str) -> str:
+    """The id of a lake operation that is not a run (a compaction, an index merge, an
+    upgrade): stamped like a run id, so that manifests sort in the order they were written."""
+    return stamped_id(dt.datetime.now(dt.timezone.utc), kind)
 
 
 def staging_folder(lake: str, run_id: str) -> str:

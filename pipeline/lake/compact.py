@@ -32,6 +32,7 @@ from pipeline.lake.commit import (
     abandon_run,
     commit_run,
     open_run,
+    operation_id,
     operation_manifest,
     reached,
     staging_folder,
@@ -46,7 +47,7 @@ from pipeline.lake.merge import (
     read_source,
 )
 from pipeline.lake import tiers
-from pipeline.lake.meta import layout_of, operation_id
+from pipeline.lake.meta import layout_of
 from pipeline.lake.paths import PARTITION_KEYS, file_name
 
 __all__ = [

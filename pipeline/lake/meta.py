@@ -33,14 +33,8 @@ from connectors.lake_index import (
 )
 from connectors.lake_json import read_json, write_json
 from pipeline import __version__
-from pipeline.lake.commit import commit_run, operation_manifest, stamped_id, staging_folder
-from pipeline.lake.description import (
-    FORMAT_VERSION,
-    LAKE_FILE,
-    has_history,
-    read_description,
-    write_description,
-)
+from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
+from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
 from pipeline.lake.files import LakeOutput, write_file
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
@@ -49,15 +43,10 @@ from pipeline.lake.tiers import TOP_LEVEL
 from pipeline.records import IndexBatch
 
 __all__ = [
-    "FORMAT_VERSION",
-    "LAKE_FILE",
     "LayoutMismatch",
     "layout_of",
-    "operation_id",
-    "read_description",
     "resolve_layout",
     "upgrade",
-    "write_description",
 ]
 
 _LOG = logging.getLogger("feedlake")
@@ -139,12 +128,6 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
     )
     commit_run(lake, manifest, lease)
     return True
-
-
-def operation_id(kind: str) -> str:
-    """The id of a lake operation that is not a run (an upgrade, a compaction): its start time
-    first, like a run id, so that manifests sort in the order they were written."""
-    return stamped_id(dt.datetime.now(dt.timezone.utc), kind)
 
 
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:

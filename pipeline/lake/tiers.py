@@ -31,8 +31,8 @@ import schemas
 from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
 from pipeline.lake.commit import (
     commit_run,
+    operation_id,
     operation_manifest,
-    stamped_id,
     staged_path,
     staging_folder,
 )
@@ -164,7 +164,7 @@ def merge_tiers(
         merges += plan_merges(folder, paths, full)
     if not merges:
         return None
-    run_id = stamped_id(started, "tiers")
+    run_id = operation_id("tiers")
     output = LakeOutput(lake, staging_folder(lake, run_id), run_id, codec="null")
     outputs = [_stage(output, merge) for merge in merges]
     replaced = sorted(path for merge in merges for path in merge.paths)
