@@ -9,7 +9,8 @@ import json
 import pytest
 import yaml
 
-from pipeline.cli import _run_parser, _watch_parser
+from pipeline.cli.batch import watch_parser as _watch_parser
+from pipeline.cli.prepare import run_parser as _run_parser
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

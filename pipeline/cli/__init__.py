@@ -1,0 +1,66 @@
+"""The ``feedlake`` command: ``run`` a batch into the lake, ``watch`` it, ``compact`` it,
+``validate`` drops, ``inspect`` the lake.
+
+Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix), 3 the
+lake is being written by another writer (or its lease file cannot be read).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pipeline.cli.batch import command_run, command_watch
+from pipeline.cli.common import UsageError, stdout_closed
+from pipeline.cli.compact import command_compact
+from pipeline.cli.read import command_inspect, command_validate
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``feedlake`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {
+        "run": command_run,
+        "watch": command_watch,
+        "compact": command_compact,
+        "validate": command_validate,
+        "inspect": command_inspect,
+    }
+    if argv[:1] == ["--version"]:
+        from pipeline import __version__
+
+        print(f"feedlake {__version__}")
+        return 0
+    if not argv or argv[0] in ("-h", "--help"):
+        print(
+            "usage: feedlake {run,watch,compact,validate,inspect} [options] | --version\n"
+            "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
+            "  watch     keep the lake current: a batch whenever a drop or feed is new\n"
+            "  compact   merge each partition folder's small files into few large ones\n"
+            "  validate  parse drops and report what they hold, writing nothing\n"
+            "  inspect   what a lake holds, or --sql over it (DuckDB)"
+        )
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in commands:
+        print(
+            f"feedlake: unknown command {command!r}; choose one of: {', '.join(commands)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return commands[command](rest)
+    except UsageError as error:
+        print(f"feedlake {command}: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        stdout_closed()
+        return 0
+    except OSError as error:  # the disk, not the code: one line, not a traceback
+        print(
+            f"feedlake {command}: error: {error}; check that path (free space, permissions, "
+            "a file in the way) and run again",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,181 @@
+"""``feedlake run`` (one batch) and ``feedlake watch`` (a batch whenever something is new)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+
+from pipeline.cli.common import EXIT_LAKE_BUSY, UsageError, configure_logging
+from pipeline.cli.prepare import prepare, run_parser, settled
+
+__all__ = ["command_run", "command_watch", "watch_parser"]
+
+_LOG = logging.getLogger("feedlake")
+
+
+def command_run(argv: list[str]) -> int:
+    # Before Beam is imported: its import logs warnings about optional GCP clients.
+    configure_logging("--quiet" in argv, "--verbose" in argv)
+    args, beam_args = run_parser().parse_known_args(argv)
+    configure_logging(args.quiet, args.verbose, args.log_format)
+    job = prepare(args, beam_args)
+
+    from pipeline.jobs import JobFailed, RunIdTaken, run_batch
+    from pipeline.lake.commit import manifest_path
+    from pipeline.lake.lease import LeaseError
+    from pipeline.output import print_run_summary
+
+    clock = time.monotonic()
+    try:
+        outcome = run_batch(job, "run", args.wait_for_lock, args.reprocess)
+    except RunIdTaken as taken:
+        raise UsageError(str(taken)) from None
+    except LeaseError as busy:
+        _LOG.error("%s", busy)
+        return EXIT_LAKE_BUSY
+    except JobFailed as failed:
+        _LOG.error("%s", failed)
+        return 1
+    manifest, run_id = outcome.manifest, job.config.run.run_id
+    if outcome.status == "already_committed":
+        if args.json:
+            print(json.dumps(manifest, indent=2, sort_keys=True))
+        elif not args.quiet:
+            print(
+                f"run {run_id} already committed at {manifest['finished']} with the same "
+                f"inputs (a retry): nothing to do; manifest: "
+                f"{manifest_path(job.config.lake, run_id)}"
+            )
+        return 0
+    if outcome.status == "nothing_new":
+        if args.json:
+            print(json.dumps({"status": "nothing_new", "skipped": outcome.skipped}, indent=2))
+        elif not args.quiet:
+            feeds = [i for i in (manifest or {}).get("inputs", []) if i["type"] == "feed"]
+            known = sum(feed.get("already_in_lake", 0) for feed in feeds)
+            print(
+                f"nothing new: {len(outcome.skipped)} drop(s) already ingested, "
+                f"{len(feeds)} feed(s) with no new item ({known} items already in the lake); "
+                "lake unchanged"
+            )
+        return 0
+    if args.json:
+        print(json.dumps(manifest, indent=2, sort_keys=True))
+    elif not args.quiet:
+        path = manifest_path(job.config.lake, run_id)
+        print_run_summary(manifest, time.monotonic() - clock, path)
+    return 0
+
+
+def watch_parser() -> argparse.ArgumentParser:
+    parser = run_parser()
+    parser.prog = "feedlake watch"
+    parser.description = (
+        "Keep the lake current: poll the drop locations and feeds, and run a batch over what "
+        "is new. SIGINT or SIGTERM ends it after the batch in hand commits."
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=60.0,
+        help="Seconds between polls. Default: %(default)s.",
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=10.0,
+        help="Take a drop only once its size and modification time have not changed for "
+        "this long: a file still being written is read once, whole. Writing under a "
+        "temporary name (.*, *.tmp, *.part) and renaming is better still. "
+        "Default: %(default)s.",
+    )
+    parser.add_argument(
+        "--compact-every",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="After a batch, compact the lake (as 'feedlake compact' does) when this many "
+        "hours have passed since its last compaction; 0: never. Default: %(default)s.",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Serve Prometheus metrics on /metrics and a liveness check on /healthz at this "
+        "port (0: any free port, logged at start). Default: no server.",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        metavar="ADDR",
+        help="Address the metrics server listens on. Default: %(default)s (all interfaces).",
+    )
+    return parser
+
+
+def command_watch(argv: list[str]) -> int:
+    configure_logging("--quiet" in argv, "--verbose" in argv, watching=True)
+    args, beam_args = watch_parser().parse_known_args(argv)
+    configure_logging(args.quiet, args.verbose, args.log_format, watching=True)
+    if args.poll_interval <= 0:
+        raise UsageError("--poll-interval must be positive")
+    if args.settle_seconds < 0:
+        raise UsageError("--settle-seconds must be 0 or more")
+    if args.compact_every < 0:
+        raise UsageError("--compact-every must be 0 (never) or more hours")
+    if args.run_id:
+        raise UsageError("--run-id names one run; watch makes a run per batch")
+    if not args.drops and not args.feeds:
+        raise UsageError("watch needs --drops, --feeds or both")
+    reported: set[tuple[str, str]] = set()
+    first = prepare(args, beam_args, True, reported)  # usage errors now, not at the first poll
+    from connectors.drop_listing import Settling
+
+    settling = Settling(args.settle_seconds)
+
+    import signal
+    import threading
+
+    from pipeline.logs import WatchLog
+    from pipeline.watch import watch
+
+    observers = []
+    metrics_url = None
+    if args.metrics_port is not None:
+        from pipeline.metrics import WatchMetrics, serve
+
+        metrics = WatchMetrics(args.poll_interval)
+        try:
+            server = serve(metrics, args.metrics_port, args.metrics_address)
+        except OSError as error:
+            raise UsageError(
+                f"--metrics-port {args.metrics_port}: cannot listen on "
+                f"{args.metrics_address}: {error.strerror or error}; choose another port"
+            ) from None
+        metrics_url = f"http://{args.metrics_address}:{server.server_port}/metrics"
+        observers.append(metrics)
+    watched = []
+    if args.drops:
+        watched.append(f"drops {', '.join(args.drops)} ({first.drop_count} files now)")
+    if args.feeds:
+        watched.append(f"{len(first.config.feeds)} feed(s) of {args.feeds}")
+    observers.insert(0, WatchLog(" and ".join(watched), metrics_url))
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def report(manifest: dict) -> None:
+        if args.json:
+            print(json.dumps(manifest, sort_keys=True), flush=True)
+
+    return watch(
+        lambda: settled(prepare(args, beam_args, True, reported), settling),
+        args.poll_interval,
+        stop,
+        report,
+        observers,
+        args.compact_every,
+    )
