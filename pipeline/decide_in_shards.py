@@ -159,15 +159,35 @@ def _confirm_pairs(grouped: tuple[int, list], threshold: float):
         yield "details", details
 
 
+class _GatherFn(beam.CombineFn):
+    """Edges and entries for the final step, each kept once (:func:`steps.gathered`)."""
+
+    def create_accumulator(self) -> tuple[list, list]:
+        return [], []
+
+    def add_input(self, accumulator, found: tuple[str, Any]):
+        kind, part = found
+        (accumulator[0] if kind == "edges" else accumulator[1]).append(part)
+        return steps.gathered(*accumulator)
+
+    def merge_accumulators(self, accumulators):
+        edges, details = self.create_accumulator()
+        for more_edges, more_details in accumulators:
+            edges += more_edges
+            details += more_details
+        return steps.gathered(edges, details)
+
+    def extract_output(self, accumulator):
+        return steps.gathered(*accumulator, last=True)
+
+
 class _DecideClustersFn(beam.DoFn):
     def __init__(self) -> None:
         self.exact = Metrics.counter("feedlake", "duplicates_exact")
         self.near = Metrics.counter("feedlake", "duplicates_near")
 
-    def process(self, found: list[tuple[str, Any]], outline: Outline):
-        edges = [part for kind, part in found if kind == "edges"]
-        details = [part for kind, part in found if kind == "details"]
-        verdict = steps.decide_from_edges(edges, details, outline)
+    def process(self, found: tuple[list, list], outline: Outline):
+        verdict = steps.decide_from_edges(*found, outline)
         for decision in verdict.decisions.values():
             if decision.duplicate_of is not None:
                 (self.exact if decision.kind == "exact" else self.near).inc()
@@ -254,7 +274,7 @@ class DecideDuplicatesInShards(beam.PTransform):
         verdict = (
             (linked[steps.CLUSTERS], settled[steps.CLUSTERS], pairs)
             | "Gather edges" >> beam.Flatten()
-            | "List edges" >> beam.combiners.ToList()
+            | "Keep each edge and node once" >> beam.CombineGlobally(_GatherFn())
             | "Decide clusters" >> beam.ParDo(_DecideClustersFn(), beam.pvalue.AsSingleton(outline))
         )
         decisions = verdict | "Decisions" >> beam.Map(lambda v: Decisions.of(v.decisions))

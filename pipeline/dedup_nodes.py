@@ -102,15 +102,24 @@ def article_key_of(node: np.void, outline: Outline) -> str:
 
 
 def shard_of_keys(keys: np.ndarray, shards: int) -> np.ndarray:
-    """The shard of each 16-byte key (``S16``: a content id, a feed item's key): they are
-    SHA-256 prefixes, so their first 8 bytes spread evenly."""
-    first = np.frombuffer(keys.tobytes(), dtype="<u8")[::2] if len(keys) else np.empty(0, "<u8")
-    return (first % np.uint64(shards)).astype(np.int64)
+    """The shard of each 16-byte key (``S16``: a content id, a feed item's key), from both
+    its halves mixed: ids that are not hashes (a test's, a benchmark's) spread too."""
+    halves = np.frombuffer(keys.tobytes(), dtype="<u8").reshape(-1, 2)
+    return _spread(halves[:, 0] ^ (halves[:, 1] * _GOLDEN), shards)
+
+
+def _spread(values: np.ndarray, shards: int) -> np.ndarray:
+    """``values`` (uint64) mixed by splitmix64's finaliser, so every bit counts, into shards."""
+    x = values ^ (values >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return ((x ^ (x >> np.uint64(31))) % np.uint64(shards)).astype(np.int64)
 
 
 def shard_of_buckets(buckets: np.ndarray, shards: int) -> np.ndarray:
     """The shard of each bucket (``band << 32 | band key``)."""
-    return (((buckets * _GOLDEN) >> np.uint64(32)) % np.uint64(shards)).astype(np.int64)
+    return _spread(buckets, shards)
 
 
 def by_shard(shards: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -169,7 +178,7 @@ def buckets_of(nodes: Nodes, shards: int, run: bool) -> Memberships:
     return Memberships(
         buckets=(bands | nodes.entries.bands.astype(np.uint64)).ravel(),
         nodes=np.repeat(nodes.nodes, minhash.BANDS),
-        homes=np.repeat(nodes.homes(shards), minhash.BANDS),
+        homes=np.repeat(nodes.homes(shards).astype(np.int32), minhash.BANDS),
         with_run=np.full(len(nodes) * minhash.BANDS, run),
     )
 
@@ -181,14 +190,14 @@ class Memberships:
 
     buckets: np.ndarray  # (n,) uint64
     nodes: np.ndarray  # (n,) NODE
-    homes: np.ndarray  # (n,) int64
+    homes: np.ndarray  # (n,) int32
     with_run: np.ndarray  # (n,) bool
 
     @classmethod
     def concat(cls, parts: Iterable[Memberships]) -> Memberships:
         parts = list(parts)
         fields = ("buckets", "nodes", "homes", "with_run")
-        empty = (np.uint64, NODE, np.int64, bool)
+        empty = (np.uint64, NODE, np.int32, bool)
         return cls(
             *(
                 np.concatenate([getattr(p, f) for p in parts]) if parts else np.empty(0, e)

@@ -52,6 +52,7 @@ __all__ = [
     "candidate_parts",
     "confirm_pairs",
     "decide_from_edges",
+    "gathered",
     "kept_rows",
     "match_links",
     "matched_parts",
@@ -67,6 +68,9 @@ _NO_EDGES = np.empty((0, 2), dtype=NODE)
 def shared_buckets(rows: Memberships) -> Memberships:
     """The rows of buckets that two nodes or more share (each node once), each marked with
     whether its bucket holds an article of the run. Nothing pairs in a bucket of one."""
+    order = np.argsort(rows.buckets, kind="stable")  # most buckets hold one row: drop them
+    same = rows.buckets[order[1:]] == rows.buckets[order[:-1]]
+    rows = rows.take(np.sort(order[np.r_[same, False] | np.r_[False, same]]))
     _, unique = np.unique(by_bucket_then_node(rows.buckets, rows.nodes), return_index=True)
     buckets = rows.buckets[unique]
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]]) if len(unique) else unique
@@ -218,6 +222,22 @@ def confirm_pairs(parts: list[Candidates], threshold: float) -> tuple[np.ndarray
     left, right = left[similar], right[similar]
     edges = np.stack([details.nodes[left], details.nodes[right]], axis=1)
     return edges, details.take(np.unique(np.r_[left, right]))
+
+
+def gathered(
+    edges: list[np.ndarray], details: list[Nodes], last: bool = False
+) -> tuple[list, list]:
+    """Edges and entries on their way to the final step, each edge and each node's entry
+    kept once (a pair of nodes that share several buckets is confirmed in several shards):
+    compacted when the parts hold twice the rows of the last compaction, and at the ``last``."""
+    rows = sum(len(part) for part in details)
+    if not last and (len(details) < 2 or rows < 2 * len(details[0]) + 65_536):
+        return edges, details
+    table = Nodes.concat(details)
+    _, first = np.unique(table.nodes, return_index=True)
+    pairs = np.concatenate([_NO_EDGES, *edges])
+    _, once = np.unique(np.ascontiguousarray(pairs).view("V34").ravel(), return_index=True)
+    return [pairs[once]], [table.take(first)]
 
 
 @dataclasses.dataclass(frozen=True)
