@@ -9,10 +9,10 @@ the run's outline (its sources and days), the decisions (a side input, as in the
 decision), and the new index entries, gathered for :class:`pipeline.lake.WriteIndex`, which
 writes one file per folder. Nothing is rejected here.
 
-Shuffled: each article's node (17 bytes), entry (about 260 bytes) and 20 band rows (about
-35 bytes each) once; the lake's ``ids`` (16 bytes an id) and ``links`` entries (about 250
-bytes) of the whole history and its ``near`` entries in the window, once; then only the
-nodes of shared buckets, ids and feed items.
+Shuffled: each article's entry with its node (about 280 bytes) and 20 band rows (about 30
+bytes each) once, and its sketch once more for the index; the lake's ``ids`` (16 bytes an
+id) and ``links`` entries (about 290 bytes) of the whole history and its ``near`` entries in
+the window (about 280 bytes), once; then only the nodes of shared buckets, ids and feed items.
 """
 
 from __future__ import annotations
