@@ -3,6 +3,7 @@
     python -m benchmarks.bench parse --articles 20000 --repeat 3
     python -m benchmarks.bench classify --articles 5000
     python -m benchmarks.bench decide --articles 1000000
+    python -m benchmarks.bench decide --articles 1000000 --shards 1 8 32
     python -m benchmarks.bench staging --articles 20000
 
 ``parse`` times the pure split and parse functions on one large generated drop (no Beam):
@@ -13,7 +14,11 @@ microseconds over every article of every repeat.
 ``decide`` measures the dedup decision at scale, the one step that sees every article of a
 run at once: a run of ``--articles`` sketches (10% exact and 10% near copies of each other)
 against a lake index of as many entries (5% of the run republishes them), as the pipeline
-hands them over (numpy batches of 10,000); seconds and the peak RSS it adds.
+hands them over (numpy batches of 10,000); seconds and the peak RSS it adds. With
+``--shards``, the lake is written as 20 daily runs' index files and read from them, and the
+decision runs in one step (1) or in N shards step by step (:mod:`benchmarks.shards`): seconds
+in all and per step, and the memory of the largest step (its inputs, pickled as a worker
+receives them, plus the most it allocates, by tracemalloc; timed in a pass without it).
 ``staging`` times what staging costs a run: classified articles written as parts and read
 back, in the Avro parts feedlake writes (data only, each record checked as it is read)
 against the pickled parts it wrote before (which whoever could write ``_staging`` could make
@@ -121,10 +126,10 @@ def _random_entries(rng, count: int, first: int):
     return IndexBatch(ids, bands.astype("<u4"), minhash.sketch(signatures))
 
 
-def bench_decide(articles: int, seed: int) -> dict:
-    """The dedup decision for ``articles`` sketches against an index of as many."""
+def decide_inputs(articles: int, seed: int) -> tuple[list[SketchBatch], IndexBatch]:
+    """A run of ``articles`` sketches in batches of 10,000 (10% exact and 10% near copies of
+    each other, 5% republishing the lake's) and a lake index of as many entries."""
     rng = np.random.default_rng(seed)
-    before = peak_rss_mb()
 
     def entries(count: int, offset: int) -> IndexBatch:
         return IndexBatch.concat(
@@ -152,6 +157,13 @@ def bench_decide(articles: int, seed: int) -> dict:
         for start in range(0, articles, 10_000)
         for rows in [np.arange(start, min(start + 10_000, articles))]
     ]
+    return batches, lake
+
+
+def bench_decide(articles: int, seed: int) -> dict:
+    """The dedup decision for ``articles`` sketches against an index of as many."""
+    before = peak_rss_mb()
+    batches, lake = decide_inputs(articles, seed)
     held = peak_rss_mb()
     started = time.perf_counter()
     decisions, kept = decide_batches(SketchBatch.concat(batches), lake)
@@ -235,6 +247,21 @@ def bench_staging(articles: int, repeat: int, seed: int) -> dict:
     return result
 
 
+def _print_shards(articles: int, shards: list[int], seed: int) -> None:
+    from benchmarks.shards import bench_shards
+
+    with tempfile.TemporaryDirectory() as folder:
+        for count in shards:
+            r = bench_shards(articles, count, seed, Path(folder))
+            steps = ", ".join(f"{step} {s}" for step, s in r["by_step"].items())
+            most = ", ".join(f"{step} {mb}" for step, mb in r["most_mb"].items())
+            print(
+                f"decide --shards {count}: {articles:,} sketches, {r['seconds']} s in all "
+                f"({r['critical_s']} s if each step's shards ran at once; {steps}); "
+                f"MB the largest shard of each step holds: {most}"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__)
     parser.add_argument(
@@ -245,7 +272,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--shards",
+        type=int,
+        nargs="+",
+        help="decide: against the lake written as index files, in one step (1) and in N "
+        "shards, step by step: seconds, and the memory of the largest step",
+    )
     args = parser.parse_args(argv)
+    if args.what == "decide" and args.shards:
+        _print_shards(args.articles, args.shards, args.seed)
+        return
     if args.what == "classify":
         result = bench_classify(args.articles, args.repeat, args.seed)
         print(

@@ -40,6 +40,7 @@ __all__ = [
     "KnownItems",
     "LakeHistory",
     "catalog_entries",
+    "history_files",
     "history_for",
     "ids_of",
     "index_records",
@@ -247,6 +248,17 @@ def history_for(lake: str, run: IndexBatch, days: np.ndarray, window: int) -> In
     return IndexBatch.of(found.values())
 
 
+def history_files(lake: str, days: np.ndarray, window: int) -> list[tuple[str, str]]:
+    """The index files :func:`history_for` reads for a run of articles published on ``days``,
+    as ``(kind, path)`` in the order it reads them: every ``ids`` and ``links`` file, then
+    the ``near`` files of the days within ``window`` of one of ``days``. A decision split
+    across workers reads them apart, each file on some worker (:func:`read_blocks`)."""
+    ids = tiered_files(FileSystems.join(lake, INDEX_FOLDER, "ids"))
+    links = tiered_files(FileSystems.join(lake, INDEX_FOLDER, "links"))
+    near = _near_files(lake, np.asarray(days, dtype=np.int64), window) if len(days) else []
+    return [("ids", p) for p in ids] + [("links", p) for p in links] + [("near", p) for p in near]
+
+
 def _add(found: dict, block: _Block, row: int, links: tuple[str, ...], key: bytes) -> None:
     """Add the entry of ``block``'s ``row`` under its 16-byte id ``key`` (raw bytes: a numpy
     S16 scalar would lose trailing NULs), or its links to the entry already found."""
@@ -291,6 +303,14 @@ class LakeHistory:
 
     def for_run(self, run: IndexBatch, days: np.ndarray) -> IndexBatch:
         return history_for(self.lake, run, days, self.window)
+
+    def files(self, days: np.ndarray) -> list[tuple[str, str]]:
+        """The index files a run of articles published on ``days`` reads (:func:`history_files`)."""
+        return history_files(self.lake, days, self.window)
+
+    def blocks(self, path: str) -> Iterator[_Block]:
+        """The blocks of one of :meth:`files` (:func:`read_blocks`)."""
+        return read_blocks(path)
 
 
 class KnownItems:

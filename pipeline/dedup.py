@@ -50,10 +50,14 @@ __all__ = [
     "Decision",
     "Decisions",
     "History",
+    "Settlement",
+    "SketchArticles",
     "SketchBatch",
     "article_key",
+    "bucket_pairs",
     "decide",
     "decide_batches",
+    "settle_clusters",
     "sketch_article",
 ]
 
@@ -133,24 +137,42 @@ class _UnionFind:
             self.parent[max(left, right)] = min(left, right)
 
 
+def bucket_pairs(order: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The candidate pairs of rows that share a bucket, as rows ``(left, right)``.
+
+    Args:
+        order: rows sorted by bucket, and within a bucket by node (keep order).
+        keys: their buckets, in that order.
+
+    Returns:
+        Each row with the previous and with the first of its bucket, for the first
+        ``_MAX_PAIRS_PER_BUCKET`` rows of a bucket (a bucket shared by many is boilerplate).
+    """
+    same = np.flatnonzero(keys[1:] == keys[:-1]) + 1
+    if not len(same):
+        return np.empty((0, 2), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    first = starts[np.searchsorted(starts, same, side="right") - 1]
+    near_start = same - first < _MAX_PAIRS_PER_BUCKET
+    same, first = same[near_start], first[near_start]
+    return np.concatenate(
+        [
+            np.stack([order[same - 1], order[same]], axis=1),
+            np.stack([order[first], order[same]], axis=1),
+        ]
+    )
+
+
 def _candidate_pairs(bands: np.ndarray) -> np.ndarray:
-    """Pairs of rows sharing a band key: each row with the previous and the first of its run."""
+    """Pairs of rows sharing a band key (:func:`bucket_pairs`, band by band)."""
     pairs = []
     for band in range(bands.shape[1]):
         order = np.argsort(bands[:, band], kind="stable")
-        keys = bands[order, band]
-        same = np.flatnonzero(keys[1:] == keys[:-1]) + 1
-        if not len(same):
-            continue
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        first = starts[np.searchsorted(starts, same, side="right") - 1]
-        near_start = same - first < _MAX_PAIRS_PER_BUCKET
-        same, first = same[near_start], first[near_start]
-        pairs.append(np.stack([order[same - 1], order[same]], axis=1))
-        pairs.append(np.stack([order[first], order[same]], axis=1))
-    if not pairs:
-        return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.sort(np.concatenate(pairs), axis=1), axis=0)
+        pairs.append(bucket_pairs(order, bands[order, band]))
+    pairs = np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
+    if not len(pairs):
+        return pairs
+    return np.unique(np.sort(pairs, axis=1), axis=0)
 
 
 def decide(
@@ -187,33 +209,88 @@ def decide_batches(
         entries.links, run_order, held
     )
 
-    clusters = _UnionFind(nodes)
-    touched: set[int] = set()
-
-    def join(left: int, right: int) -> None:
-        clusters.union(left, right)
-        touched.update((left, right))
-
-    first_with_link: dict[str, int] = {}  # the ladder's first rung: the same feed item
+    edges = []  # the ladder's first rung: the same feed item
+    first_with_link: dict[str, int] = {}
     for node in sorted(links):
-        for link in links[node]:
-            join(first_with_link.setdefault(link, node), node)
+        edges += [(first_with_link.setdefault(link, node), node) for link in links[node]]
     _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     same_id = first[inverse.ravel()]  # then the content id: each node with the first of its id
-    for node in np.flatnonzero(same_id != np.arange(nodes)).tolist():
-        join(int(same_id[node]), node)
+    copies = np.flatnonzero(same_id != np.arange(nodes))
     pairs = _candidate_pairs(bands)
     if len(pairs):
         similar = minhash.estimate_jaccard(sketches[pairs[:, 0]], sketches[pairs[:, 1]])
-        for left, right in pairs[similar >= threshold].tolist():
-            join(left, right)
+        pairs = pairs[similar >= threshold]
+    joined = np.concatenate(
+        [
+            np.array(edges, dtype=np.int64).reshape(-1, 2),
+            np.stack([same_id[copies], copies], 1),
+            pairs,
+        ]
+    )
+    settled = settle_clusters(nodes, joined, held, ids, sketches, links)
 
-    members: dict[int, list[int]] = {}
-    for node in sorted(touched):
-        members.setdefault(clusters.find(node), []).append(node)
     decisions: dict[str, Decision] = {}
     kept_rows = np.ones(len(run), dtype=bool)  # run rows (in keep order) the index takes
-    cluster_links_of: dict[int, tuple[str, ...]] = {}  # keeper node: its cluster's links
+    for node, decision in settled.decisions.items():
+        decisions[run.key(int(run_order[node - held]))] = decision
+        if decision.duplicate_of is not None:
+            kept_rows[node - held] = False
+    lake_updates = np.array(settled.lake_updates, dtype=np.int64)
+    rows = np.r_[np.flatnonzero(kept_rows) + held, lake_updates]
+    run_days = run.day[run_order][kept_rows]
+    kept = IndexBatch(
+        ids=ids[rows],
+        bands=bands[rows],
+        sketches=sketches[rows],
+        days=np.r_[run_days, np.zeros(len(lake_updates), dtype=np.int64)],
+    )
+    for place, node in enumerate(rows.tolist()):
+        if found := settled.cluster_links.get(node, links.get(node, ())):
+            kept.links[place] = found
+    return decisions, kept
+
+
+@dataclasses.dataclass(frozen=True)
+class Settlement:
+    """What the clusters of a decision come to, by node (an index in keep order, the lake's
+    entries first)."""
+
+    decisions: dict[int, Decision]  # run nodes: duplicates, and keepers with copies
+    cluster_links: dict[int, tuple[str, ...]]  # each keeper of a cluster with run nodes: its links
+    lake_updates: list[int]  # lake keepers whose clusters brought links the index lacks
+
+
+def settle_clusters(
+    nodes: int,
+    edges: np.ndarray,
+    held: int,
+    ids: np.ndarray,
+    sketches: np.ndarray,
+    links: dict[int, tuple[str, ...]],
+) -> Settlement:
+    """Join ``edges`` into clusters (connected components) and decide each one.
+
+    Args:
+        nodes: how many nodes; nodes below ``held`` are the lake's entries, the rest this
+            run's articles, each part in keep order.
+        edges: ``(left, right)`` node pairs that are copies (the same feed item, content id,
+            or a confirmed near pair).
+        held, ids, sketches, links: the lake's node count, and the nodes' content ids
+            (``S32``), sketches and feed links (by node).
+
+    Returns:
+        The keeper of each cluster is its lowest node: a lake entry if it has one, else its
+        first article in keep order. Every other article of the cluster is its duplicate
+        (``exact``: the same id; ``link``: a feed link in common; else ``near``).
+    """
+    clusters = _UnionFind(nodes)
+    for left, right in edges.tolist():
+        clusters.union(left, right)
+    members: dict[int, list[int]] = {}
+    for node in np.unique(edges).tolist():
+        members.setdefault(clusters.find(node), []).append(node)
+    decisions: dict[int, Decision] = {}
+    cluster_links_of: dict[int, tuple[str, ...]] = {}
     lake_updates: list[int] = []
     for root, cluster in members.items():
         new = [node for node in cluster if node >= held]
@@ -225,35 +302,23 @@ def decide_batches(
         cluster_links_of[keeper] = cluster_links
         if keeper >= held:
             if len(new) > 1:
-                decisions[run.key(int(run_order[keeper - held]))] = Decision(copies=len(new) - 1)
+                decisions[keeper] = Decision(copies=len(new) - 1)
         elif set(cluster_links) - set(links.get(keeper, ())):
             lake_updates.append(keeper)
         for node in new:
             if node == keeper:
                 continue
-            kept_rows[node - held] = False
             exact = ids[node] == ids[keeper]
             similarity = 1.0
             if not exact:
                 similarity = float(minhash.estimate_jaccard(sketches[node], sketches[keeper]))
             same_item = bool(set(links.get(node, ())) & set(links.get(keeper, ())))
-            decisions[run.key(int(run_order[node - held]))] = Decision(
+            decisions[node] = Decision(
                 duplicate_of=ids[keeper].decode("ascii"),
                 kind="exact" if exact else "link" if same_item else "near",
                 similarity=round(similarity, 4),
             )
-    rows = np.r_[np.flatnonzero(kept_rows) + held, np.array(lake_updates, dtype=np.int64)]
-    run_days = run.day[run_order][kept_rows]
-    kept = IndexBatch(
-        ids=ids[rows],
-        bands=bands[rows],
-        sketches=sketches[rows],
-        days=np.r_[run_days, np.zeros(len(lake_updates), dtype=np.int64)],
-    )
-    for place, node in enumerate(rows.tolist()):
-        if found := cluster_links_of.get(node, links.get(node, ())):
-            kept.links[place] = found
-    return decisions, kept
+    return Settlement(decisions, cluster_links_of, lake_updates)
 
 
 def _links_by_node(
@@ -357,6 +422,10 @@ class Decisions:
 
     decisions: dict[str, Dedup]
 
+    @classmethod
+    def of(cls, decisions: dict[str, Decision]) -> Decisions:
+        return cls({key: _as_dedup(decision) for key, decision in decisions.items()})
+
     def get(self, key: str) -> Dedup | None:
         return self.decisions.get(key)
 
@@ -406,6 +475,17 @@ def _as_dedup(decision: Decision) -> Dedup:
     )
 
 
+class SketchArticles(beam.PTransform):
+    """Articles in; :class:`SketchBatch` elements of up to ``batch`` sketches out."""
+
+    def __init__(self, batch: int = 10_000) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def expand(self, articles):
+        return articles | beam.ParDo(_SketchFn(self.batch))
+
+
 class History(Protocol):
     """Where the lake's history comes from: :class:`connectors.lake_index.LakeHistory`."""
 
@@ -435,7 +515,7 @@ class _DecideFn(beam.DoFn):
         for decision in decisions.values():
             if decision.duplicate_of is not None:
                 (self.exact if decision.kind == "exact" else self.near).inc()
-        yield Decisions({key: _as_dedup(d) for key, d in decisions.items()})
+        yield Decisions.of(decisions)
         yield beam.pvalue.TaggedOutput(self.INDEX, kept)
 
 
@@ -466,7 +546,7 @@ class DecideDuplicates(beam.PTransform):
     def expand(self, articles):
         sketches = (
             articles
-            | "Sketch articles" >> beam.ParDo(_SketchFn(self.batch))
+            | "Sketch articles" >> SketchArticles(self.batch)
             | "Gather sketches" >> beam.combiners.ToList()
         )
         decided = sketches | "Decide clusters" >> beam.ParDo(

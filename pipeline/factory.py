@@ -23,6 +23,7 @@ from connectors.drops import ReadDrops
 from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
 from connectors.lake_index import NEAR_WINDOW_DAYS, LakeHistory
 from pipeline.classify import ClassifyArticles
+from pipeline.decide_in_shards import DecideDuplicatesInShards
 from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
 from pipeline.feed_items import ParseFeedItems
 from pipeline.lake import (
@@ -65,6 +66,7 @@ class JobConfig:
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
     near_window_days: int = NEAR_WINDOW_DAYS
+    dedup_shards: int = 1  # 1: the decision in one step; more: split across workers by key
 
     def __post_init__(self) -> None:
         if repeated := repeated_inputs(self.drops, self.feeds):
@@ -154,7 +156,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         | "Classify region and topic" >> ClassifyArticles()
     )
     history = LakeHistory(config.lake, config.near_window_days)
-    decided = classified | "Decide duplicates" >> DecideDuplicates(history, config.near_threshold)
+    if config.dedup_shards > 1:
+        decide = DecideDuplicatesInShards(history, config.near_threshold, config.dedup_shards)
+    else:
+        decide = DecideDuplicates(history, config.near_threshold)
+    decided = classified | "Decide duplicates" >> decide
     output = LakeOutput(config.lake, staging, config.run.run_id, config.codec, config.deflate_level)
     articles = classified | "Publish articles" >> PublishArticles(
         decided["decisions"], output, config.partition_by

@@ -157,6 +157,16 @@ class LakeOptions(PipelineOptions):
             "history, whatever the window). Default: %(default)s.",
         )
         parser.add_argument(
+            "--dedup-shards",
+            type=int,
+            default=1,
+            metavar="N",
+            help="Split the duplicate decision across workers in N shards by key (band key, "
+            "content id, feed item), for runs too large for one worker's memory; the result "
+            "is the same. 1 decides in one step, the fastest on one machine. Default: "
+            "%(default)s.",
+        )
+        parser.add_argument(
             "--run-id",
             help="Name of this run (files and manifest carry it), unique for ever: a run id a "
             "committed run has is refused, unless the same request is retried (then nothing "

@@ -170,6 +170,8 @@ def prepare(
         raise UsageError("--max-segment-bytes must be at least 1024")
     if args.near_window_days < 0:
         raise UsageError("--near-window-days must be 0 or more")
+    if args.dedup_shards < 1:
+        raise UsageError("--dedup-shards must be 1 or more")
     options = PipelineOptions(beam_args)
     check_runner(options)
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
@@ -216,6 +218,7 @@ def prepare(
         partition_by=partition_by,
         near_threshold=args.near_threshold,
         near_window_days=args.near_window_days,
+        dedup_shards=args.dedup_shards,
         request=request,
     )
     return Job(config, options, len(names), started)

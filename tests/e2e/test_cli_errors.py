@@ -125,6 +125,14 @@ def test_a_beam_option_with_a_bad_value_is_one_line(tmp_path, drops):
     assert not lake.exists()
 
 
+def test_a_dedup_split_in_no_shard_is_a_usage_error(tmp_path, drops):
+    lake = tmp_path / "lake"
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake), "--dedup-shards", "0")
+    assert done.returncode == 2
+    assert one_line(done.stderr).endswith(": --dedup-shards must be 1 or more")
+    assert not lake.exists()
+
+
 def closed_pipe() -> int:
     """The write end of a pipe whose reader is already gone, as after ``| head`` returned."""
     read, write = os.pipe()

@@ -69,6 +69,31 @@ def test_duplicates_point_at_the_right_kept_article(corpus, first_run):
     assert sum(r["dedup"]["copies"] for r in kept.values()) == len(duplicates)
 
 
+def index_blocks_held(lake) -> list:
+    """Every block of the lake's index, by folder, whatever its file's run id."""
+    return sorted((r.pop("_partition"), sorted(r.items())) for r in records(lake, "_index"))
+
+
+def test_a_run_that_decides_in_shards_writes_what_a_run_in_one_step_writes(corpus, tmp_path):
+    # The same history (the first two drops), then the last two decided either way: copies
+    # within the run and of the history, exact and near.
+    _, drops = corpus
+    first, last = (
+        [arg for path in paths for arg in ("--drops", str(path))]
+        for paths in (sorted(drops.iterdir())[:2], sorted(drops.iterdir())[2:])
+    )
+    lakes = {}
+    multi_process = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    for way, argv in {"one step": [], "in shards": ["--dedup-shards", "3", *multi_process]}.items():
+        lake = lakes[way] = tmp_path / way.replace(" ", "-")
+        assert main(["run", "--lake", str(lake), "--quiet", *first]) == 0
+        assert main(["run", "--lake", str(lake), "--quiet", *last, *argv]) == 0
+    one, sharded = (manifests(lakes[way])[-1]["counts"] for way in ("one step", "in shards"))
+    assert one == sharded and one["duplicates_by_kind"]["near"] > 10
+    assert content(lakes["one step"]) == content(lakes["in shards"])
+    assert index_blocks_held(lakes["one step"]) == index_blocks_held(lakes["in shards"])
+
+
 def test_an_unchanged_folder_is_skipped_without_a_new_run(corpus, first_run, capsys):
     _, drops = corpus
     runs = len(manifests(first_run))

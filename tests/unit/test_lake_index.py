@@ -116,6 +116,20 @@ def test_index_files_are_sorted_and_hold_each_day_apart(tmp_path):
     assert days == ["dt=2025-08-01", "dt=2025-08-02", "dt=2025-08-03"]
 
 
+def test_the_files_read_apart_are_those_history_for_reads_in_its_order(tmp_path):
+    write_index(tmp_path, kept(story(STORY, 0, dt.date(2025, 8, 1), "urn:1")), "L0-b")
+    write_index(tmp_path, kept(article(OTHER, index=1, day=20)), "L0-a")
+    history = LakeHistory(str(tmp_path), 5)
+    listed = [(kind, path.split("_index/", 1)[1]) for kind, path in history.files([739480])]
+    assert listed == [  # 739480 is 2025-08-17: the near file of Aug. 1 is out of the window
+        ("ids", "ids/L0-a.avro"),
+        ("ids", "ids/L0-b.avro"),
+        ("links", "links/L0-b.avro"),
+        ("near", "near/dt=2025-08-20/L0-a.avro"),
+    ]
+    assert history.files([]) == [(kind, p) for kind, p in history.files([739480]) if kind != "near"]
+
+
 def test_a_negative_window_is_refused():
     with pytest.raises(ValueError, match="window"):
         LakeHistory("lake", -1)
