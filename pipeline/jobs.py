@@ -155,7 +155,9 @@ def repair(lake: str, command: str, wait: float = 0.0) -> None:
 
 
 @contextlib.contextmanager
-def writing(lake: str, command: str, wait: float = 0.0) -> Iterator[WriterLease]:
+def writing(
+    lake: str, command: str, wait: float = 0.0, run_id: str | None = None
+) -> Iterator[WriterLease]:
     """The lake's writer lease, taken (waiting up to ``wait`` seconds), held while the lake is
     repaired and brought up to date (as :func:`repair`) and while the caller writes; released
     at the end.
@@ -164,7 +166,7 @@ def writing(lake: str, command: str, wait: float = 0.0) -> Iterator[WriterLease]
         LeaseError: another writer holds the lake, or its lease file cannot be read.
         JobFailed: the lake cannot be written.
     """
-    with WriterLease(lake, command) as lease:
+    with WriterLease(lake, command, run_id) as lease:
         _acquire(lease, wait)
         _recover_logged(lake)
         upgrade(lake, lease)
@@ -215,11 +217,7 @@ def run_batch(
     """
     config = job.config
     check_run_id(config)  # refused before anything is written
-    lease = WriterLease(config.lake, command, config.run.run_id)
-    _acquire(lease, wait)
-    try:
-        _recover_logged(config.lake)
-        upgrade(config.lake, lease)
+    with writing(config.lake, command, wait, config.run.run_id) as lease:
         if (earlier := check_run_id(config)) is not None:
             return Outcome("already_committed", earlier, {})
         skipped: dict[str, str] = {}
@@ -232,8 +230,6 @@ def run_batch(
             return Outcome("nothing_new", manifest, skipped)
         _merge_tiers(config.lake, lease, manifest)
         return Outcome("succeeded", manifest, skipped)
-    finally:
-        lease.release()
 
 
 def _merge_tiers(lake: str, lease: WriterLease, manifest: dict[str, Any]) -> None:
