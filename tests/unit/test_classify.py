@@ -266,8 +266,11 @@ def test_settling_the_heap_freezes_live_objects_once_and_frees_garbage_first():
         frozen = gc.get_freeze_count()
         assert garbage() is None
         assert frozen > 0 and gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+        alive = [Node() for _ in range(100)]  # what a second freeze would freeze
         heap.settle()  # once per process
-        assert gc.get_freeze_count() == frozen
+        # Frozen objects can still be freed by reference counting (another thread's, say),
+        # so the count may drop; a second freeze would raise it by the hundred new objects.
+        assert gc.get_freeze_count() < frozen + len(alive)
     finally:
         gc.enable()
         gc.unfreeze()
