@@ -18,19 +18,16 @@ import datetime as dt
 import functools
 import hashlib
 import json
-import platform
 from collections.abc import Iterable
 from pathlib import Path
 
-import apache_beam as beam
-import fastavro
 import numpy as np
 
-import schemas
 from benchmarks.corpus import Story, generate
 from pipeline import __version__, minhash
 from pipeline.classify import classifier
 from pipeline.lake import PARTITION_KEYS, avro_writer, file_name, partition_of
+from pipeline.manifest import software_versions
 from pipeline.parse import parse_segment
 from pipeline.records import Article, Dedup, Drop, Lineage, RunContext, evolve, to_avro
 from pipeline.split import segments_of
@@ -316,15 +313,7 @@ def _manifest(lake: Path, run: RunPlan, outputs: list[dict]) -> dict:
         "seconds": seconds,
         "lake": str(lake),
         "runner": "DirectRunner",
-        "versions": {
-            "feedlake": __version__,
-            "apache_beam": beam.__version__,
-            "fastavro": fastavro.__version__,
-            "python": platform.python_version(),
-            "schemas": {
-                name: schemas.version(name) for name in ("Article", "Reject", "IndexEntry")
-            },
-        },
+        "versions": software_versions(),
         "inputs": sorted(inputs, key=lambda i: (i["type"], i["uri"])),
         "skipped": [],
         "outputs": outputs,

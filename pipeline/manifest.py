@@ -39,6 +39,7 @@ __all__ = [
     "build_manifest",
     "count_records",
     "ingested_drops",
+    "software_versions",
 ]
 
 
@@ -145,21 +146,25 @@ def build_manifest(
         "seconds": round((finished - started).total_seconds(), 3),
         "lake": lake,
         "runner": runner,
-        "versions": {
-            "feedlake": __version__,
-            "apache_beam": beam.__version__,
-            "fastavro": fastavro.__version__,
-            "python": platform.python_version(),
-            "schemas": {
-                name: schemas.version(name) for name in ("Article", "Reject", "IndexEntry")
-            },
-        },
+        "versions": software_versions(),
         "inputs": inputs,
         "skipped": [
             {"uri": uri, "already_ingested_by": run_id} for uri, run_id in config.skipped.items()
         ],
         "outputs": outputs,
         "counts": counts,
+    }
+
+
+def software_versions() -> dict[str, Any]:
+    """What wrote a run: feedlake's, Beam's, fastavro's and Python's versions, and the
+    records' schema versions."""
+    return {
+        "feedlake": __version__,
+        "apache_beam": beam.__version__,
+        "fastavro": fastavro.__version__,
+        "python": platform.python_version(),
+        "schemas": {name: schemas.version(name) for name in ("Article", "Reject", "IndexEntry")},
     }
 
 

@@ -42,6 +42,16 @@ def monkeypatch_module():
         yield patch
 
 
+def s3_flags(endpoint: str) -> list[str]:
+    """Beam's options for the loopback S3 server."""
+    return [
+        f"--s3_endpoint_url={endpoint}",
+        "--s3_region_name=us-east-1",
+        "--s3_access_key_id=testing",
+        "--s3_secret_access_key=testing",
+    ]
+
+
 def keys(client, prefix: str) -> list[str]:
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
@@ -49,12 +59,7 @@ def keys(client, prefix: str) -> list[str]:
 
 def test_a_lake_on_s3_is_written_read_back_and_rerun(s3, capsys):
     endpoint, client = s3
-    flags = [
-        f"--s3_endpoint_url={endpoint}",
-        "--s3_region_name=us-east-1",
-        "--s3_access_key_id=testing",
-        "--s3_secret_access_key=testing",
-    ]
+    flags = s3_flags(endpoint)
     lake = f"s3://{BUCKET}/lake"
     assert main(["run", "--drops", str(SAMPLE_DROP), "--lake", lake, "--quiet", *flags]) == 0
     stored = keys(client, "lake/")
@@ -89,12 +94,7 @@ def test_on_s3_the_lease_is_a_conditional_put_and_a_second_writer_is_refused(s3,
     from pipeline.lake.lease import WriterLease
 
     endpoint, client = s3
-    flags = [
-        f"--s3_endpoint_url={endpoint}",
-        "--s3_region_name=us-east-1",
-        "--s3_access_key_id=testing",
-        "--s3_secret_access_key=testing",
-    ]
+    flags = s3_flags(endpoint)
     FileSystems.set_options(PipelineOptions(flags))
     path = f"s3://{BUCKET}/race/doc.json"
     with ThreadPoolExecutor(8) as pool:
