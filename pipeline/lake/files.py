@@ -13,7 +13,8 @@ import dataclasses
 import functools
 import io
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import fastavro.write
@@ -37,6 +38,7 @@ __all__ = [
     "StagedFile",
     "avro_writer",
     "encoder_for",
+    "write_dicts",
     "write_file",
 ]
 
@@ -197,6 +199,22 @@ def write_file(
     for record in records:
         staged.write(record)
     return staged.close()
+
+
+def write_dicts(
+    output: LakeOutput,
+    destination: str,
+    records: Iterable[Mapping[str, Any]],
+    name: str | None = None,
+    codec: str | None = None,
+) -> PublishedFile:
+    """:func:`write_file` for records built as dicts at the sink (index blocks, catalog
+    entries): the compiled encoders read attributes."""
+    return write_file(output, destination, map(_attributes, records), name, codec)
+
+
+def _attributes(record: Mapping[str, Any]) -> SimpleNamespace:
+    return SimpleNamespace(**record)
 
 
 

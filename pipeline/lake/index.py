@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import apache_beam as beam
@@ -26,7 +25,7 @@ from connectors.lake_index import (
     index_records,
     key_of,
 )
-from pipeline.lake.files import LakeOutput, write_file
+from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.paths import PublishedFile
 from pipeline.records import IndexBatch
 
@@ -77,8 +76,7 @@ class _WriteIndexFn(beam.DoFn):
         name = tier_name(0, self.output.run_id)
         for destination, records in sorted(index_blocks(batch).items()):
             # incompressible (hashes, band keys, sketches): stored, not deflated
-            blocks = [SimpleNamespace(**record) for record in records]
-            yield write_file(self.output, destination, blocks, name, "null")
+            yield write_dicts(self.output, destination, records, name, "null")
 
 
 class WriteIndex(beam.PTransform):
@@ -99,7 +97,6 @@ def stage_catalog(output: LakeOutput, manifest: dict[str, Any]) -> dict[str, Any
     entries = catalog_entries([{**manifest, "status": "succeeded"}])
     if not entries:
         return None
-    records = [SimpleNamespace(**entry) for entry in entries]
     name = tier_name(0, output.run_id)
-    published = write_file(output, f"{CATALOG_FOLDER}/drops", records, name, "null")
+    published = write_dicts(output, f"{CATALOG_FOLDER}/drops", entries, name, "null")
     return {**dataclasses.asdict(published), "records": len(entries)}

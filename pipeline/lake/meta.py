@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import os
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -35,7 +34,7 @@ from connectors.lake_json import read_json, write_json
 from pipeline import __version__
 from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
 from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
-from pipeline.lake.files import LakeOutput, write_file
+from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import PARTITION_KEYS
@@ -182,7 +181,7 @@ def _migrate_index(
             bands=batch.bands,
             sketches=batch.sketches,
         )
-        outputs.append(_output(write_file(output, folder, [SimpleNamespace(**r) for r in records], name), len(records)))
+        outputs.append(_output(write_dicts(output, folder, records, name), len(records)))
         day_batches.clear()
 
     for path in sorted(legacy, key=lambda p: _run_day(p, manifests)):
@@ -207,7 +206,7 @@ def _migrate_index(
         order = np.argsort(keys, kind="stable")
         records = index_records("ids", keys[order], days[order])
         path = f"{INDEX_FOLDER}/ids"
-        outputs.append(_output(write_file(output, path, [SimpleNamespace(**r) for r in records], name), len(records)))
+        outputs.append(_output(write_dicts(output, path, records, name), len(records)))
     if links:
         keys, articles, bands, sketches = (np.concatenate(part) for part in zip(*links))
         order = np.argsort(keys, kind="stable")
@@ -215,7 +214,7 @@ def _migrate_index(
             "links", keys[order], None, articles[order], bands[order], sketches[order]
         )
         path = f"{INDEX_FOLDER}/links"
-        outputs.append(_output(write_file(output, path, [SimpleNamespace(**r) for r in records], name), len(records)))
+        outputs.append(_output(write_dicts(output, path, records, name), len(records)))
     return outputs
 
 
@@ -226,7 +225,6 @@ def _migrate_catalog(
     if not entries:
         return []
     name = tier_name(TOP_LEVEL, output.run_id)
-    records = [SimpleNamespace(**entry) for entry in entries]
-    published = write_file(output, f"{CATALOG_FOLDER}/drops", records, name)
+    published = write_dicts(output, f"{CATALOG_FOLDER}/drops", entries, name)
     return [_output(published, len(entries))]
 

@@ -19,7 +19,6 @@ import datetime as dt
 import logging
 import re
 from collections import defaultdict
-from types import SimpleNamespace
 from typing import Any
 
 import fastavro
@@ -36,7 +35,7 @@ from pipeline.lake.commit import (
     staged_path,
     staging_folder,
 )
-from pipeline.lake.files import LakeOutput, write_file
+from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.manifest import count_records
@@ -141,8 +140,8 @@ def _stage(output: LakeOutput, merge: Merge) -> dict[str, Any]:
         kind = "near" if "/near/" in merge.folder else merge.folder.rsplit("/", 1)[-1]
         records = _merged_blocks(kind, merge.paths)
     name = tier_name(merge.level, output.run_id)
-    published = write_file(
-        output, merge.folder, [SimpleNamespace(**r) for r in records], name, "null"
+    published = write_dicts(
+        output, merge.folder, records, name, "null"
     )
     return {**dataclasses.asdict(published), "records": len(records)}
 

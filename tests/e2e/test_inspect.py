@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,11 @@ from pipeline.cli import main
 from tests.conftest import ROOT, SAMPLE_DROP
 
 pytestmark = pytest.mark.e2e
+
+
+def run(drops: Path, lake: Path, partition_by: str) -> int:
+    argv = ["run", "--drops", str(drops), "--lake", str(lake), "--partition-by", partition_by]
+    return main([*argv, "--quiet"])
 
 
 @pytest.fixture(scope="module")
@@ -26,32 +32,13 @@ def mixed_lake(tmp_path_factory):
     drops.mkdir()
     (drops / SAMPLE_DROP.name).write_bytes(SAMPLE_DROP.read_bytes())
     lake, other = root / "lake", root / "other"
-    assert (
-        main(
-            [
-                "run",
-                "--drops",
-                str(drops),
-                "--lake",
-                str(lake),
-                "--quiet",
-                "--partition-by",
-                "region,dt",
-            ]
-        )
-        == 0
-    )
+    assert run(drops, lake, "region,dt") == 0
     corpus = generate(20, exact_rate=0, near_rate=0, seed=5, per_drop=20)
     ((_, text),) = corpus.drops.items()
     later = root / "later" / "milosi-2025-09-01.txt"
     later.parent.mkdir()
     later.write_text(text)
-    assert (
-        main(
-            ["run", "--drops", str(later), "--lake", str(other), "--quiet", "--partition-by", "dt"]
-        )
-        == 0
-    )
+    assert run(later, other, "dt") == 0
     for path in (other / "articles").rglob("*.avro"):
         moved = lake / path.relative_to(other)
         moved.parent.mkdir(parents=True, exist_ok=True)
