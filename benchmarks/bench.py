@@ -37,17 +37,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.corpus import generate
-from pipeline import minhash
-from pipeline.dedup import SketchBatch, decide_batches
-from pipeline.lake import PARTITION_KEYS, ArticleEncoder, StagedArticle, stage_article
-from pipeline.lake.paths import group_of
-from pipeline.lake.staging import Parts, read_parts
-from pipeline.parse import Refusal, parse_segment
-from pipeline.records import Drop, IndexBatch, RunContext
-from pipeline.split import segments_of
+from benchmarks.sketches import decide_inputs
+from connectors.inputs import Drop
+from pipeline.core.records import RunContext
+from pipeline.dedup.decide import decide_batches
+from pipeline.dedup.sketch import SketchBatch
+from pipeline.lake.paths import PARTITION_KEYS, group_of
+from pipeline.lake.staging import ArticleEncoder, Parts, StagedArticle, read_parts, stage_article
+from pipeline.parse.articles import Refusal, parse_segment
+from pipeline.parse.split import segments_of
 
 __all__ = ["bench_parse", "main"]
 
@@ -93,8 +92,8 @@ def bench_parse(articles: int, repeat: int, seed: int) -> dict:
 
 def bench_classify(articles: int, repeat: int, seed: int) -> dict:
     """Classify ``articles`` generated articles ``repeat`` times; per-article CPU time."""
-    from pipeline import heap
-    from pipeline.classify import classifier
+    from pipeline.classify.classifier import classifier
+    from pipeline.core import heap
 
     corpus = generate(articles, exact_rate=0, near_rate=0, seed=seed, per_drop=articles)
     (text,) = corpus.drops.values()
@@ -116,48 +115,6 @@ def bench_classify(articles: int, repeat: int, seed: int) -> dict:
         "median_us": round(statistics.median(times) * 1e6, 1),
         "p90_us": round(statistics.quantiles(times, n=10)[-1] * 1e6, 1),
     }
-
-
-def _random_entries(rng, count: int, first: int):
-    """Index entries of ``count`` random signatures, with ids ``first``, ``first + 1``, ..."""
-    signatures = rng.integers(0, 2**32, (count, minhash.NUM_PERM), dtype=np.uint32)
-    bands = np.stack([minhash.band_keys(signature) for signature in signatures])
-    ids = np.char.zfill(np.arange(first, first + count).astype("U32"), 32).astype("S32")
-    return IndexBatch(ids, bands.astype("<u4"), minhash.sketch(signatures))
-
-
-def decide_inputs(articles: int, seed: int) -> tuple[list[SketchBatch], IndexBatch]:
-    """A run of ``articles`` sketches in batches of 10,000 (10% exact and 10% near copies of
-    each other, 5% republishing the lake's) and a lake index of as many entries."""
-    rng = np.random.default_rng(seed)
-
-    def entries(count: int, offset: int) -> IndexBatch:
-        return IndexBatch.concat(
-            _random_entries(rng, min(10_000, count - start), offset + start)
-            for start in range(0, count, 10_000)  # in pieces: the inputs, not their making
-        )
-
-    lake = entries(articles, 0)
-    run = entries(articles, articles)
-    copies = rng.choice(articles, size=articles // 5, replace=False)
-    exact, near = copies[: len(copies) // 2], copies[len(copies) // 2 :]
-    run.ids[exact] = run.ids[exact - 1]  # an exact copy of its neighbour
-    run.bands[near, :3] = run.bands[near - 1, :3]  # a near copy: shares bands and most bytes
-    run.sketches[near, :120] = run.sketches[near - 1, :120]
-    republished = rng.choice(articles, size=articles // 20, replace=False)
-    run.ids[republished] = lake.ids[republished]
-    batches = [
-        SketchBatch(
-            uris=(f"/drops/milosi-{start // 10_000:05d}.txt",),
-            uri=np.zeros(len(rows), dtype=np.int64),
-            position=rows.astype(np.int64),
-            day=np.full(len(rows), 739_000, dtype=np.int64),
-            entries=IndexBatch(run.ids[rows], run.bands[rows], run.sketches[rows]),
-        )
-        for start in range(0, articles, 10_000)
-        for rows in [np.arange(start, min(start + 10_000, articles))]
-    ]
-    return batches, lake
 
 
 def bench_decide(articles: int, seed: int) -> dict:
@@ -212,7 +169,7 @@ def _avro_parts(folder: Path, staged: list) -> list[str]:
 
 def bench_staging(articles: int, repeat: int, seed: int) -> dict:
     """Stage ``articles`` classified articles as parts and read them back, both formats."""
-    from pipeline.classify import classifier
+    from pipeline.classify.classifier import classifier
 
     corpus = generate(articles, exact_rate=0, near_rate=0, seed=seed, per_drop=articles)
     (text,) = corpus.drops.values()

@@ -19,7 +19,7 @@ import random
 import re
 from pathlib import Path
 
-from pipeline.text import tokens
+from pipeline.core.text import tokens
 
 __all__ = [
     "Corpus",

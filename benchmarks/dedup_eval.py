@@ -22,12 +22,15 @@ from collections import Counter
 import numpy as np
 
 from benchmarks.corpus import generate
-from pipeline import minhash
-from pipeline.dedup import ArticleSketch, _UnionFind, decide
-from pipeline.parse import parse_segment
-from pipeline.records import Drop, RunContext
-from pipeline.split import segments_of
-from pipeline.text import fold, tokens
+from connectors.inputs import Drop
+from pipeline.core import minhash
+from pipeline.core.records import RunContext
+from pipeline.core.text import fold, tokens
+from pipeline.dedup.clusters import _UnionFind
+from pipeline.dedup.decide import decide
+from pipeline.dedup.sketch import ArticleSketch
+from pipeline.parse.articles import parse_segment
+from pipeline.parse.split import segments_of
 
 RUN = RunContext("eval", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), "eval")
 BANDS_OF_JACCARD = [

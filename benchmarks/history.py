@@ -43,7 +43,7 @@ from benchmarks.corpus import PREFIXES, generate, near_copy, render, true_jaccar
 from benchmarks.history_lake import LAST_DAY, SHAPES, History, Shape, cached, planted
 from benchmarks.history_run import derived_seed, write_avro
 from benchmarks.run import timed
-from connectors.lake_sql import connect, lake_views
+from pipeline.lake.sql import connect, lake_views
 
 __all__ = [
     "Copy",
@@ -185,7 +185,7 @@ def time_run(
 def time_again(drop: Path, lake: Path, copies: list[Copy]) -> Timed:
     """``feedlake run`` of ``drop`` on ``lake`` as it is."""
     load = os.getloadavg()[0]
-    command = ["-m", "pipeline", "run", "--drops", str(drop), "--lake", str(lake)]
+    command = ["-m", "pipeline.cli", "run", "--drops", str(drop), "--lake", str(lake)]
     seconds, rss, stdout = timed([sys.executable, *command, "--quiet", "--json"])
     manifest = json.loads(stdout)
     return Timed(seconds, rss, load, manifest, _duplicates_of_copies(manifest, copies))
@@ -282,7 +282,7 @@ def compacted_lake(history: History, folder: Path) -> tuple[Path, dict]:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(history.lake, lake)
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "compact", "--lake", str(lake), "--json"],
+        [sys.executable, "-m", "pipeline.cli", "compact", "--lake", str(lake), "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

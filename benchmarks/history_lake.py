@@ -33,9 +33,9 @@ import numpy as np
 import schemas
 from benchmarks.corpus import new_stories, render
 from benchmarks.history_run import Planted, derived_seed, parsed, plan_run, pool, write_run
-from pipeline import __version__
-from pipeline.dedup import SketchBatch
-from pipeline.records import RunContext
+from pipeline.core.records import RunContext
+from pipeline.core.version import __version__
+from pipeline.dedup.sketch import SketchBatch
 
 __all__ = ["FORMAT", "LAST_DAY", "SHAPES", "History", "Shape", "build", "cached", "planted"]
 

@@ -24,13 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.corpus import Story, generate
-from pipeline import __version__, minhash
-from pipeline.classify import classifier
-from pipeline.lake import PARTITION_KEYS, avro_writer, file_name, partition_of
-from pipeline.manifest import software_versions
-from pipeline.parse import parse_segment
-from pipeline.records import Article, Dedup, Drop, Lineage, RunContext, evolve, to_avro
-from pipeline.split import segments_of
+from connectors.inputs import Drop
+from pipeline.classify.classifier import classifier
+from pipeline.core import minhash
+from pipeline.core.records import Article, Dedup, Lineage, RunContext, evolve, to_avro
+from pipeline.core.version import __version__
+from pipeline.lake.files import avro_writer
+from pipeline.lake.manifest import software_versions
+from pipeline.lake.paths import PARTITION_KEYS, file_name, partition_of
+from pipeline.parse.articles import parse_segment
+from pipeline.parse.split import segments_of
 
 __all__ = [
     "POOL",
@@ -277,7 +280,7 @@ def write_run(lake: Path, run: RunPlan, articles: bool) -> None:
 
 
 def _manifest(lake: Path, run: RunPlan, outputs: list[dict]) -> dict:
-    """The manifest today's feedlake writes for ``run`` (pipeline.manifest.finish_run)."""
+    """The manifest today's feedlake writes for ``run`` (pipeline.lake.manifest.finish_run)."""
     kept, drops = len(run.ids), len(run.drops)
     inputs = []
     for k, drop in enumerate(run.drops):

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
                     [
                         sys.executable,
                         "-m",
-                        "pipeline",
+                        "pipeline.cli",
                         "run",
                         "--drops",
                         str(work / "drops"),

@@ -1,6 +1,6 @@
 """The sharded duplicate decision's steps run one after another, shard by shard, in one process.
 
-What :class:`pipeline.decide_in_shards.DecideDuplicatesInShards` runs across workers, without
+What :class:`pipeline.dedup.in_shards.DecideDuplicatesInShards` runs across workers, without
 Beam: the unit tests hold it to the single decision, and ``benchmarks.bench decide
 --shards N`` times each step (``step`` is called around every step of every shard).
 """
@@ -21,14 +21,16 @@ import fastavro
 import numpy as np
 
 import schemas
-from connectors.lake_index import LakeHistory
-from pipeline import dedup_nodes as keyed
-from pipeline import dedup_shards as steps
-from pipeline.dedup import SketchBatch, decide_batches
-from pipeline.dedup_nodes import Links, Memberships, Nodes, Outline
-from pipeline.dedup_shards import Verdict
+from benchmarks.sketches import decide_inputs
+from pipeline.core.records import IndexBatch
+from pipeline.dedup import nodes as keyed
+from pipeline.dedup import shard_steps as steps
+from pipeline.dedup.decide import decide_batches
+from pipeline.dedup.nodes import Links, Memberships, Nodes, Outline
+from pipeline.dedup.shard_steps import Verdict
+from pipeline.dedup.sketch import SketchBatch
+from pipeline.lake.history import LakeHistory
 from pipeline.lake.index import index_blocks
-from pipeline.records import IndexBatch
 
 __all__ = ["bench_shards", "decide_step_by_step", "history_blocks", "write_lake"]
 
@@ -42,7 +44,7 @@ def _nothing(_name: str, _shard: int, _inputs: object) -> Iterator[None]:
 
 def history_blocks(history, days) -> Iterator[tuple[str, object, int]]:
     """``(kind, block, first place)`` of every block a run on ``days`` reads from ``history``
-    (a :class:`connectors.lake_index.LakeHistory`)."""
+    (a :class:`pipeline.lake.history.LakeHistory`)."""
     for index, (kind, path) in enumerate(history.files(np.asarray(days))):
         offset = 0
         for block in history.blocks(path):
@@ -181,8 +183,6 @@ def _measured(run, memory: bool) -> list[dict]:
 def bench_shards(articles: int, shards: int, seed: int, folder: Path) -> dict:
     """``benchmarks.bench decide``'s run against its lake written as 20 daily runs' index
     files, decided in one step (history_for and decide_batches) or in ``shards`` shards."""
-    from benchmarks.bench import decide_inputs
-
     batches, lake = decide_inputs(articles, seed)
     if not (folder / "_index").exists():
         write_lake(folder, lake, runs=20)

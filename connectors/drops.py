@@ -1,7 +1,7 @@
 """Read MIL-OSI drop files through Beam's filesystems (local paths, gs://, s3://).
 
 Guarantees: every file named is read whole (a name, never a glob) and emitted once as a
-:class:`~pipeline.records.Drop` with its SHA-256 and its reference date (the date that gives
+:class:`~connectors.inputs.Drop` with its SHA-256 and its reference date (the date that gives
 dateline dates their year): a date in the file name, else the configured reference date,
 else the file's modification time. A compressed file (any suffix Beam recognises: ``.gz``,
 ``.bz2``, ``.xz``, ``.lzma``, ``.zst``, ``.zstd``, ``.deflate``) is inflated whole, holding
@@ -24,7 +24,7 @@ from apache_beam.io.filesystem import CompressedFile, CompressionTypes, FileMeta
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline.records import Drop
+from connectors.inputs import Drop
 
 __all__ = [
     "ReadDrops",

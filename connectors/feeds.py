@@ -1,4 +1,4 @@
-"""Read RSS and Atom feeds: lists, fetching (:mod:`connectors.http`), parsing, lake state.
+"""Read RSS and Atom feeds: lists, fetching (:mod:`connectors.http`), parsing.
 
 Guarantees: every feed URL ends with exactly one :class:`FeedReport` (``ok``,
 ``not_modified``, ``http_error``, ``timeout``, ``too_large``, ``too_many_redirects``,
@@ -6,9 +6,9 @@ Guarantees: every feed URL ends with exactly one :class:`FeedReport` (``ok``,
 grouped by host so that each host sees one request at a time. feedparser always gets the
 fetched bytes with the response headers, never a URL; a malformed ("bozo") feed keeps its
 readable entries and says why. A local path in the feed list is read from disk. Items the
-lake's index holds are skipped: known by their guid, by their link only when they have no
-guid (:func:`~pipeline.records.item_identity`). Conditional-GET validators live in
-``<lake>/_state/feeds.json``.
+caller already holds are skipped: known by their guid, by their link only when they have no
+guid (:func:`~connectors.inputs.item_identity`). Conditional-GET validators come from the
+caller, which keeps them.
 """
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ from apache_beam.metrics import Metrics
 
 from connectors.feed_entries import entry_json, entry_spans
 from connectors.http import FeedReport, Fetcher, FetchPolicy, retry_after
-from connectors.lake_index import KnownItems
-from connectors.lake_json import read_json, write_json
-from pipeline.records import FeedItem
+from connectors.inputs import FeedItem
 
 __all__ = [
     "FeedReport",
@@ -43,13 +41,10 @@ __all__ = [
     "ReadFeeds",
     "due_feeds",
     "load_feed_list",
-    "load_feed_state",
     "parse_feed",
     "read_feed",
     "read_feed_list",
     "retry_after",
-    "save_feed_state",
-    "state_path",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -126,35 +121,6 @@ def load_feed_list(path: str) -> list[str]:
         entry if "://" in entry or folder is None else os.path.join(folder, entry)
         for entry in entries
     ]
-
-
-def state_path(lake: str) -> str:
-    """Where the lake keeps each feed's conditional-GET validators."""
-    return FileSystems.join(lake, "_state", "feeds.json")
-
-
-def load_feed_state(lake: str) -> dict[str, dict[str, str]]:
-    """Per feed URL, the ``etag`` and ``last_modified`` of its last successful fetch."""
-    path = state_path(lake)
-    if not FileSystems.exists(path):
-        return {}
-    return read_json(path)
-
-
-def save_feed_state(lake: str, reports: list[dict]) -> None:
-    """Keep the validators (and content hash) of feeds read or found unchanged, atomically."""
-    state = load_feed_state(lake)
-    for report in reports:
-        if report["outcome"] not in ("ok", "not_modified"):
-            continue
-        previous = state.get(report["uri"], {})
-        state[report["uri"]] = {
-            "etag": report.get("etag") or previous.get("etag"),
-            "last_modified": report.get("last_modified") or previous.get("last_modified"),
-            "sha256": report.get("sha256") or previous.get("sha256"),
-            "outcome": report["outcome"],
-        }
-    write_json(state_path(lake), state)
 
 
 def due_feeds(
@@ -310,17 +276,20 @@ class _FetchHostFn(beam.DoFn):
     REPORTS = "reports"
 
     def __init__(
-        self, policy: FetchPolicy, validators: dict[str, dict[str, str]], lake: str | None
+        self,
+        policy: FetchPolicy,
+        validators: dict[str, dict[str, str]],
+        known: Callable[[], Container[str]] | None,
     ) -> None:
         self.policy = policy
         self.validators = validators
-        self.lake = lake
+        self.load_known = known
 
     def setup(self) -> None:
         self.fetcher = Fetcher(self.policy)
-        self.known: KnownItems | frozenset = frozenset()
-        if self.lake is not None:
-            self.known = KnownItems(self.lake)
+        self.known: Container[str] = frozenset()
+        if self.load_known is not None:
+            self.known = self.load_known()
 
     def process(
         self, grouped: tuple[str, list[str]]
@@ -353,9 +322,10 @@ class ReadFeeds(beam.PTransform):
         urls: the feeds.
         validators: per URL, the ``etag`` and ``last_modified`` of its last fetch.
         policy: timeouts, retries, caps and politeness.
-        lake: the lake whose index says which feed items it already holds (by guid, or link
-            for items without one); those items are skipped (each is processed once, across
-            runs). None: skip nothing.
+        known: called once on each worker, gives the identities of the feed items already
+            held (by guid, or link for items without one: :func:`~connectors.inputs.item_identity`);
+            those items are skipped, so each is processed once across runs. It must pickle
+            (a module-level function or a ``functools.partial`` of one). None: skip nothing.
     """
 
     def __init__(
@@ -363,7 +333,7 @@ class ReadFeeds(beam.PTransform):
         urls: list[str],
         validators: dict[str, dict[str, str]] | None = None,
         policy: FetchPolicy | None = None,
-        lake: str | None = None,
+        known: Callable[[], Container[str]] | None = None,
     ) -> None:
         super().__init__()
         if not urls:
@@ -371,7 +341,7 @@ class ReadFeeds(beam.PTransform):
         self.urls = list(urls)
         self.validators = validators or {}
         self.policy = policy or FetchPolicy()
-        self.lake = lake
+        self.known = known
 
     def expand(self, pbegin):
         return (
@@ -380,7 +350,7 @@ class ReadFeeds(beam.PTransform):
             | "Key feeds by host" >> beam.Map(_host_of)
             | "Group feeds by host" >> beam.GroupByKey()
             | "Fetch and parse feeds"
-            >> beam.ParDo(_FetchHostFn(self.policy, self.validators, self.lake)).with_outputs(
+            >> beam.ParDo(_FetchHostFn(self.policy, self.validators, self.known)).with_outputs(
                 _FetchHostFn.REPORTS, main="items"
             )
         )

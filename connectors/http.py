@@ -33,12 +33,14 @@ import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from pipeline import __version__
-
-__all__ = ["USER_AGENT", "WATCHDOG", "FeedReport", "FetchPolicy", "Fetcher", "retry_after"]
+__all__ = ["WATCHDOG", "FeedReport", "FetchPolicy", "Fetcher", "feedlake_agent", "retry_after"]
 
 WATCHDOG = "feed deadline watchdog"  # the name of the thread that cuts a late fetch
-USER_AGENT = f"feedlake/{__version__} (news ingestion; honours Retry-After and ETag)"
+
+
+def feedlake_agent(version: str) -> str:
+    """The ``User-Agent`` feedlake fetches with: its name, version and manners."""
+    return f"feedlake/{version} (news ingestion; honours Retry-After and ETag)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,7 @@ class FetchPolicy:
     max_redirects: int = 5
     min_interval: float = 1.0  # per host, between the end of one request and the next
     deadline: float = 120.0  # the whole fetch of one feed: attempts, waits and every read
+    user_agent: str = feedlake_agent("0+unknown")  # the command names its installed version
 
     def __post_init__(self) -> None:
         if self.attempts < 1 or self.max_bytes < 1 or self.min_interval < 0:
@@ -182,7 +185,7 @@ class Fetcher:
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, _WatchedAdapter(self._watch))
         self.session.max_redirects = policy.max_redirects
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["User-Agent"] = policy.user_agent
         self.session.headers["Accept"] = (
             "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 from collections import Counter
@@ -21,28 +22,22 @@ from apache_beam.io.filesystems import FileSystems
 
 from connectors.drops import ReadDrops
 from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
-from connectors.lake_index import NEAR_WINDOW_DAYS, LakeHistory
-from pipeline.classify import ClassifyArticles
-from pipeline.decide_in_shards import DecideDuplicatesInShards
-from pipeline.dedup import DEFAULT_THRESHOLD, DecideDuplicates
-from pipeline.feed_items import ParseFeedItems
-from pipeline.lake import (
-    DEFLATE_LEVEL,
-    PARTITION_KEYS,
-    LakeOutput,
-    PublishArticles,
-    WriteIndex,
-    WriteToLake,
-)
+from pipeline.classify.classifier import ClassifyArticles
+from pipeline.core.records import Reject, RunContext
+from pipeline.dedup.decide import DEFAULT_THRESHOLD, DecideDuplicates
+from pipeline.dedup.in_shards import DecideDuplicatesInShards
 from pipeline.lake.commit import staging_folder
-from pipeline.parse import ParseArticles
-from pipeline.records import Reject, RunContext
-from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
+from pipeline.lake.files import DEFLATE_LEVEL, LakeOutput
+from pipeline.lake.history import NEAR_WINDOW_DAYS, KnownItems, LakeHistory
+from pipeline.lake.index import WriteIndex
+from pipeline.lake.manifest import FILES_REPORT, INPUTS_REPORT
+from pipeline.lake.paths import PARTITION_KEYS
+from pipeline.lake.publish import PublishArticles, WriteToLake
+from pipeline.parse.articles import ParseArticles
+from pipeline.parse.feed_items import ParseFeedItems
+from pipeline.parse.split import DEFAULT_MAX_SEGMENT_BYTES, DropSummary, SplitDrops
 
-__all__ = ["FILES_REPORT", "INPUTS_REPORT", "JobConfig", "build_pipeline", "repeated_inputs"]
-
-INPUTS_REPORT = "inputs.jsonl"
-FILES_REPORT = "files.jsonl"
+__all__ = ["JobConfig", "build_pipeline", "repeated_inputs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +138,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
         summaries.append(split["summaries"] | "Key drop summaries" >> beam.Map(_summary_of("drop")))
     if config.feeds:
         feeds = pipeline | "Read feeds" >> ReadFeeds(
-            list(config.feeds), config.feed_validators, config.fetch_policy, config.lake
+            list(config.feeds),
+            config.feed_validators,
+            config.fetch_policy,
+            known=functools.partial(KnownItems, config.lake),
         )
         items = feeds["items"] | "Parse feed items" >> ParseFeedItems(config.run)
         parsed_articles.append(items["articles"])

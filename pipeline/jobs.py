@@ -25,9 +25,6 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from connectors.drops import file_metadata, file_sha256
-from connectors.feeds import save_feed_state
-from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER
-from connectors.lake_json import read_json, write_json
 from pipeline.factory import JobConfig, build_pipeline
 from pipeline.lake.commit import (
     CommitFailed,
@@ -40,12 +37,15 @@ from pipeline.lake.commit import (
     staging_folder,
     stamped_id,
 )
+from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.files import LakeOutput
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
 from pipeline.lake.index import stage_catalog
 from pipeline.lake.lease import LeaseLost, WriterLease
+from pipeline.lake.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 from pipeline.lake.meta import upgrade
 from pipeline.lake.tiers import merge_tiers
-from pipeline.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 
 __all__ = [
     "Job",
@@ -277,7 +277,16 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         abandon_run(config.lake, run_id)
         raise JobFailed(f"run {run_id} ended in state {state}; nothing was committed")
     reached("staged")
-    manifest = build_manifest(config, job.started, job.runner, job.drop_count)
+    manifest = build_manifest(
+        config.lake,
+        config.run.run_id,
+        config.request,
+        job.started,
+        job.runner,
+        expected_drops=job.drop_count,
+        expected_feeds=len(config.feeds),
+        skipped=config.skipped,
+    )
     if manifest["problems"]:
         write_json(manifest_path(config.lake, run_id), manifest)  # the record of why
         abandon_run(config.lake, run_id)

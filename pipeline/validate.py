@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-from pipeline.classify import Classifier, scanned
-from pipeline.parse import Refusal, inspect_segment
-from pipeline.records import Article, Drop, RunContext
-from pipeline.split import DEFAULT_MAX_SEGMENT_BYTES, segments_of
-from pipeline.text import decode
+from connectors.inputs import Drop
+from pipeline.classify.classifier import Classifier, scanned
+from pipeline.core.records import Article, RunContext
+from pipeline.core.text import decode
+from pipeline.parse.articles import Refusal, inspect_segment
+from pipeline.parse.split import DEFAULT_MAX_SEGMENT_BYTES, segments_of
 
 __all__ = ["DropReport", "Explanation", "RejectNote", "explain", "validate_drop"]
 

@@ -31,7 +31,7 @@ def load(name: str) -> dict[str, Any]:
 @functools.cache
 def expanded(name: str) -> dict[str, Any]:
     """:func:`load`'s schema with every named type written out in full wherever it is used
-    (what ``pipeline.avro_binary`` compiles encoders from)."""
+    (what ``pipeline.core.avro_binary`` compiles encoders from)."""
     return fastavro.schema.expand_schema(load(name))
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from pipeline.records import Article, Lineage, RunContext, Segment, Source
+from pipeline.core.records import Article, Lineage, RunContext, Segment, Source
 
 # `make test` (and so CI) draws the same examples every run: a property that fails does so on
 # every machine, not now and then. HYPOTHESIS_PROFILE=explore draws new ones each run.

@@ -1,4 +1,4 @@
-"""Regenerate pipeline/data/countries.tsv: ISO 3166-1 alpha-2 -> UN M49 areas and demonyms.
+"""Regenerate pipeline/classify/data/countries.tsv: ISO 3166-1 alpha-2 -> UN M49 areas and demonyms.
 
 Sources (read at build time only; feedlake does not import them):
 - UN M49 geographic regions and subregions ("Standard country or area codes for statistical
@@ -8,7 +8,7 @@ Sources (read at build time only; feedlake does not import them):
   EXTRA_DEMONYMS below, which news copy uses and countryinfo lacks.
 
     pip install country-converter==1.3.2 countryinfo==1.0.1
-    python tools/build_country_table.py > pipeline/data/countries.tsv
+    python tools/build_country_table.py > pipeline/classify/data/countries.tsv
 """
 
 from __future__ import annotations

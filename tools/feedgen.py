@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from pipeline.split import split_drop
+from pipeline.parse.split import split_drop
 
 __all__ = ["atom", "drop_items", "rss"]
 

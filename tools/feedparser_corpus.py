@@ -143,7 +143,7 @@ def run_feedlake(feeds: list[str], folder: Path) -> tuple[int, str, dict]:
     folder.mkdir(parents=True)
     listing = folder / "feeds.txt"
     listing.write_text("".join(f"{feed}\n" for feed in feeds))
-    argv = [sys.executable, "-m", "pipeline", "run", "--feeds", str(listing)]
+    argv = [sys.executable, "-m", "pipeline.cli", "run", "--feeds", str(listing)]
     argv += ["--lake", str(folder / "lake"), "--json", "--feed-min-interval", "0"]
     argv += ["--feed-attempts", "1", "--feed-timeout", "5", "--feed-deadline", "20"]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         "inspect": command_inspect,
     }
     if argv[:1] == ["--version"]:
-        from pipeline import __version__
+        from pipeline.core.version import __version__
 
         print(f"feedlake {__version__}")
         return 0

@@ -22,10 +22,10 @@ def command_run(argv: list[str]) -> int:
     configure_logging(args.quiet, args.verbose, args.log_format)
     job = prepare(args, beam_args)
 
+    from pipeline.cli.output import print_run_summary
     from pipeline.jobs import JobFailed, RunIdTaken, run_batch
     from pipeline.lake.commit import manifest_path
     from pipeline.lake.lease import LeaseError
-    from pipeline.output import print_run_summary
 
     clock = time.monotonic()
     try:
@@ -138,13 +138,13 @@ def command_watch(argv: list[str]) -> int:
     import signal
     import threading
 
-    from pipeline.logs import WatchLog
-    from pipeline.watch import watch
+    from pipeline.watch.log import WatchLog
+    from pipeline.watch.loop import watch
 
     observers = []
     metrics_url = None
     if args.metrics_port is not None:
-        from pipeline.metrics import WatchMetrics, serve
+        from pipeline.watch.metrics import WatchMetrics, serve
 
         metrics = WatchMetrics(args.poll_interval)
         try:

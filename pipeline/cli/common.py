@@ -32,7 +32,7 @@ class UsageError(Exception):
 def configure_logging(
     quiet: bool, verbose: bool, fmt: str = "text", watching: bool = False
 ) -> None:
-    from pipeline.logs import configure
+    from pipeline.cli.logs import configure
 
     configure(quiet, verbose, fmt, watching)
 
@@ -43,7 +43,7 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="Print the run manifest as JSON on stdout."
     )
-    from pipeline.logs import FORMATS
+    from pipeline.cli.logs import FORMATS
 
     parser.add_argument(
         "--log-format",
@@ -68,7 +68,7 @@ def lake_root(lake: str) -> str:
 
 
 def check_beam_args(beam_args: list[str]) -> None:
-    from pipeline.options import bad_value, unknown_flags
+    from pipeline.cli.options import bad_value, unknown_flags
 
     if refused := bad_value(beam_args):
         raise UsageError(refused.removeprefix("argument "))

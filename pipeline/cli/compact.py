@@ -21,8 +21,8 @@ _LOG = logging.getLogger("feedlake")
 
 
 def compact_parser() -> argparse.ArgumentParser:
+    from pipeline.cli.options import add_wait_for_lock
     from pipeline.lake.compact import DEFAULT_TARGET_MB
-    from pipeline.options import add_wait_for_lock
 
     parser = argparse.ArgumentParser(
         prog="feedlake compact",
@@ -69,10 +69,10 @@ def command_compact(argv: list[str]) -> int:
     if "://" not in lake and not Path(lake).is_dir():
         raise UsageError(f"--lake {lake!r} is not a folder")
 
+    from pipeline.cli.output import print_compaction
     from pipeline.jobs import JobFailed, writing
     from pipeline.lake.compact import CompactionFailed, compact_lake, plan_compaction
     from pipeline.lake.lease import LeaseError
-    from pipeline.output import print_compaction
 
     if args.dry_run:
         plan = plan_compaction(lake, since, until, int(args.target_mb * 1_000_000))

@@ -28,7 +28,7 @@ _LOG = logging.getLogger("feedlake")
 
 
 def run_parser() -> argparse.ArgumentParser:
-    from pipeline.options import DropOptions, FeedOptions, LakeOptions
+    from pipeline.cli.options import DropOptions, FeedOptions, LakeOptions
 
     parser = argparse.ArgumentParser(
         prog="feedlake run",
@@ -122,7 +122,8 @@ def _report_skipped(skipped: dict, reported: set | None) -> None:
 
 
 def _fetch_policy(args: argparse.Namespace):
-    from connectors.feeds import FetchPolicy
+    from connectors.http import FetchPolicy, feedlake_agent
+    from pipeline.core.version import __version__
 
     try:
         return FetchPolicy(
@@ -132,6 +133,7 @@ def _fetch_policy(args: argparse.Namespace):
             max_bytes=args.feed_max_bytes,
             min_interval=args.feed_min_interval,
             deadline=args.feed_deadline,
+            user_agent=feedlake_agent(__version__),
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -150,13 +152,13 @@ def prepare(
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from connectors.drop_listing import as_glob
-    from connectors.feeds import load_feed_state
-    from pipeline import __version__
+    from pipeline.core.records import RunContext
+    from pipeline.core.version import __version__
     from pipeline.factory import JobConfig, repeated_inputs
     from pipeline.jobs import Job, new_run_id
-    from pipeline.lake import parse_partition_keys
+    from pipeline.lake.feed_state import load_feed_state
     from pipeline.lake.meta import LayoutMismatch, resolve_layout
-    from pipeline.records import RunContext
+    from pipeline.lake.paths import parse_partition_keys
 
     check_beam_args(beam_args)
     reference_date = parse_date(args.reference_date, "--reference-date")

@@ -54,9 +54,9 @@ def command_validate(argv: list[str]) -> int:
 
     from connectors.drop_listing import list_drops
     from connectors.drops import read_drop
-    from pipeline import __version__
-    from pipeline.output import print_validate_report, validate_report_json
-    from pipeline.records import RunContext
+    from pipeline.cli.output import print_validate_report, validate_report_json
+    from pipeline.core.records import RunContext
+    from pipeline.core.version import __version__
     from pipeline.validate import validate_drop
 
     listing = list_drops(args.files, follow_symlinks=args.follow_symlinks)
@@ -71,7 +71,7 @@ def command_validate(argv: list[str]) -> int:
     paths = listing.names
     explainer = None
     if args.explain:
-        from pipeline.classify import classifier
+        from pipeline.classify.classifier import classifier
 
         explainer = classifier()
     reports = [
@@ -124,11 +124,11 @@ def command_inspect(argv: list[str]) -> int:
 
     import duckdb
 
-    from pipeline.inspect_lake import inspect_lake, run_sql
-    from pipeline.output import print_inspect_report, print_rows
+    from pipeline.cli.output import print_inspect_report, print_rows
+    from pipeline.lake.inspect import inspect_lake, run_sql
 
     if args.html:
-        from pipeline.report_html import lake_report_html
+        from pipeline.cli.report_html import lake_report_html
 
         page = lake_report_html(inspect_lake(lake, daily=True))
         Path(args.html).write_text(page, encoding="utf-8")

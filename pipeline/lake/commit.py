@@ -27,9 +27,9 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from connectors.feeds import save_feed_state
-from connectors.lake_index import INDEX_FOLDER
-from connectors.lake_json import make_folder, read_json, write_json
+from pipeline.lake.feed_state import save_feed_state
+from pipeline.lake.history import INDEX_FOLDER
+from pipeline.lake.documents import make_folder, read_json, write_json
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.lease import WriterLease
 

@@ -22,12 +22,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER
-from connectors.lake_json import make_folder
-from pipeline import __version__
-from pipeline.avro_binary import ISAL_LEVEL, record_encoder, write_deflate_block
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
+from pipeline.lake.documents import make_folder
+from pipeline.core.version import __version__
+from pipeline.core.avro_binary import ISAL_LEVEL, record_encoder, write_deflate_block
 from pipeline.lake.paths import PublishedFile, file_name
-from pipeline.records import Article, IndexEntry, Reject
+from pipeline.core.records import Article, IndexEntry, Reject
 
 __all__ = [
     "BLOCK_BYTES",

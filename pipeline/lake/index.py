@@ -17,17 +17,10 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 
-from connectors.lake_index import (
-    CATALOG_FOLDER,
-    INDEX_FOLDER,
-    catalog_entries,
-    ids_of,
-    index_records,
-    key_of,
-)
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, catalog_entries, ids_of, index_records, key_of
 from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.paths import PublishedFile
-from pipeline.records import IndexBatch
+from pipeline.core.records import IndexBatch
 
 __all__ = ["WriteIndex", "index_blocks", "stage_catalog", "tier_name"]
 
@@ -80,7 +73,7 @@ class _WriteIndexFn(beam.DoFn):
 
 
 class WriteIndex(beam.PTransform):
-    """The run's one :class:`~pipeline.records.IndexBatch` in; its ``_index/`` files out
+    """The run's one :class:`~pipeline.core.records.IndexBatch` in; its ``_index/`` files out
     (none when the run kept no article and learned no feed item)."""
 
     def __init__(self, output: LakeOutput) -> None:

@@ -11,7 +11,7 @@ and what to do, never guessed at.
 
 Layout: ``<lake>/_lease/lease-<generation>.json``, one JSON document per generation. The
 highest generation is the lease; taking it, fresh or over a stale holder, is creating the next
-generation with an exclusive create (:func:`connectors.lake_json.create_json_exclusive`), so
+generation with an exclusive create (:func:`pipeline.lake.documents.create_json_exclusive`), so
 of two writers racing for the same lease exactly one wins. Only its holder rewrites a
 generation (heartbeats, release); the holder of a new generation deletes the older ones.
 """
@@ -31,7 +31,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from connectors.lake_json import create_json_exclusive, read_json, write_json
+from pipeline.lake.documents import create_json_exclusive, read_json, write_json
 
 __all__ = [
     "HEARTBEAT_SECONDS",

@@ -21,7 +21,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from fastavro.read import SchemaResolutionError
 
-from pipeline.avro_binary import count_container_records
+from pipeline.core.avro_binary import count_container_records
 from pipeline.lake.files import StagedFile
 
 __all__ = ["CompactionFailed", "SourceFile", "count_records", "merge_into", "read_source"]

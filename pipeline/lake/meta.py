@@ -20,18 +20,9 @@ from typing import Any
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from connectors.lake_index import (
-    CATALOG_FOLDER,
-    INDEX_FOLDER,
-    catalog_entries,
-    ids_of,
-    index_records,
-    key_of,
-    legacy_index_files,
-    read_index_file,
-)
-from connectors.lake_json import read_json, write_json
-from pipeline import __version__
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, catalog_entries, ids_of, index_records, key_of, legacy_index_files, read_index_file
+from pipeline.lake.documents import read_json, write_json
+from pipeline.core.version import __version__
 from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
 from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
 from pipeline.lake.files import LakeOutput, write_dicts
@@ -39,7 +30,7 @@ from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import PARTITION_KEYS
 from pipeline.lake.tiers import TOP_LEVEL
-from pipeline.records import IndexBatch
+from pipeline.core.records import IndexBatch
 
 __all__ = [
     "LayoutMismatch",

@@ -12,17 +12,10 @@ import dataclasses
 import re
 from collections.abc import Collection
 
-from connectors.lake_index import INDEX_FOLDER
-from pipeline.gazetteer import REGION_SLUGS
-from pipeline.records import (
-    Article,
-    IndexEntry,
-    Reject,
-    is_duplicate,
-    partition_date,
-    primary_topic,
-)
-from pipeline.topics import taxonomy
+from pipeline.lake.history import INDEX_FOLDER
+from pipeline.classify.gazetteer import REGION_SLUGS
+from pipeline.core.records import Article, IndexEntry, Reject, is_duplicate, partition_date, primary_topic
+from pipeline.classify.topics import taxonomy
 
 __all__ = [
     "PARTITION_KEYS",

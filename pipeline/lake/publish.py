@@ -25,8 +25,8 @@ from typing import Protocol
 
 import apache_beam as beam
 
-from connectors.lake_index import INDEX_FOLDER
-from pipeline.bundles import in_global_window
+from pipeline.lake.history import INDEX_FOLDER
+from pipeline.core.bundles import in_global_window
 from pipeline.lake.files import LakeOutput, StagedFile, write_file
 from pipeline.lake.paths import (
     PARTITION_KEYS,
@@ -35,7 +35,7 @@ from pipeline.lake.paths import (
     destination_of,
 )
 from pipeline.lake.staging import ArticleEncoder, Parts, read_parts, stage_article
-from pipeline.records import Dedup, IndexBatch
+from pipeline.core.records import Dedup, IndexBatch
 
 __all__ = ["PublishArticles", "WriteToLake"]
 
@@ -163,10 +163,10 @@ class PublishArticles(beam.PTransform):
     ``duplicates:<kind>``, in partial counts to be summed.
 
     Args:
-        decisions: a singleton with ``get(key)``: the :class:`~pipeline.records.Dedup` by
-            :func:`~pipeline.records.segment_key` of every article dedup did not simply
+        decisions: a singleton with ``get(key)``: the :class:`~pipeline.core.records.Dedup` by
+            :func:`~pipeline.core.records.segment_key` of every article dedup did not simply
             keep (keepers with copies, and duplicates), else None
-            (:class:`pipeline.dedup.Decisions`).
+            (:class:`pipeline.dedup.decide.Decisions`).
         output: where and how to write.
         partition_by: the article partition keys, in folder order.
         buffered: how many records a worker holds before it stages them as parts.

@@ -20,12 +20,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.lake_json import make_folder
-from pipeline.avro_binary import record_encoder
-from pipeline.dedup import article_key
+from pipeline.lake.documents import make_folder
+from pipeline.core.avro_binary import record_encoder
+from pipeline.core.records import article_key
 from pipeline.lake.files import EncodedBlock, encoder_for
 from pipeline.lake.paths import destination_of, group_of, is_destination
-from pipeline.records import Article, Dedup
+from pipeline.core.records import Article, Dedup
 
 __all__ = [
     "ArticleEncoder",

@@ -27,7 +27,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from connectors.lake_index import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
 from pipeline.lake.commit import (
     commit_run,
     operation_id,
@@ -38,7 +38,7 @@ from pipeline.lake.commit import (
 from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
-from pipeline.manifest import count_records
+from pipeline.lake.manifest import count_records
 
 __all__ = ["FANOUT", "TOP_LEVEL", "merge_tiers", "plan_merges", "tiered_folders"]
 

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import __version__
+from pipeline.core.version import __version__
 from tests.conftest import ROOT, SAMPLE_DROP
 
 pytestmark = pytest.mark.e2e
 
 
 def feedlake(*argv: str, stdout=subprocess.PIPE, timeout: float = 300):
-    """``python -m pipeline argv`` as a user runs it; stderr captured as text."""
+    """``python -m pipeline.cli argv`` as a user runs it; stderr captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *argv],
+        [sys.executable, "-m", "pipeline.cli", *argv],
         cwd=ROOT,
         stdout=stdout,
         stderr=subprocess.PIPE,
@@ -82,7 +82,7 @@ def test_a_lake_on_a_read_only_filesystem_is_named_with_what_to_do(tmp_path, dro
     mount.mkdir()
     lake = mount / "lake"
     script = (
-        f'mount -t tmpfs -o ro none "{mount}" && exec "{sys.executable}" -m pipeline run '
+        f'mount -t tmpfs -o ro none "{mount}" && exec "{sys.executable}" -m pipeline.cli run '
         f'--drops "{drops}" --lake "{lake}"'
     )
     done = subprocess.run([*prefix, script], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -17,7 +17,7 @@ SAMPLE_FEED = ROOT / "samples" / "feeds" / "milosi-2025-08-29.rss"
 
 def feedlake(*argv: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", *argv],
+        [sys.executable, "-m", "pipeline.cli", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,16 +13,9 @@ import pytest
 
 from pipeline.cli import main
 from tests.conftest import ROOT, SAMPLE_DROP
+from tests.support.lake import read_lake
 
 pytestmark = pytest.mark.e2e
-
-
-def read_lake(lake: Path, kind: str) -> list[dict]:
-    records = []
-    for path in sorted(lake.glob(f"{kind}/**/*.avro")):
-        with path.open("rb") as fh:
-            records.extend(fastavro.reader(fh))
-    return records
 
 
 def only_manifest(lake: Path) -> dict:
@@ -121,7 +114,7 @@ def test_usage_errors_exit_2_and_say_what_to_fix(argv, message, capsys):
 
 def test_console_script_runs_the_bundled_sample_and_prints_json(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--lake", str(tmp_path / "lake"), "--json"],
+        [sys.executable, "-m", "pipeline.cli", "run", "--lake", str(tmp_path / "lake"), "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

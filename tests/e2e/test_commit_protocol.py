@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.corpus import generate, write
-from connectors import lake_json
 from pipeline.cli import main
+from pipeline.lake import documents as lake_json
 from pipeline.lake.commit import CRASH_EXIT, CRASH_POINTS
 from tests.conftest import ROOT, published_files
 from tests.support.feed_server import ETAG, FeedServer
@@ -64,7 +64,7 @@ def clean_lake(inputs, tmp_path_factory):
 
 def crash_at(point: str, inputs, lake: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *argv(inputs, lake)],
+        [sys.executable, "-m", "pipeline.cli", *argv(inputs, lake)],
         cwd=ROOT,
         env={**os.environ, "FEEDLAKE_CRASH_AT": point},
         capture_output=True,

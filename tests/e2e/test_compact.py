@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks.corpus import generate, write
-from connectors.lake_sql import connect, lake_views
 from pipeline.cli import main
-from pipeline.inspect_lake import partitions
 from pipeline.lake.commit import CRASH_EXIT, CRASH_POINTS
+from pipeline.lake.inspect import partitions
 from pipeline.lake.lease import WriterLease
+from pipeline.lake.sql import connect, lake_views
 from tests.conftest import ROOT
 from tests.support.lake import assert_whole, index_ids, manifests, records
 from tests.support.small_files import small_files_lake
@@ -196,7 +196,7 @@ def test_a_crash_at_any_step_leaves_the_old_files_or_the_new(point, lakes, tmp_p
     shutil.copytree(small, lake)
     old = data_files(lake)
     crashed = subprocess.run(
-        [sys.executable, "-m", "pipeline", "compact", "--lake", str(lake)],
+        [sys.executable, "-m", "pipeline.cli", "compact", "--lake", str(lake)],
         cwd=ROOT,
         env={**os.environ, "FEEDLAKE_CRASH_AT": point},
         capture_output=True,
@@ -231,7 +231,7 @@ def test_a_watcher_compacts_after_a_batch_once_the_interval_has_passed(tmp_path)
     watched, lake = tmp_path / "watched", tmp_path / "lake"
     watched.mkdir()
     shutil.copy(first, watched)
-    command = [sys.executable, "-m", "pipeline", "watch", "--drops", str(watched)]
+    command = [sys.executable, "-m", "pipeline.cli", "watch", "--drops", str(watched)]
     command += ["--lake", str(lake), "--poll-interval", "1", "--settle-seconds", "0"]
     command += ["--compact-every", "0.0002", "--log-format", "json"]
     process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)

@@ -143,7 +143,7 @@ def test_a_killed_run_leaves_no_partial_file_and_the_next_run_heals(corpus, firs
         [
             sys.executable,
             "-m",
-            "pipeline",
+            "pipeline.cli",
             "run",
             "--drops",
             str(drops),

@@ -17,8 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from benchmarks.corpus import generate
 from pipeline.cli import main
 from tests.conftest import ROOT, SAMPLE_DROP
-from tests.e2e.test_cli_run import read_lake
-from tests.support.lake import manifests
+from tests.support.lake import manifests, read_lake
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.inspect_lake import inspect_lake
-from pipeline.report_html import chart_rows
+from pipeline.cli.report_html import chart_rows
+from pipeline.lake.inspect import inspect_lake
 from tests.conftest import SAMPLE_DROP
 
 pytestmark = pytest.mark.e2e

@@ -98,7 +98,7 @@ def test_inspect_prints_plain_values_not_python_dicts(mixed_lake, capsys):
 
 def test_tables_are_not_cut_when_stdout_is_not_a_terminal(mixed_lake):
     done = subprocess.run(
-        [sys.executable, "-m", "pipeline", "inspect", "--lake", str(mixed_lake)],
+        [sys.executable, "-m", "pipeline.cli", "inspect", "--lake", str(mixed_lake)],
         cwd=ROOT,
         capture_output=True,
         text=True,

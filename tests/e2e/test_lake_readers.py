@@ -9,9 +9,9 @@ from pathlib import Path
 import fastavro
 import pytest
 
-from connectors.lake_sql import connect, lake_views
 from pipeline.cli import main
-from pipeline.records import UNCLASSIFIED
+from pipeline.core.records import UNCLASSIFIED
+from pipeline.lake.sql import connect, lake_views
 
 pytestmark = pytest.mark.e2e
 

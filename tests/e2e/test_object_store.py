@@ -90,7 +90,7 @@ def test_on_s3_the_lease_is_a_conditional_put_and_a_second_writer_is_refused(s3,
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from connectors.lake_json import create_json_exclusive
+    from pipeline.lake.documents import create_json_exclusive
     from pipeline.lake.lease import WriterLease
 
     endpoint, client = s3

@@ -46,7 +46,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(drops: Path, feeds: Path, lake: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "pipeline", "watch", "--drops", str(drops), "--feeds", str(feeds)]
+    argv = [sys.executable, "-m", "pipeline.cli", "watch", "--drops", str(drops), "--feeds", str(feeds)]
     argv += ["--lake", str(lake), "--poll-interval", str(POLL), "--feed-min-interval", "0"]
     argv += ["--settle-seconds", "1"]  # drops here are written at once
     return subprocess.Popen(
@@ -122,7 +122,7 @@ def test_a_watcher_killed_mid_write_neither_loses_nor_doubles_on_restart(tmp_pat
     drops.mkdir()
     feeds.write_text("")  # no feed: drops only
     (drops / "milosi-2025-09-01.txt").write_text(generated_drop(21, 300))
-    argv = [sys.executable, "-m", "pipeline", "watch", "--drops", str(drops)]
+    argv = [sys.executable, "-m", "pipeline.cli", "watch", "--drops", str(drops)]
     argv += ["--lake", str(lake), "--poll-interval", "1"]
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -149,7 +149,7 @@ def test_a_drop_still_being_written_is_ingested_once_and_whole(tmp_path):
     drops, lake = tmp_path / "drops", tmp_path / "lake"
     drops.mkdir()
     growing, renamed = generated_drop(31, 160).encode(), generated_drop(32, 40).encode()
-    argv = [sys.executable, "-m", "pipeline", "watch", "--drops", str(drops)]
+    argv = [sys.executable, "-m", "pipeline.cli", "watch", "--drops", str(drops)]
     argv += ["--lake", str(lake), "--poll-interval", "1"]  # the default --settle-seconds
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

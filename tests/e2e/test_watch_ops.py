@@ -38,7 +38,7 @@ def drops(tmp_path) -> Path:
 
 def start(*argv: str) -> subprocess.Popen:
     """A watcher over drops that are complete before it starts (no settling to wait for)."""
-    command = [sys.executable, "-m", "pipeline", "watch", "--poll-interval", str(POLL)]
+    command = [sys.executable, "-m", "pipeline.cli", "watch", "--poll-interval", str(POLL)]
     command += ["--settle-seconds", "0", *argv]
     return subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

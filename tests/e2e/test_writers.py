@@ -53,7 +53,7 @@ def stories_once(lake: Path, stories: dict[tuple[str, int], int]) -> None:
 
 def feedlake(*argv: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *argv],
+        [sys.executable, "-m", "pipeline.cli", *argv],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

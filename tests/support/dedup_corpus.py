@@ -10,9 +10,9 @@ import datetime as dt
 import random
 from pathlib import Path
 
-from pipeline.records import Article
-from tests.unit.test_dedup import article, reworded
-from tests.unit.test_lake_index import kept, write_index
+from pipeline.core.records import Article
+from tests.support.index import kept, write_index
+from tests.support.stories import article, reworded
 
 SOURCES = (
     "/drops/a/milosi-2025-08-29.txt",

@@ -1,0 +1,133 @@
+"""What a lake holds: partitions, counts, rejects, duplicates and recent runs (DuckDB).
+
+Guarantees: reads only, and reads any lake this package wrote, whatever its ``--partition-by``
+layouts: counts by date, region and topic come from the records' own fields (the partition
+values are derived from the same fields), and partitions are listed from the folders, each
+with its files, bytes and records (counted from the Avro framing). Backs ``feedlake
+inspect`` and its ``--html`` report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from pipeline.lake.sql import KINDS, connect, lake_views
+from pipeline.core.avro_binary import count_container_records
+
+__all__ = ["inspect_lake", "partitions", "run_sql", "runs"]
+
+# The record fields the partition values are made of (pipeline.lake.paths.partition_of).
+_DT = "CAST(published_date AS VARCHAR)"
+_REGION = "location.region"
+_TOPIC = "coalesce(topics[1].top_level, 'unclassified')"
+
+_QUERIES = {
+    "articles_by_dt": (
+        f"SELECT {_DT} AS dt, count(*) AS articles FROM articles GROUP BY ALL ORDER BY dt"
+    ),
+    "articles_by_region": (
+        f"SELECT {_REGION} AS region, count(*) AS articles FROM articles "
+        "GROUP BY ALL ORDER BY articles DESC, region"
+    ),
+    "articles_by_topic": (
+        f"SELECT {_TOPIC} AS topic, count(*) AS articles FROM articles "
+        "GROUP BY ALL ORDER BY articles DESC, topic"
+    ),
+    "duplicates_by_kind": (
+        "SELECT dedup.kind AS kind, count(*) AS duplicates FROM duplicates "
+        "GROUP BY ALL ORDER BY duplicates DESC, kind"
+    ),
+    "rejects_by_reason": (
+        "SELECT stage, reason, count(*) AS rejects FROM rejects "
+        "GROUP BY ALL ORDER BY rejects DESC, reason"
+    ),
+}
+# Day by day, for the report's charts.
+DAILY = {
+    "articles_by_dt_region": (
+        f"SELECT {_DT} AS dt, {_REGION} AS region, count(*) AS articles FROM articles "
+        "GROUP BY ALL ORDER BY dt, region"
+    ),
+    "articles_by_dt_topic": (
+        f"SELECT {_DT} AS dt, {_TOPIC} AS topic, count(*) AS articles FROM articles "
+        "GROUP BY ALL ORDER BY dt, topic"
+    ),
+}
+
+
+def _rows(con, sql: str) -> list[dict[str, Any]]:
+    result = con.execute(sql)
+    names = [column[0] for column in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
+    """The last ``recent`` runs' manifests (every run with None), oldest first, summarised."""
+    paths = sorted(Path(lake, "_runs").glob("*.json"))
+    summaries = []
+    for path in paths[-recent:] if recent else paths:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        counts = manifest.get("counts", {})
+        summaries.append(
+            {
+                "run_id": manifest["run_id"],
+                "kind": manifest.get("kind", "run"),  # or compaction, tiers, upgrade
+                "status": manifest["status"],
+                "started": manifest["started"],
+                "seconds": manifest.get("seconds"),
+                **{
+                    k: counts.get(k, 0)
+                    for k in ("drops", "feeds", "articles", "duplicates", "rejects")
+                },
+                "feeds_by_outcome": counts.get("feeds_by_outcome", {}),
+                "rejects_by_reason": counts.get("rejects_by_reason", {}),
+            }
+        )
+    return summaries
+
+
+def partitions(lake: str) -> list[dict[str, Any]]:
+    """Every partition folder of each kind (and the index) with its files, records, bytes."""
+    found: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"files": 0, "records": 0, "bytes": 0}
+    )
+    for kind in (*KINDS, "_index"):
+        top = os.path.join(lake, kind)
+        for root, _dirs, names in sorted(os.walk(top)):
+            for name in sorted(n for n in names if n.endswith(".avro")):
+                path = os.path.join(root, name)
+                entry = found[kind, Path(os.path.relpath(root, top)).as_posix()]
+                with open(path, "rb") as fh:
+                    entry["records"] += count_container_records(fh)
+                entry["files"] += 1
+                entry["bytes"] += os.path.getsize(path)
+    return [
+        {"kind": kind, "partition": "" if folder == "." else folder, **entry}
+        for (kind, folder), entry in sorted(found.items())
+    ]
+
+
+def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, Any]:
+    """Every summary ``feedlake inspect`` prints, as plain data; with ``daily``, also the
+    day-by-day counts the HTML report draws, and every run."""
+    if not Path(lake).is_dir():
+        raise FileNotFoundError(f"{lake} is not a folder; give --lake a local lake")
+    con = connect()
+    files = lake_views(con, lake)
+    report: dict[str, Any] = {"lake": lake, "files": files, "partitions": partitions(lake)}
+    for name, sql in {**_QUERIES, **(DAILY if daily else {})}.items():
+        report[name] = _rows(con, sql)
+    report["runs"] = runs(lake, None if daily else recent)
+    return report
+
+
+def run_sql(lake: str, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run ``sql`` over the tables ``articles``, ``duplicates`` and ``rejects``."""
+    con = connect()
+    lake_views(con, lake)
+    result = con.execute(sql)
+    return [column[0] for column in result.description], result.fetchall()
