@@ -23,10 +23,15 @@ from apache_beam.io.filesystems import FileSystems
 
 import schemas
 from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
-from pipeline.lake.documents import make_folder
+from pipeline.lake.fileops import make_folder, open_new, open_read
 from pipeline.core.version import __version__
-from pipeline.core.avro_binary import ISAL_LEVEL, record_encoder, write_deflate_block
-from pipeline.lake.paths import PublishedFile, file_name
+from pipeline.core.avro_binary import (
+    ISAL_LEVEL,
+    count_container_records,
+    record_encoder,
+    write_deflate_block,
+)
+from pipeline.lake.paths import PublishedFile, file_name, staged_file
 from pipeline.core.records import Article, IndexEntry, Reject
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "LakeOutput",
     "StagedFile",
     "avro_writer",
+    "count_records",
     "encoder_for",
     "write_dicts",
     "write_file",
@@ -134,10 +140,10 @@ class StagedFile:
     ):
         self.destination = destination
         name = name or file_name(output.run_id, 0, 1)
-        self.staged = FileSystems.join(output.staging, "files", *destination.split("/"), name)
         self.target = FileSystems.join(output.lake, *destination.split("/"), name)
+        self.staged = staged_file(output.staging, f"{destination}/{name}")
         make_folder(self.staged.rsplit("/", 1)[0])
-        self.fh = FileSystems.create(self.staged, compression_type=CompressionTypes.UNCOMPRESSED)
+        self.fh = open_new(self.staged)
         schema = _SCHEMAS[destination.split("/", 1)[0]]
         self.writer = avro_writer(self.fh, schema, codec or output.codec, output.level)
         self.encode = encoder_for(schema)
@@ -224,3 +230,7 @@ def encoder_for(name: str) -> Callable[[Any], bytes]:
     return record_encoder(schemas.expanded(name))
 
 
+def count_records(path: str) -> int:
+    """Records in an Avro container file, counted block by block from its framing."""
+    with open_read(path) as fh:
+        return count_container_records(fh)

@@ -20,11 +20,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.lake.documents import make_folder
+from pipeline.lake.fileops import make_folder, open_new, open_read
 from pipeline.core.avro_binary import record_encoder
 from pipeline.core.records import article_key
 from pipeline.lake.files import EncodedBlock, encoder_for
-from pipeline.lake.paths import destination_of, group_of, is_destination
+from pipeline.lake.paths import destination_of, group_of, is_destination, staged_name
 from pipeline.core.records import Article, Dedup
 
 __all__ = [
@@ -104,10 +104,11 @@ def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
     digest = hashlib.sha1()
     for article in articles:
         digest.update(article.key.encode())
-    path = FileSystems.join(staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.avro")
+    name = staged_name(f"{group}/{digest.hexdigest()[:20]}.avro")  # parts lie flat, as files do
+    path = FileSystems.join(staging, "parts", name)
     make_folder(path.rsplit("/", 1)[0])
     encode = encoder_for(_PART)
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+    with open_new(path) as fh:
         writer = fastavro.write.Writer(fh, schemas.load(_PART), codec="null")
         writer.write_block(EncodedBlock(io.BytesIO(b"".join(map(encode, articles))), len(articles)))
         writer.flush()
@@ -123,7 +124,7 @@ def read_parts(paths: Iterable[str]) -> Iterator[StagedArticle]:
     """
     checked: set[str] = set()  # a run's parts name few destinations
     for path in sorted(paths):
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        with open_read(path) as fh:
             for record in _part_records(path, fh):
                 if record["destination"] not in checked and not is_destination(
                     record["destination"]

@@ -38,7 +38,7 @@ from pipeline.lake.commit import (
 from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
-from pipeline.lake.manifest import count_records
+from pipeline.lake.files import count_records
 
 __all__ = ["FANOUT", "TOP_LEVEL", "merge_tiers", "plan_merges", "tiered_folders"]
 

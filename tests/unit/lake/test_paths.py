@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 
 import fastavro
 import pytest
 
 import schemas
 from pipeline.core.records import Dedup, Region, Source, Topic, evolve, to_avro
-from pipeline.lake import documents as lake_json
+from pipeline.lake import fileops
 from pipeline.lake.files import BLOCK_BYTES, LakeOutput, StagedFile, avro_writer
 from pipeline.lake.paths import file_name, kind_of, parse_partition_keys, partition_of
 from pipeline.lake.staging import ArticleEncoder
@@ -125,23 +126,24 @@ def test_a_file_of_encoded_articles_reads_like_one_written_record_by_record(tmp_
 
 
 def test_a_folder_another_worker_made_first_is_not_an_error(tmp_path, monkeypatch):
-    """Two workers staging the same partition both see no folder, then both create it."""
-    folder = tmp_path / "parts" / "dt=2025-08-29"
-    folder.mkdir(parents=True)  # the other worker won the race
-    real_exists = lake_json.FileSystems.exists
-    answers = [False]  # the first look finds nothing: the folder appears before mkdirs
+    """Two workers stage into the same new folder: the other one's mkdir lands first."""
+    folder = tmp_path / "lake" / "_staging" / "run" / "files"
+    real_mkdir = os.mkdir
+    raced = []
 
-    def exists(path):
-        return answers.pop() if answers else real_exists(path)
+    def mkdir(path, *args, **kwargs):
+        if os.fspath(path) == str(folder) and not raced:
+            raced.append(path)
+            real_mkdir(path, *args, **kwargs)  # the other worker, a moment earlier
+        return real_mkdir(path, *args, **kwargs)
 
-    monkeypatch.setattr(lake_json.FileSystems, "exists", exists)
-    lake_json.make_folder(str(folder))
-    assert not answers
-    assert folder.is_dir()
+    monkeypatch.setattr(fileops.os, "mkdir", mkdir)
+    fileops.make_folder(str(folder))
+    assert raced and folder.is_dir()
 
 
 def test_a_folder_that_cannot_be_made_is_an_error(tmp_path):
     blocker = tmp_path / "parts"
     blocker.write_text("a file where a folder should be")
     with pytest.raises(OSError, match="parts"):
-        lake_json.make_folder(str(blocker / "dt=2025-08-29"))
+        fileops.make_folder(str(blocker / "dt=2025-08-29"))
