@@ -27,17 +27,17 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake.description import COMMIT_PROTOCOL, write_description
+from pipeline.lake.documents import make_folder, read_json, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.history import INDEX_FOLDER
-from pipeline.lake.documents import make_folder, read_json, write_json
-from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.lease import WriterLease
 
 __all__ = [
     "COMMIT_PROTOCOL",
     "CRASH_POINTS",
-    "CommitFailed",
     "RUNNING_MARKER",
+    "CommitFailed",
     "Recovered",
     "abandon_run",
     "commit_run",
@@ -47,9 +47,9 @@ __all__ = [
     "operation_id",
     "operation_manifest",
     "recover",
-    "stamped_id",
     "staged_path",
     "staging_folder",
+    "stamped_id",
 ]
 
 RUNNING_MARKER = "RUNNING"

@@ -22,12 +22,12 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
-from pipeline.lake.documents import make_folder
-from pipeline.core.version import __version__
 from pipeline.core.avro_binary import ISAL_LEVEL, record_encoder, write_deflate_block
-from pipeline.lake.paths import PublishedFile, file_name
 from pipeline.core.records import Article, IndexEntry, Reject
+from pipeline.core.version import __version__
+from pipeline.lake.documents import make_folder
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
+from pipeline.lake.paths import PublishedFile, file_name
 
 __all__ = [
     "BLOCK_BYTES",
@@ -65,7 +65,6 @@ _SCHEMAS = {
 }
 
 
-
 def avro_writer(
     fh, schema_name: str, codec: str = "deflate", level: int = DEFLATE_LEVEL
 ) -> fastavro.write.Writer:
@@ -86,7 +85,6 @@ def avro_writer(
     if codec == "deflate" and level == ISAL_LEVEL and _COMPILED_WRITER:
         writer.block_writer = write_deflate_block
     return writer
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,10 +215,7 @@ def _attributes(record: Mapping[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(**record)
 
 
-
 @functools.cache
 def encoder_for(name: str) -> Callable[[Any], bytes]:
     """The compiled Avro encoder of ``feedlake.<name>`` records, one per process."""
     return record_encoder(schemas.expanded(name))
-
-
