@@ -31,8 +31,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.documents import read_json, write_json
 from pipeline.lake.feed_state import save_feed_state
-from pipeline.lake.files import count_records
 from pipeline.lake.fileops import is_local, publish, remove_files, remove_folder, sync_lake
+from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import staged_file
@@ -40,9 +40,9 @@ from pipeline.lake.paths import staged_file
 __all__ = [
     "COMMIT_PROTOCOL",
     "CRASH_POINTS",
+    "RUNNING_MARKER",
     "CommitFailed",
     "DamagedRun",
-    "RUNNING_MARKER",
     "Recovered",
     "abandon_run",
     "commit_run",
@@ -52,9 +52,9 @@ __all__ = [
     "operation_id",
     "operation_manifest",
     "recover",
-    "stamped_id",
     "staged_path",
     "staging_folder",
+    "stamped_id",
 ]
 
 RUNNING_MARKER = "RUNNING"

@@ -27,6 +27,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake import tiers
 from pipeline.lake.commit import (
     CommitFailed,
     abandon_run,
@@ -46,7 +47,6 @@ from pipeline.lake.merge import (
     merge_into,
     read_source,
 )
-from pipeline.lake import tiers
 from pipeline.lake.meta import layout_of
 from pipeline.lake.paths import PARTITION_KEYS, file_name
 

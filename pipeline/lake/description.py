@@ -9,8 +9,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.documents import read_json, write_json
 from pipeline.core.version import __version__
+from pipeline.lake.documents import read_json, write_json
 
 __all__ = [
     "COMMIT_PROTOCOL",

@@ -16,6 +16,7 @@ commits them all at once (docs/operating.md, "Durability", has the measurements)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -73,14 +74,14 @@ def make_folder(folder: str) -> None:
 def open_new(path: str) -> BinaryIO:
     """A new file at ``path`` (its folder exists), open for writing."""
     if is_local(path):
-        return open(path, "wb", buffering=_BUFFER)  # noqa: SIM115 - the caller closes it
+        return open(path, "wb", buffering=_BUFFER)
     return FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
 def open_read(path: str) -> BinaryIO:
     """The file at ``path``, open for reading as stored (never inflated)."""
     if is_local(path):
-        return open(path, "rb", buffering=_BUFFER)  # noqa: SIM115 - the caller closes it
+        return open(path, "rb", buffering=_BUFFER)
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -135,10 +136,8 @@ def remove_folder(folder: str) -> None:
             remove_folder(entry.path)
         else:
             _unlink(entry.path)
-    try:
+    with contextlib.suppress(FileNotFoundError):  # removed already: a repeated cleanup
         os.rmdir(folder)
-    except FileNotFoundError:  # removed already: a repeated cleanup
-        pass
 
 
 def _entries(folder: str) -> list[os.DirEntry]:
@@ -150,10 +149,8 @@ def _entries(folder: str) -> list[os.DirEntry]:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):  # removed already: a repeated cleanup
         os.unlink(path)
-    except FileNotFoundError:  # removed already: a repeated cleanup
-        pass
 
 
 @functools.cache

@@ -18,21 +18,20 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import fastavro.write
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
-from pipeline.lake.fileops import make_folder, open_new, open_read
-from pipeline.core.version import __version__
 from pipeline.core.avro_binary import (
     ISAL_LEVEL,
     count_container_records,
     record_encoder,
     write_deflate_block,
 )
-from pipeline.lake.paths import PublishedFile, file_name, staged_file
 from pipeline.core.records import Article, IndexEntry, Reject
+from pipeline.core.version import __version__
+from pipeline.lake.fileops import make_folder, open_new, open_read
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
+from pipeline.lake.paths import PublishedFile, file_name, staged_file
 
 __all__ = [
     "BLOCK_BYTES",
@@ -71,7 +70,6 @@ _SCHEMAS = {
 }
 
 
-
 def avro_writer(
     fh, schema_name: str, codec: str = "deflate", level: int = DEFLATE_LEVEL
 ) -> fastavro.write.Writer:
@@ -92,7 +90,6 @@ def avro_writer(
     if codec == "deflate" and level == ISAL_LEVEL and _COMPILED_WRITER:
         writer.block_writer = write_deflate_block
     return writer
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +218,6 @@ def write_dicts(
 
 def _attributes(record: Mapping[str, Any]) -> SimpleNamespace:
     return SimpleNamespace(**record)
-
 
 
 @functools.cache

@@ -17,10 +17,17 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 
-from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, catalog_entries, ids_of, index_records, key_of
-from pipeline.lake.files import LakeOutput, write_dicts
-from pipeline.lake.paths import PublishedFile
 from pipeline.core.records import IndexBatch
+from pipeline.lake.files import LakeOutput, write_dicts
+from pipeline.lake.history import (
+    CATALOG_FOLDER,
+    INDEX_FOLDER,
+    catalog_entries,
+    ids_of,
+    index_records,
+    key_of,
+)
+from pipeline.lake.paths import PublishedFile
 
 __all__ = ["WriteIndex", "index_blocks", "stage_catalog", "tier_name"]
 
@@ -43,7 +50,11 @@ def index_blocks(batch: IndexBatch) -> dict[str, list[dict[str, Any]]]:
             rows = new[days[new] == day]
             folder = f"{INDEX_FOLDER}/near/dt={dt.date.fromordinal(day).isoformat()}"
             blocks[folder] = index_records(
-                "near", keys[rows], days[rows], bands=batch.bands[rows], sketches=batch.sketches[rows]
+                "near",
+                keys[rows],
+                days[rows],
+                bands=batch.bands[rows],
+                sketches=batch.sketches[rows],
             )
     pairs = sorted(
         (key_of(link), row) for row, links in batch.links.items() for link in dict.fromkeys(links)

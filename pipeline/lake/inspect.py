@@ -15,8 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pipeline.lake.sql import KINDS, connect, lake_views
 from pipeline.core.avro_binary import count_container_records
+from pipeline.lake.sql import KINDS, connect, lake_views
 
 __all__ = ["inspect_lake", "partitions", "run_sql", "runs"]
 

@@ -250,8 +250,7 @@ class WriterLease:
         interval = float(document.get("heartbeat_seconds", HEARTBEAT_SECONDS))
         if time.monotonic() - first < interval + 1.0:
             if len(self._expired_seen) > 1 and any(
-                path == generation.path and beats != seen[1]
-                for path, beats in self._expired_seen
+                path == generation.path and beats != seen[1] for path, beats in self._expired_seen
             ):
                 return (
                     f"{who}, which still renews its lease although its heartbeat looks "

@@ -21,12 +21,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.lake.history import INDEX_FOLDER, catalog_entries, legacy_index_files, read_catalog
-from pipeline.lake.documents import read_json
 from pipeline.core.version import __version__
-from pipeline.core.avro_binary import count_container_records
 from pipeline.lake.commit import COMMIT_PROTOCOL, staged_path, staging_folder
-from pipeline.lake.fileops import open_read
+from pipeline.lake.documents import read_json
+from pipeline.lake.files import count_records
+from pipeline.lake.history import INDEX_FOLDER, catalog_entries, legacy_index_files, read_catalog
 
 __all__ = [
     "FILES_REPORT",

@@ -14,23 +14,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import uuid
 from typing import Any
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, catalog_entries, ids_of, index_records, key_of, legacy_index_files, read_index_file
-from pipeline.lake.documents import read_json, write_json
-from pipeline.core.version import __version__
+from pipeline.core.records import IndexBatch
 from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
 from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
+from pipeline.lake.documents import read_json
 from pipeline.lake.files import LakeOutput, write_dicts
+from pipeline.lake.history import (
+    CATALOG_FOLDER,
+    INDEX_FOLDER,
+    catalog_entries,
+    ids_of,
+    index_records,
+    key_of,
+    legacy_index_files,
+    read_index_file,
+)
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import PARTITION_KEYS
 from pipeline.lake.tiers import TOP_LEVEL
-from pipeline.core.records import IndexBatch
 
 __all__ = [
     "LayoutMismatch",
@@ -199,7 +206,9 @@ def _migrate_index(
         path = f"{INDEX_FOLDER}/ids"
         outputs.append(_output(write_dicts(output, path, records, name), len(records)))
     if links:
-        keys, articles, bands, sketches = (np.concatenate(part) for part in zip(*links))
+        keys, articles, bands, sketches = (
+            np.concatenate(part) for part in zip(*links, strict=True)
+        )
         order = np.argsort(keys, kind="stable")
         records = index_records(
             "links", keys[order], None, articles[order], bands[order], sketches[order]
@@ -218,4 +227,3 @@ def _migrate_catalog(
     name = tier_name(TOP_LEVEL, output.run_id)
     published = write_dicts(output, f"{CATALOG_FOLDER}/drops", entries, name)
     return [_output(published, len(entries))]
-

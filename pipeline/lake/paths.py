@@ -12,10 +12,17 @@ import dataclasses
 import re
 from collections.abc import Collection
 
-from pipeline.lake.history import INDEX_FOLDER
 from pipeline.classify.gazetteer import REGION_SLUGS
-from pipeline.core.records import Article, IndexEntry, Reject, is_duplicate, partition_date, primary_topic
 from pipeline.classify.topics import taxonomy
+from pipeline.core.records import (
+    Article,
+    IndexEntry,
+    Reject,
+    is_duplicate,
+    partition_date,
+    primary_topic,
+)
+from pipeline.lake.history import INDEX_FOLDER
 
 __all__ = [
     "PARTITION_KEYS",
@@ -33,6 +40,7 @@ __all__ = [
 ]
 
 PARTITION_KEYS = ("dt", "region", "topic")
+
 
 @dataclasses.dataclass(frozen=True)
 class PublishedFile:

@@ -25,8 +25,8 @@ from typing import Protocol
 
 import apache_beam as beam
 
-from pipeline.lake.history import INDEX_FOLDER
 from pipeline.core.bundles import in_global_window
+from pipeline.core.records import Article, Dedup
 from pipeline.lake.files import LakeOutput, StagedFile, write_file
 from pipeline.lake.paths import (
     PARTITION_KEYS,
@@ -35,9 +35,9 @@ from pipeline.lake.paths import (
     destination_of,
 )
 from pipeline.lake.staging import ArticleEncoder, Parts, read_parts, stage_article
-from pipeline.core.records import Dedup, IndexBatch
 
 __all__ = ["PublishArticles", "WriteToLake"]
+
 
 class _Decisions(Protocol):
     def get(self, key: str) -> Dedup | None: ...
@@ -76,7 +76,6 @@ class WriteToLake(beam.PTransform):
             | "Group by partition" >> beam.GroupByKey()
             | "Write staged files" >> beam.ParDo(_WritePartitionFn(self.output))
         )
-
 
 
 class _StageArticlesFn(beam.DoFn):
@@ -208,5 +207,3 @@ class PublishArticles(beam.PTransform):
         )
         files = (published["files"], duplicate_files) | "Gather files" >> beam.Flatten()
         return {"files": files, "outcomes": published[publish.OUTCOMES]}
-
-

@@ -15,17 +15,15 @@ from typing import NamedTuple
 
 import fastavro
 import fastavro.write
-from fastavro.read import SchemaResolutionError
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from fastavro.read import SchemaResolutionError
 
 import schemas
-from pipeline.lake.fileops import make_folder, open_new, open_read
 from pipeline.core.avro_binary import record_encoder
-from pipeline.core.records import article_key
+from pipeline.core.records import Article, Dedup, article_key
+from pipeline.lake.fileops import make_folder, open_new, open_read
 from pipeline.lake.files import EncodedBlock, encoder_for
 from pipeline.lake.paths import destination_of, group_of, is_destination, staged_name
-from pipeline.core.records import Article, Dedup
 
 __all__ = [
     "ArticleEncoder",
@@ -37,6 +35,7 @@ __all__ = [
 ]
 
 _PART = "StagedArticle"  # the schema of a part's records
+
 
 class ArticleEncoder:
     """Articles to Avro binary in two pieces: the fields before ``dedup`` and those after.
@@ -90,7 +89,6 @@ def stage_article(
         head=head,
         tail=tail,
     )
-
 
 
 class StagingCorrupt(ValueError):
@@ -189,5 +187,3 @@ class Parts:
         articles = self.buffers.pop(group)
         self.held -= len(articles)
         return group, _write_part(self.staging, group, articles)
-
-

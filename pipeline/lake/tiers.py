@@ -27,7 +27,6 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
 from pipeline.lake.commit import (
     commit_run,
     operation_id,
@@ -35,10 +34,10 @@ from pipeline.lake.commit import (
     staged_path,
     staging_folder,
 )
-from pipeline.lake.files import LakeOutput, write_dicts
+from pipeline.lake.files import LakeOutput, count_records, write_dicts
+from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
-from pipeline.lake.files import count_records
 
 __all__ = ["FANOUT", "TOP_LEVEL", "merge_tiers", "plan_merges", "tiered_folders"]
 
@@ -140,9 +139,7 @@ def _stage(output: LakeOutput, merge: Merge) -> dict[str, Any]:
         kind = "near" if "/near/" in merge.folder else merge.folder.rsplit("/", 1)[-1]
         records = _merged_blocks(kind, merge.paths)
     name = tier_name(merge.level, output.run_id)
-    published = write_dicts(
-        output, merge.folder, records, name, "null"
-    )
+    published = write_dicts(output, merge.folder, records, name, "null")
     return {**dataclasses.asdict(published), "records": len(records)}
 
 
@@ -175,4 +172,3 @@ def merge_tiers(
         "lake %s: merged %d index and catalog files into %d", lake, len(replaced), len(outputs)
     )
     return manifest
-
