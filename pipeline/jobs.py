@@ -28,6 +28,7 @@ from connectors.drops import file_metadata, file_sha256
 from pipeline.factory import JobConfig, build_pipeline
 from pipeline.lake.commit import (
     CommitFailed,
+    DamagedRun,
     abandon_run,
     commit_run,
     manifest_path,
@@ -185,7 +186,11 @@ def _acquire(lease: WriterLease, wait: float) -> None:
 
 
 def _recover_logged(lake: str) -> None:
-    for repaired in recover(lake):
+    try:
+        repaired_runs = recover(lake)
+    except DamagedRun as damaged:
+        raise JobFailed(str(damaged)) from damaged
+    for repaired in repaired_runs:
         if repaired.action == "finished":
             _LOG.warning(
                 "run %s had committed but not finished (killed?): published its %d files",

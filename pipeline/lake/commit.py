@@ -186,8 +186,14 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
     finish_run(lake, manifest)
 
 
-def finish_run(lake: str, manifest: dict[str, Any]) -> None:
-    """Make a committed run's changes visible and remove its staging; safe to repeat."""
+def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None:
+    """Make a committed run's changes visible and remove its staging; safe to repeat.
+
+    Raises:
+        DamagedRun: with ``check``, a file the run publishes is not whole (missing, not
+            Avro, or not the records the manifest states); the run stays staged, so that
+            every writer says so until someone restores the files or removes the run.
+    """
     run_id = manifest["run_id"]
     protocol = manifest.get("commit_protocol", 1)
     # What a compaction (an index merge, an upgrade) replaces goes folder by folder, right
@@ -209,6 +215,14 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
     reached("published")
     sync_lake(lake)  # every file's new name is on the disk before staging goes
     reached("published_synced")
+    if check and (damaged := damaged_outputs(manifest)):
+        path = manifest_path(lake, run_id)
+        raise DamagedRun(
+            f"run {run_id} of the lake {lake} committed ({path}) but {len(damaged)} of its "
+            f"files are not whole: {'; '.join(damaged)}. The disk lost what was written to "
+            "it; restore those files from a backup, or remove them and the run's manifest "
+            "and ingest its inputs again with --reprocess"
+        )
     feeds = [entry for entry in manifest.get("inputs", []) if entry.get("type") == "feed"]
     if feeds:
         save_feed_state(lake, feeds)
@@ -246,15 +260,7 @@ def recover(lake: str) -> list[Recovered]:
         path = manifest_path(lake, run_id)
         manifest = read_json(path) if FileSystems.exists(path) else None
         if manifest is not None and manifest.get("status") == "succeeded":
-            finish_run(lake, manifest)
-            if damaged := damaged_outputs(manifest):
-                raise DamagedRun(
-                    f"run {run_id} of the lake {lake} committed ({path}) but "
-                    f"{len(damaged)} of its files are not whole: {'; '.join(damaged)}. "
-                    "The disk lost what was written to it; restore those files from a "
-                    "backup, or remove them and the run's manifest and ingest its inputs "
-                    "again with --reprocess"
-                )
+            finish_run(lake, manifest, check=True)
             done.append(Recovered(run_id, "finished", len(manifest.get("outputs", []))))
             continue
         removed = _undo_protocol_1(lake, run_id)
