@@ -44,7 +44,6 @@ def write_json(path: str, document: Any) -> None:
     """Write ``document`` to ``path`` atomically and durably, creating its folder where
     folders exist."""
     folder, name = path.rsplit("/", 1)
-    make_folder(folder)
     partial = FileSystems.join(folder, f".{name}.partial")
     with open_new(partial) as fh:
         fh.write(_encoded(document))

@@ -50,9 +50,13 @@ def is_local(path: str) -> bool:
     return "://" not in path
 
 
-def make_folder(folder: str) -> None:
+def make_folder(folder: str, made: set[str] | None = None) -> None:
     """Create ``folder`` and its parents unless it exists; another worker creating it at the
-    same time is fine. On local disk an existing folder costs one ``mkdir``."""
+    same time is fine. On local disk an existing folder costs one ``mkdir``, and so does a new
+    one whose parent is in ``made``: the folders the caller made or found so far, which this
+    adds to."""
+    if made is not None and folder in made:
+        return
     if is_local(folder):
         try:
             os.mkdir(folder)
@@ -61,6 +65,10 @@ def make_folder(folder: str) -> None:
                 raise
         except FileNotFoundError:
             os.makedirs(folder, exist_ok=True)
+        if made is not None:
+            while folder not in made and folder not in ("", "/"):
+                made.add(folder)
+                folder = os.path.dirname(folder)
         return
     if FileSystems.exists(folder):
         return
@@ -72,9 +80,15 @@ def make_folder(folder: str) -> None:
 
 
 def open_new(path: str) -> BinaryIO:
-    """A new file at ``path`` (its folder exists), open for writing."""
+    """A new file at ``path``, open for writing; its folder is made when it is missing (on
+    local disk, only then: the open is tried first)."""
     if is_local(path):
-        return open(path, "wb", buffering=_BUFFER)
+        try:
+            return open(path, "wb", buffering=_BUFFER)
+        except FileNotFoundError:
+            make_folder(os.path.dirname(path))
+            return open(path, "wb", buffering=_BUFFER)
+    make_folder(path.rsplit("/", 1)[0])
     return FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
@@ -89,11 +103,7 @@ def publish(staged: str, target: str, made: set[str] | None = None) -> None:
     """Rename ``staged`` to ``target``, creating ``target``'s folder; done already when only
     ``target`` is there. ``made`` remembers the folders this caller made or found, so that
     each is made once."""
-    folder = target.rsplit("/", 1)[0]
-    if made is None or folder not in made:
-        make_folder(folder)
-        if made is not None:
-            made.add(folder)
+    make_folder(target.rsplit("/", 1)[0], made)
     if is_local(target):
         try:
             os.rename(staged, target)

@@ -9,7 +9,6 @@ bundle that stages the same articles writes the same part.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -21,8 +20,8 @@ from fastavro.read import SchemaResolutionError
 import schemas
 from pipeline.core.avro_binary import record_encoder
 from pipeline.core.records import Article, Dedup, article_key
-from pipeline.lake.fileops import make_folder, open_new, open_read
-from pipeline.lake.files import EncodedBlock, encoder_for
+from pipeline.lake.fileops import open_new, open_read
+from pipeline.lake.files import DEFLATE_LEVEL, ContainerFile, encoder_for
 from pipeline.lake.paths import destination_of, group_of, is_destination, staged_name
 
 __all__ = [
@@ -104,12 +103,10 @@ def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
         digest.update(article.key.encode())
     name = staged_name(f"{group}/{digest.hexdigest()[:20]}.avro")  # parts lie flat, as files do
     path = FileSystems.join(staging, "parts", name)
-    make_folder(path.rsplit("/", 1)[0])
     encode = encoder_for(_PART)
     with open_new(path) as fh:
-        writer = fastavro.write.Writer(fh, schemas.load(_PART), codec="null")
-        writer.write_block(EncodedBlock(io.BytesIO(b"".join(map(encode, articles))), len(articles)))
-        writer.flush()
+        part = ContainerFile(fh, _PART, "null", DEFLATE_LEVEL)
+        part.write_block(b"".join(map(encode, articles)), len(articles))
     return path
 
 

@@ -7,12 +7,21 @@ import io
 import os
 
 import fastavro
+import fastavro.write
 import pytest
 
 import schemas
 from pipeline.core.records import Dedup, Region, Source, Topic, evolve, to_avro
 from pipeline.lake import fileops
-from pipeline.lake.files import BLOCK_BYTES, LakeOutput, StagedFile, avro_writer
+from pipeline.lake.files import (
+    BLOCK_BYTES,
+    ContainerFile,
+    EncodedBlock,
+    LakeOutput,
+    StagedFile,
+    avro_writer,
+    encoder_for,
+)
 from pipeline.lake.paths import file_name, kind_of, parse_partition_keys, partition_of
 from pipeline.lake.staging import ArticleEncoder
 from tests.conftest import make_article
@@ -77,6 +86,37 @@ def test_the_deflate_level_trades_size_for_speed_and_reads_back_the_same():
     assert len(written[9]) < len(written[1])
     read = [list(fastavro.reader(io.BytesIO(data))) for data in written.values()]
     assert read[0] == read[1]
+
+
+@pytest.mark.parametrize(
+    ("codec", "level"), [("deflate", 1), ("deflate", 6), ("snappy", 1), ("null", 1)]
+)
+def test_a_container_file_is_byte_for_byte_what_fastavro_writes(codec, level):
+    blocks = [
+        b"".join(encoder_for("Article")(make_article(title=f"Story {n}")) for n in range(k, k + 30))
+        for k in (0, 30, 60)
+    ]
+    sync = bytes(range(16))
+    template = avro_writer(io.BytesIO(), "Article", codec, level)
+    expected = io.BytesIO()
+    writer = fastavro.write.Writer(
+        expected,
+        template.schema,
+        codec=codec,
+        compression_level=template.compression_level,
+        metadata={k: v for k, v in template.metadata.items() if not k.startswith("avro.")},
+        sync_marker=sync,
+    )
+    writer.block_writer = template.block_writer  # ISA-L's deflate at level 1, as the lake's
+    ours = io.BytesIO()
+    container = ContainerFile(ours, "Article", codec, level, sync)
+    for block in blocks:
+        writer.write_block(EncodedBlock(io.BytesIO(block), 30))
+        container.write_block(block, 30)
+    writer.flush()
+    assert ours.getvalue() == expected.getvalue()
+    ours.seek(0)
+    assert [r["title"] for r in fastavro.reader(ours)] == [f"Story {n}" for n in range(90)]
 
 
 def test_article_files_are_written_in_blocks_of_64_kb_like_avro_java():
