@@ -46,6 +46,7 @@ from pipeline.lake.index import stage_catalog
 from pipeline.lake.lease import LeaseLost, WriterLease
 from pipeline.lake.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 from pipeline.lake.meta import upgrade
+from pipeline.lake.staging import remove_parts
 from pipeline.lake.tiers import merge_tiers
 
 __all__ = [
@@ -282,6 +283,7 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         abandon_run(config.lake, run_id)
         raise JobFailed(f"run {run_id} ended in state {state}; nothing was committed")
     reached("staged")
+    remove_parts(staging_folder(config.lake, run_id))
     manifest = build_manifest(
         config.lake,
         config.run.run_id,

@@ -20,7 +20,7 @@ from fastavro.read import SchemaResolutionError
 import schemas
 from pipeline.core.avro_binary import record_encoder
 from pipeline.core.records import Article, Dedup, article_key
-from pipeline.lake.fileops import open_new, open_read
+from pipeline.lake.fileops import open_new, open_read, remove_folder
 from pipeline.lake.files import DEFLATE_LEVEL, ContainerFile, encoder_for
 from pipeline.lake.paths import destination_of, group_of, is_destination, staged_name
 
@@ -30,10 +30,12 @@ __all__ = [
     "StagedArticle",
     "StagingCorrupt",
     "read_parts",
+    "remove_parts",
     "stage_article",
 ]
 
 _PART = "StagedArticle"  # the schema of a part's records
+_PARTS = "parts"  # the folder of the run's staging folder they lie in
 
 
 class ArticleEncoder:
@@ -102,12 +104,19 @@ def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
     for article in articles:
         digest.update(article.key.encode())
     name = staged_name(f"{group}/{digest.hexdigest()[:20]}.avro")  # parts lie flat, as files do
-    path = FileSystems.join(staging, "parts", name)
+    path = FileSystems.join(staging, _PARTS, name)
     encode = encoder_for(_PART)
     with open_new(path) as fh:
         part = ContainerFile(fh, _PART, "null", DEFLATE_LEVEL)
         part.write_block(b"".join(map(encode, articles)), len(articles))
     return path
+
+
+def remove_parts(staging: str) -> None:
+    """Remove the run's parts once the pipeline is done with them: nothing reads them again,
+    and parts removed before the commit's sync never reach the disk (a year's backfill
+    stages about 70 MB of them; synced, then removed, they cost 2.5 s of unlink)."""
+    remove_folder(FileSystems.join(staging, _PARTS))
 
 
 def read_parts(paths: Iterable[str]) -> Iterator[StagedArticle]:
