@@ -113,13 +113,14 @@ def assert_durable_commits(trace: list[Call], lake: Path, manifest: dict) -> Non
         f"files of {run_id} were published before its manifest's name was synced"
     )
     staging = str(lake / "_staging" / run_id)
-    cleaning = [
+    last = max(call.done for call in publishing)
+    cleaning = [  # what goes from staging once the run is published (its parts may go before)
         c.start
         for c in trace
         if c.name in ("unlink", "unlinkat", "rmdir")
+        and c.start > last
         and (c.path(0) if c.name != "unlinkat" else c.path(1, 0)).startswith(staging + "/")
     ]
-    last = max(call.done for call in publishing)
     for call in publishing:
         folder = os.path.dirname(_new_path(call))
         assert _synced_between(trace, last, min(cleaning, default=10**12), folder, True), (
