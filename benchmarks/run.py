@@ -66,9 +66,10 @@ def syscalls(argv: list[str], folder: Path) -> Counter[str]:
     )
     calls: Counter[str] = Counter()
     for row in summary.read_text().splitlines():
-        fields = row.split()
-        if len(fields) >= 5 and fields[-1].isidentifier() and fields[3].isdigit():
-            calls[fields[-1]] += int(fields[3])
+        fields = row.split()  # % time, seconds, usecs/call, calls, [errors,] syscall
+        name = fields[-1] if fields else ""
+        if len(fields) >= 5 and name.isidentifier() and name != "total" and fields[3].isdigit():
+            calls[name] += int(fields[3])
     grouped = Counter(
         {group: sum(calls[n] for n in names) for group, names in SYSCALL_GROUPS.items()}
     )
