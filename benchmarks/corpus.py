@@ -185,12 +185,15 @@ def generate(
     seed: int = 0,
     per_drop: int = 1000,
     date: dt.date | None = None,
+    span_days: int | None = None,
 ) -> Corpus:
     """A corpus of ``articles`` articles in drops of ``per_drop``, with ground truth.
 
     Drop ``k`` is named by the day ``k`` days after Aug. 1, 2025 (its reference date), and a
     new story is dated that day or up to two days before, as a daily drop's stories are; its
-    copies keep its dateline. With ``date``, every drop and story is of that day.
+    copies keep its dateline. With ``date``, every drop and story is of that day. With
+    ``span_days``, the corpus is a backfill of archives: the drops' stories are dated over
+    ``span_days`` days, each drop an archive of the days since the one before it.
     """
     if not 0 <= exact_rate + near_rate < 1:
         raise ValueError("generate: exact_rate + near_rate must be in [0, 1)")
@@ -198,9 +201,11 @@ def generate(
     sentences, vocabulary = _sentences()
     stories: list[tuple[Story, dict]] = []
     truth, rendered = [], []
+    drops_made = -(-articles // per_drop)
+    days_per_drop = max(1, -(-span_days // drops_made)) if span_days else 1
     for position in range(articles):
         number = position // per_drop
-        drop_date = date or FIRST_DROP + dt.timedelta(days=number)
+        drop_date = date or FIRST_DROP + dt.timedelta(days=(number + 1) * days_per_drop - 1)
         drop = f"milosi-{drop_date.isoformat()}-{number:04d}.txt"
         roll = rng.random()
         entry = {"drop": drop, "position": position % per_drop}
@@ -218,7 +223,8 @@ def generate(
                 jaccard=round(true_jaccard(story.paragraphs, copy.paragraphs), 4),
             )
         else:
-            dated = date or drop_date - dt.timedelta(days=rng.randint(0, 2))
+            back = rng.randrange(days_per_drop) if span_days else rng.randint(0, 2)
+            dated = date or drop_date - dt.timedelta(days=back)
             story = _new_story(rng, sentences, vocabulary, dated.day)
             story = dataclasses.replace(story, month=dated.month)
             text = render(story, rng)
@@ -250,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--near-rate", type=float, default=0.1)
     parser.add_argument("--per-drop", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--span-days", type=int, help="a backfill: stories dated over this many days"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     started = dt.datetime.now()
@@ -259,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         near_rate=args.near_rate,
         seed=args.seed,
         per_drop=args.per_drop,
+        span_days=args.span_days,
     )
     write(corpus, args.out)
     seconds = (dt.datetime.now() - started).total_seconds()

@@ -186,7 +186,8 @@ def time_again(drop: Path, lake: Path, copies: list[Copy]) -> Timed:
     """``feedlake run`` of ``drop`` on ``lake`` as it is."""
     load = os.getloadavg()[0]
     command = ["-m", "pipeline.cli", "run", "--drops", str(drop), "--lake", str(lake)]
-    seconds, rss, stdout = timed([sys.executable, *command, "--quiet", "--json"])
+    measured, stdout = timed([sys.executable, *command, "--quiet", "--json"])
+    seconds, rss = measured["wall"], measured["rss"]
     manifest = json.loads(stdout)
     return Timed(seconds, rss, load, manifest, _duplicates_of_copies(manifest, copies))
 

@@ -28,6 +28,7 @@ from connectors.drops import file_metadata, file_sha256
 from pipeline.factory import JobConfig, build_pipeline
 from pipeline.lake.commit import (
     CommitFailed,
+    DamagedRun,
     abandon_run,
     commit_run,
     manifest_path,
@@ -45,6 +46,7 @@ from pipeline.lake.index import stage_catalog
 from pipeline.lake.lease import LeaseLost, WriterLease
 from pipeline.lake.manifest import already_ingested, brought_nothing, build_manifest, ingested_drops
 from pipeline.lake.meta import upgrade
+from pipeline.lake.staging import remove_parts
 from pipeline.lake.tiers import merge_tiers
 
 __all__ = [
@@ -185,7 +187,11 @@ def _acquire(lease: WriterLease, wait: float) -> None:
 
 
 def _recover_logged(lake: str) -> None:
-    for repaired in recover(lake):
+    try:
+        repaired_runs = recover(lake)
+    except DamagedRun as damaged:
+        raise JobFailed(str(damaged)) from damaged
+    for repaired in repaired_runs:
         if repaired.action == "finished":
             _LOG.warning(
                 "run %s had committed but not finished (killed?): published its %d files",
@@ -277,6 +283,7 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         abandon_run(config.lake, run_id)
         raise JobFailed(f"run {run_id} ended in state {state}; nothing was committed")
     reached("staged")
+    remove_parts(staging_folder(config.lake, run_id))
     manifest = build_manifest(
         config.lake,
         config.run.run_id,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import logging
 import os
 import uuid
@@ -28,16 +29,20 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
-from pipeline.lake.documents import make_folder, read_json, write_json
+from pipeline.lake.documents import read_json, write_json
 from pipeline.lake.feed_state import save_feed_state
+from pipeline.lake.fileops import is_local, publish, remove_files, remove_folder, sync_lake
+from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER
 from pipeline.lake.lease import WriterLease
+from pipeline.lake.paths import staged_file
 
 __all__ = [
     "COMMIT_PROTOCOL",
     "CRASH_POINTS",
     "RUNNING_MARKER",
     "CommitFailed",
+    "DamagedRun",
     "Recovered",
     "abandon_run",
     "commit_run",
@@ -58,9 +63,11 @@ CRASH_POINTS = (
     "opened",  # the run's marker is written
     "staged",  # the pipeline has written every file into staging
     "verified",  # the manifest is built and checked, not yet written
+    "synced",  # every staged file is durable, the manifest not yet written
     "committed",  # the manifest is written: the commit point
     "published_one",  # one staged file is renamed into place, the others not
-    "published",  # every file is in place, the feed state not saved
+    "published",  # every file is in place, not yet synced
+    "published_synced",  # every file is in place and durable, the feed state not saved
     "state_saved",  # the feed state is saved, the staging folder still there
     "cleaning",  # the staging folder's files are deleted, the folder not
 )
@@ -96,9 +103,13 @@ def manifest_path(lake: str, run_id: str) -> str:
     return FileSystems.join(lake, "_runs", f"{run_id}.json")
 
 
-def staged_path(lake: str, run_id: str, path: str) -> str:
-    """Where the run stages the file it publishes at ``path`` (a path below ``lake``)."""
+def staged_path(lake: str, run_id: str, path: str, protocol: int = COMMIT_PROTOCOL) -> str:
+    """Where the run stages the file it publishes at ``path`` (a path below ``lake``), under
+    the commit protocol ``protocol`` (a run that crashed under an earlier one is finished
+    where it staged its files)."""
     relative = path[len(lake) :].lstrip("/")
+    if protocol >= 3:
+        return staged_file(staging_folder(lake, run_id), relative)
     return FileSystems.join(staging_folder(lake, run_id), "files", *relative.split("/"))
 
 
@@ -119,6 +130,10 @@ def open_run(lake: str, run_id: str, started: str, lease: WriterLease) -> None:
 
 class CommitFailed(OSError):
     """The manifest could not be written: the run is not committed."""
+
+
+class DamagedRun(RuntimeError):
+    """A committed run's files are not what its manifest says (the disk lost them)."""
 
 
 def operation_manifest(
@@ -159,6 +174,8 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
             finishes the run.
     """
     reached("verified")
+    sync_lake(lake)  # what the manifest lists is on the disk before the manifest is
+    reached("synced")
     lease.check()  # a writer that lost its lease must not commit
     path = manifest_path(lake, manifest["run_id"])
     try:
@@ -169,9 +186,16 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
     finish_run(lake, manifest)
 
 
-def finish_run(lake: str, manifest: dict[str, Any]) -> None:
-    """Make a committed run's changes visible and remove its staging; safe to repeat."""
+def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None:
+    """Make a committed run's changes visible and remove its staging; safe to repeat.
+
+    Raises:
+        DamagedRun: with ``check``, a file the run publishes is not whole (missing, not
+            Avro, or not the records the manifest states); the run stays staged, so that
+            every writer says so until someone restores the files or removes the run.
+    """
     run_id = manifest["run_id"]
+    protocol = manifest.get("commit_protocol", 1)
     # What a compaction (an index merge, an upgrade) replaces goes folder by folder, right
     # after that folder's new files are in: a reader listing a folder meanwhile sees both for
     # the time of one folder's renames and deletes, never neither.
@@ -179,8 +203,9 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
     for path in manifest.get("replaced", []):
         replaced.setdefault(path.rsplit("/", 1)[0], []).append(path)
     outputs = sorted(manifest.get("outputs", []), key=lambda output: output["path"])
+    made: set[str] = set()  # the folders made or found so far: each is made once
     for n, output in enumerate(outputs):
-        _publish(staged_path(lake, run_id, output["path"]), output["path"])
+        publish(staged_path(lake, run_id, output["path"], protocol), output["path"], made)
         if n == 0:
             reached("published_one")
         folder = output["path"].rsplit("/", 1)[0]
@@ -188,6 +213,16 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
             _delete_existing(replaced.pop(folder, []))
     _delete_existing([path for paths in replaced.values() for path in paths])
     reached("published")
+    sync_lake(lake)  # every file's new name is on the disk before staging goes
+    reached("published_synced")
+    if check and (damaged := damaged_outputs(manifest)):
+        path = manifest_path(lake, run_id)
+        raise DamagedRun(
+            f"run {run_id} of the lake {lake} committed ({path}) but {len(damaged)} of its "
+            f"files are not whole: {'; '.join(damaged)}. The disk lost what was written to "
+            "it; restore those files from a backup, or remove them and the run's manifest "
+            "and ingest its inputs again with --reprocess"
+        )
     feeds = [entry for entry in manifest.get("inputs", []) if entry.get("type") == "feed"]
     if feeds:
         save_feed_state(lake, feeds)
@@ -201,18 +236,6 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
 def _delete_existing(paths: list[str]) -> None:
     if existing := [path for path in paths if FileSystems.exists(path)]:
         FileSystems.delete(existing)
-
-
-def _publish(staged: str, target: str) -> None:
-    """Rename ``staged`` to ``target``; done already when only ``target`` is there."""
-    if not FileSystems.exists(staged):
-        if not FileSystems.exists(target):
-            raise FileNotFoundError(f"{staged} is missing and {target} was never published")
-        return
-    make_folder(target.rsplit("/", 1)[0])
-    FileSystems.rename([staged], [target])
-    if not FileSystems.exists(target):
-        raise OSError(f"{staged} was renamed to {target} but it does not exist")
 
 
 def abandon_run(lake: str, run_id: str) -> None:
@@ -237,13 +260,32 @@ def recover(lake: str) -> list[Recovered]:
         path = manifest_path(lake, run_id)
         manifest = read_json(path) if FileSystems.exists(path) else None
         if manifest is not None and manifest.get("status") == "succeeded":
-            finish_run(lake, manifest)
+            finish_run(lake, manifest, check=True)
             done.append(Recovered(run_id, "finished", len(manifest.get("outputs", []))))
             continue
         removed = _undo_protocol_1(lake, run_id)
         _remove_staging(lake, run_id)
         done.append(Recovered(run_id, "undone", removed))
     return done
+
+
+def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
+    """The files of a committed run that are missing, unreadable, or hold another number of
+    records than its manifest states, each with what is wrong."""
+    damaged = []
+    for output in manifest.get("outputs", []):
+        path, expected = output["path"], output.get("records")
+        try:
+            found = count_records(path)
+        except FileNotFoundError:
+            damaged.append(f"{path} is missing")
+            continue
+        except (OSError, ValueError, EOFError) as error:
+            damaged.append(f"{path} does not read back as Avro ({error})")
+            continue
+        if expected is not None and found != expected:
+            damaged.append(f"{path} holds {found} records, the manifest says {expected}")
+    return damaged
 
 
 def _staged_runs(lake: str) -> list[str]:
@@ -276,12 +318,13 @@ def _undo_protocol_1(lake: str, run_id: str) -> int:
 
 def _remove_staging(lake: str, run_id: str) -> None:
     folder = staging_folder(lake, run_id)
-    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
-    if files:
-        FileSystems.delete(files)
+    remove_files(folder)
     reached("cleaning")
-    if FileSystems.exists(folder):
-        FileSystems.delete([folder])  # the folders left (local disk)
+    remove_folder(folder)  # the folders left (local disk)
     parent = FileSystems.join(lake, STAGING)
-    if "://" not in lake and os.path.isdir(parent) and not os.listdir(parent):
-        os.rmdir(parent)  # leave no empty _staging behind once no run is staging
+    if is_local(lake):
+        try:
+            os.rmdir(parent)  # leave no empty _staging behind once no run is staging
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+                raise  # not another run staging, nor gone already: a real failure

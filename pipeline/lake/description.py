@@ -23,8 +23,10 @@ __all__ = [
 
 LAKE_FILE = "_lake.json"
 FORMAT_VERSION = 2  # 1: an index file per run, no catalog, no _lake.json (feedlake before 0.2)
-# 1: files renamed into place before the manifest was written (feedlake before 0.2)
-COMMIT_PROTOCOL = 2
+# 1: files renamed into place before the manifest was written (feedlake before 0.2);
+# 2: staged files in a tree like the lake's, under _staging/<run>/files/ (feedlake 0.2);
+# 3: staged files flat in _staging/<run>/files/ (paths.staged_name), synced before the commit
+COMMIT_PROTOCOL = 3
 
 
 def read_description(lake: str) -> dict[str, Any] | None:

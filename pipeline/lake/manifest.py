@@ -21,10 +21,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 import schemas
-from pipeline.core.avro_binary import count_container_records
 from pipeline.core.version import __version__
 from pipeline.lake.commit import COMMIT_PROTOCOL, staged_path, staging_folder
 from pipeline.lake.documents import read_json
+from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER, catalog_entries, legacy_index_files, read_catalog
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "already_ingested",
     "brought_nothing",
     "build_manifest",
-    "count_records",
     "ingested_drops",
     "software_versions",
 ]
@@ -42,12 +41,6 @@ __all__ = [
 # counts (a drop or a feed) and each file written.
 INPUTS_REPORT = "inputs.jsonl"
 FILES_REPORT = "files.jsonl"
-
-
-def count_records(path: str) -> int:
-    """Records in an Avro container file, counted block by block from its framing."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        return count_container_records(fh)
 
 
 def _read_report(staging: str, name: str) -> list[dict[str, Any]]:
@@ -65,11 +58,11 @@ def _check_outputs(
     outputs, problems = [], []
     for entry in sorted(files, key=lambda f: f["path"]):
         path = staged_path(lake, run_id, entry["path"])
-        if not FileSystems.exists(path):
-            problems.append(f"{path} was reported written but does not exist")
-            continue
         try:
             records = count_records(path)
+        except FileNotFoundError:
+            problems.append(f"{path} was reported written but does not exist")
+            continue
         except (OSError, ValueError, EOFError) as error:
             problems.append(f"{path} does not read back as Avro: {error}")
             continue

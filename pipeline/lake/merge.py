@@ -67,8 +67,8 @@ def merge_into(staged: StagedFile, source: str) -> None:
     Raises:
         CompactionFailed: ``source`` does not read as Avro, or not as records of that schema.
     """
-    schema = staged.writer.schema
-    current = json.loads(staged.writer.metadata["avro.schema"])
+    schema = staged.schema
+    current = json.loads(staged.schema_json)
     with _readable(source):
         with _open(source) as fh:
             blocks = fastavro.block_reader(fh)

@@ -35,6 +35,8 @@ __all__ = [
     "kind_of",
     "parse_partition_keys",
     "partition_of",
+    "staged_file",
+    "staged_name",
 ]
 
 PARTITION_KEYS = ("dt", "region", "topic")
@@ -101,6 +103,19 @@ def parse_partition_keys(text: str) -> tuple[str, ...]:
 def file_name(run_id: str, shard: int, shards: int) -> str:
     """The deterministic name of a run's data file within a partition."""
     return f"{run_id}-{shard:05d}-of-{shards:05d}.avro"
+
+
+def staged_name(relative: str) -> str:
+    """The flat name under which a run stages the file it publishes at ``relative`` (a path
+    below the lake): the path with ``%`` written ``%25`` and ``/`` written ``%2F``, so that a
+    run stages every file in one folder, made once, and the commit only renames."""
+    return relative.replace("%", "%25").replace("/", "%2F")
+
+
+def staged_file(staging: str, relative: str) -> str:
+    """Where a run whose staging folder is ``staging`` stages the file it publishes at
+    ``relative`` (commit protocol 3: every file flat in ``<staging>/files/``)."""
+    return f"{staging}/files/{staged_name(relative)}"
 
 
 def destination_of(record: Article | Reject | IndexEntry, keys: tuple[str, ...]) -> str:

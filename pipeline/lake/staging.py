@@ -9,22 +9,20 @@ bundle that stages the same articles writes the same part.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import fastavro
 import fastavro.write
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from fastavro.read import SchemaResolutionError
 
 import schemas
 from pipeline.core.avro_binary import record_encoder
 from pipeline.core.records import Article, Dedup, article_key
-from pipeline.lake.documents import make_folder
-from pipeline.lake.files import EncodedBlock, encoder_for
-from pipeline.lake.paths import destination_of, group_of, is_destination
+from pipeline.lake.fileops import open_new, open_read, remove_folder
+from pipeline.lake.files import DEFLATE_LEVEL, ContainerFile, encoder_for
+from pipeline.lake.paths import destination_of, group_of, is_destination, staged_name
 
 __all__ = [
     "ArticleEncoder",
@@ -32,10 +30,12 @@ __all__ = [
     "StagedArticle",
     "StagingCorrupt",
     "read_parts",
+    "remove_parts",
     "stage_article",
 ]
 
 _PART = "StagedArticle"  # the schema of a part's records
+_PARTS = "parts"  # the folder of the run's staging folder they lie in
 
 
 class ArticleEncoder:
@@ -103,14 +103,20 @@ def _write_part(staging: str, group: str, articles: list[StagedArticle]) -> str:
     digest = hashlib.sha1()
     for article in articles:
         digest.update(article.key.encode())
-    path = FileSystems.join(staging, "parts", *group.split("/"), f"{digest.hexdigest()[:20]}.avro")
-    make_folder(path.rsplit("/", 1)[0])
+    name = staged_name(f"{group}/{digest.hexdigest()[:20]}.avro")  # parts lie flat, as files do
+    path = FileSystems.join(staging, _PARTS, name)
     encode = encoder_for(_PART)
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        writer = fastavro.write.Writer(fh, schemas.load(_PART), codec="null")
-        writer.write_block(EncodedBlock(io.BytesIO(b"".join(map(encode, articles))), len(articles)))
-        writer.flush()
+    with open_new(path) as fh:
+        part = ContainerFile(fh, _PART, "null", DEFLATE_LEVEL)
+        part.write_block(b"".join(map(encode, articles)), len(articles))
     return path
+
+
+def remove_parts(staging: str) -> None:
+    """Remove the run's parts once the pipeline is done with them: nothing reads them again,
+    and parts removed before the commit's sync never reach the disk (a year's backfill
+    stages about 70 MB of them; synced, then removed, they cost 2.5 s of unlink)."""
+    remove_folder(FileSystems.join(staging, _PARTS))
 
 
 def read_parts(paths: Iterable[str]) -> Iterator[StagedArticle]:
@@ -122,7 +128,7 @@ def read_parts(paths: Iterable[str]) -> Iterator[StagedArticle]:
     """
     checked: set[str] = set()  # a run's parts name few destinations
     for path in sorted(paths):
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        with open_read(path) as fh:
             for record in _part_records(path, fh):
                 if record["destination"] not in checked and not is_destination(
                     record["destination"]

@@ -34,11 +34,10 @@ from pipeline.lake.commit import (
     staged_path,
     staging_folder,
 )
-from pipeline.lake.files import LakeOutput, write_dicts
+from pipeline.lake.files import LakeOutput, count_records, write_dicts
 from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
-from pipeline.lake.manifest import count_records
 
 __all__ = ["FANOUT", "TOP_LEVEL", "merge_tiers", "plan_merges", "tiered_folders"]
 

@@ -17,8 +17,9 @@ import pytest
 
 from benchmarks.history import count_articles, merged_lakes, time_run, write_drop
 from benchmarks.history_lake import LAST_DAY, Shape, cached, planted
+from pipeline.lake.files import count_records
 from pipeline.lake.history import read_index_file
-from pipeline.lake.manifest import count_records, ingested_drops
+from pipeline.lake.manifest import ingested_drops
 
 pytestmark = pytest.mark.e2e
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
+from urllib.parse import unquote
 
 import fastavro
 
@@ -83,3 +85,14 @@ def read_lake(lake: Path, kind: str) -> list[dict]:
         with path.open("rb") as fh:
             records.extend(fastavro.reader(fh))
     return records
+
+
+def staged_as_published(staging: Path) -> Path:
+    """What a run staged (its flat ``files/`` folder), laid out in ``staging/published/`` as
+    the lake will hold it once the run commits."""
+    published = staging / "published"
+    for path in (staging / "files").iterdir():
+        target = published / unquote(path.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return published

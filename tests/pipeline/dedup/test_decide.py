@@ -17,6 +17,7 @@ from pipeline.dedup.sketch import sketch_article
 from pipeline.lake.files import LakeOutput
 from pipeline.lake.publish import PublishArticles
 from pipeline.lake.staging import Parts, StagedArticle
+from tests.support.lake import staged_as_published
 from tests.support.stories import OTHER, STORY, article, reworded
 
 
@@ -60,7 +61,7 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
     tmp_path, buffered, partition_by
 ):
     # What the run stages for publishing at its commit, as the lake will hold it.
-    lake, arriving = tmp_path / "staging" / "files", story_and_copies()
+    arriving = story_and_copies()
     with TestPipeline() as p:
         articles = p | beam.Create(arriving, reshuffle=False)
         decided = articles | DecideDuplicates()  # a new lake: no history
@@ -86,6 +87,7 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
             ),
             label="outcomes",
         )
+    lake = staged_as_published(tmp_path / "staging")
     kept, duplicates = records(lake, "articles"), records(lake, "duplicates")
     assert {i: r["dedup"]["copies"] for i, r in kept.items()} == {0: 2, 3: 1}
     assert {i: (r["dedup"]["kind"], r["dedup"]["duplicate_of"]) for i, r in duplicates.items()} == {
@@ -103,7 +105,6 @@ def test_duplicates_leave_for_their_own_files_and_kept_articles_count_them(
 def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
     original = article(STORY, index=0)
     sketch = sketch_article(original)
-    lake = tmp_path / "s" / "files"  # what the run will publish at its commit
     with TestPipeline() as p:
         held = IndexBatch.of([IndexEntry(sketch.id, sketch.bands, sketch.sketch)])
         articles = p | beam.Create([original], reshuffle=False)
@@ -111,6 +112,7 @@ def test_the_lake_index_makes_a_rerun_all_duplicates(tmp_path):
         output = LakeOutput(str(tmp_path / "lake"), str(tmp_path / "s"), "run")
         articles | PublishArticles(decided["decisions"], output)
         assert_that(decided["index"] | beam.Map(len), equal_to([0]), label="index")
+    lake = staged_as_published(tmp_path / "s")  # what the run will publish at its commit
     assert records(lake, "articles") == {}
     (duplicate,) = records(lake, "duplicates").values()
     assert (duplicate["dedup"]["kind"], duplicate["dedup"]["duplicate_of"]) == ("exact", sketch.id)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 
 import fastavro
+import fastavro.write
 import pytest
 
 import schemas
 from pipeline.core.records import Dedup, Region, Source, Topic, evolve, to_avro
-from pipeline.lake import documents as lake_json
-from pipeline.lake.files import BLOCK_BYTES, LakeOutput, StagedFile, avro_writer
+from pipeline.lake import fileops
+from pipeline.lake.files import (
+    BLOCK_BYTES,
+    ContainerFile,
+    EncodedBlock,
+    LakeOutput,
+    StagedFile,
+    avro_writer,
+    encoder_for,
+)
 from pipeline.lake.paths import file_name, kind_of, parse_partition_keys, partition_of
 from pipeline.lake.staging import ArticleEncoder
 from tests.conftest import make_article
@@ -78,6 +88,37 @@ def test_the_deflate_level_trades_size_for_speed_and_reads_back_the_same():
     assert read[0] == read[1]
 
 
+@pytest.mark.parametrize(
+    ("codec", "level"), [("deflate", 1), ("deflate", 6), ("snappy", 1), ("null", 1)]
+)
+def test_a_container_file_is_byte_for_byte_what_fastavro_writes(codec, level):
+    blocks = [
+        b"".join(encoder_for("Article")(make_article(title=f"Story {n}")) for n in range(k, k + 30))
+        for k in (0, 30, 60)
+    ]
+    sync = bytes(range(16))
+    template = avro_writer(io.BytesIO(), "Article", codec, level)
+    expected = io.BytesIO()
+    writer = fastavro.write.Writer(
+        expected,
+        template.schema,
+        codec=codec,
+        compression_level=template.compression_level,
+        metadata={k: v for k, v in template.metadata.items() if not k.startswith("avro.")},
+        sync_marker=sync,
+    )
+    writer.block_writer = template.block_writer  # ISA-L's deflate at level 1, as the lake's
+    ours = io.BytesIO()
+    container = ContainerFile(ours, "Article", codec, level, sync)
+    for block in blocks:
+        writer.write_block(EncodedBlock(io.BytesIO(block), 30))
+        container.write_block(block, 30)
+    writer.flush()
+    assert ours.getvalue() == expected.getvalue()
+    ours.seek(0)
+    assert [r["title"] for r in fastavro.reader(ours)] == [f"Story {n}" for n in range(90)]
+
+
 def test_article_files_are_written_in_blocks_of_64_kb_like_avro_java():
     buffer = io.BytesIO()
     writer = avro_writer(buffer, "Article")
@@ -125,23 +166,24 @@ def test_a_file_of_encoded_articles_reads_like_one_written_record_by_record(tmp_
 
 
 def test_a_folder_another_worker_made_first_is_not_an_error(tmp_path, monkeypatch):
-    """Two workers staging the same partition both see no folder, then both create it."""
-    folder = tmp_path / "parts" / "dt=2025-08-29"
-    folder.mkdir(parents=True)  # the other worker won the race
-    real_exists = lake_json.FileSystems.exists
-    answers = [False]  # the first look finds nothing: the folder appears before mkdirs
+    """Two workers stage into the same new folder: the other one's mkdir lands first."""
+    folder = tmp_path / "lake" / "_staging" / "run" / "files"
+    real_mkdir = os.mkdir
+    raced = []
 
-    def exists(path):
-        return answers.pop() if answers else real_exists(path)
+    def mkdir(path, *args, **kwargs):
+        if os.fspath(path) == str(folder) and not raced:
+            raced.append(path)
+            real_mkdir(path, *args, **kwargs)  # the other worker, a moment earlier
+        return real_mkdir(path, *args, **kwargs)
 
-    monkeypatch.setattr(lake_json.FileSystems, "exists", exists)
-    lake_json.make_folder(str(folder))
-    assert not answers
-    assert folder.is_dir()
+    monkeypatch.setattr(fileops.os, "mkdir", mkdir)
+    fileops.make_folder(str(folder))
+    assert raced and folder.is_dir()
 
 
 def test_a_folder_that_cannot_be_made_is_an_error(tmp_path):
     blocker = tmp_path / "parts"
     blocker.write_text("a file where a folder should be")
     with pytest.raises(OSError, match="parts"):
-        lake_json.make_folder(str(blocker / "dt=2025-08-29"))
+        fileops.make_folder(str(blocker / "dt=2025-08-29"))

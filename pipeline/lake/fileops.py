@@ -1,0 +1,210 @@
+"""File operations on the lake, each done the cheapest correct way for the store it is on.
+
+Guarantees: on local disk (a path without ``scheme://``), a folder is made with one ``mkdir``
+when its parent exists, a staged file is opened and renamed with one system call each and
+never looked at first, and a file is durable when :func:`sync_lake` or :func:`sync_file`
+returns: its content and its name are on the disk, not only in the page cache. On object
+stores (``gs://``, ``s3://``, ...) every operation goes through Beam's filesystems, and a
+completed PUT is already durable, so the syncs do nothing there.
+
+Why one ``syncfs`` and not an ``fsync`` a file: a run writes thousands of files in thousands
+of folders (a year's backfill: about 5,000 of each); syncing each file's content and each
+folder's entry costs a journal commit each, where one ``syncfs`` of the lake's file system
+commits them all at once (docs/operating.md, "Durability", has the measurements). Where
+``syncfs`` is missing (not Linux), :func:`os.sync` does the same for every file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+import io
+import logging
+import os
+from typing import BinaryIO
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+__all__ = [
+    "is_local",
+    "make_folder",
+    "open_new",
+    "open_read",
+    "publish",
+    "remove_files",
+    "remove_folder",
+    "sync_file",
+    "sync_folder",
+    "sync_lake",
+]
+
+_LOG = logging.getLogger(__name__)
+_BUFFER = 1 << 16  # given explicitly, so that opening a file asks no isatty() of it
+
+
+def is_local(path: str) -> bool:
+    """Whether ``path`` is on local disk (no ``scheme://``)."""
+    return "://" not in path
+
+
+def make_folder(folder: str, made: set[str] | None = None) -> None:
+    """Create ``folder`` and its parents unless it exists; another worker creating it at the
+    same time is fine. On local disk an existing folder costs one ``mkdir``, and so does a new
+    one whose parent is in ``made``: the folders the caller made or found so far, which this
+    adds to."""
+    if made is not None and folder in made:
+        return
+    if is_local(folder):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)
+        if made is not None:
+            while folder not in made and folder not in ("", "/"):
+                made.add(folder)
+                folder = os.path.dirname(folder)
+        return
+    if FileSystems.exists(folder):
+        return
+    try:
+        FileSystems.mkdirs(folder)
+    except OSError:  # Beam's local mkdirs raises a plain IOError; other file systems BeamIOError
+        if not FileSystems.exists(folder):  # not a race with another worker: a real failure
+            raise
+
+
+def open_new(path: str) -> BinaryIO:
+    """A new file at ``path``, open for writing; its folder is made when it is missing (on
+    local disk, only then: the open is tried first)."""
+    if is_local(path):
+        try:
+            return open(path, "wb", buffering=_BUFFER)
+        except FileNotFoundError:
+            make_folder(os.path.dirname(path))
+            return open(path, "wb", buffering=_BUFFER)
+    make_folder(path.rsplit("/", 1)[0])
+    return FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def open_read(path: str) -> BinaryIO:
+    """The file at ``path``, open for reading as stored (never inflated)."""
+    if is_local(path):
+        return open(path, "rb", buffering=_BUFFER)
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def publish(staged: str, target: str, made: set[str] | None = None) -> None:
+    """Rename ``staged`` to ``target``, creating ``target``'s folder; done already when only
+    ``target`` is there. ``made`` remembers the folders this caller made or found, so that
+    each is made once."""
+    make_folder(target.rsplit("/", 1)[0], made)
+    if is_local(target):
+        try:
+            os.rename(staged, target)
+        except FileNotFoundError:
+            if not os.path.exists(target) or os.path.exists(staged):
+                raise FileNotFoundError(
+                    f"{staged} is missing and {target} was never published"
+                ) from None
+        return
+    if not FileSystems.exists(staged):
+        if not FileSystems.exists(target):
+            raise FileNotFoundError(f"{staged} is missing and {target} was never published")
+        return
+    FileSystems.rename([staged], [target])
+    if not FileSystems.exists(target):
+        raise OSError(f"{staged} was renamed to {target} but it does not exist")
+
+
+def remove_files(folder: str) -> None:
+    """Remove every file below ``folder``, leaving its folders (local disk)."""
+    if is_local(folder):
+        for entry in _entries(folder):
+            if entry.is_dir(follow_symlinks=False):
+                remove_files(entry.path)
+            else:
+                _unlink(entry.path)
+        return
+    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
+    if files:
+        FileSystems.delete(files)
+
+
+def remove_folder(folder: str) -> None:
+    """Remove ``folder`` and everything in it, if it is there (object stores have no folders:
+    :func:`remove_files` removed it)."""
+    if not is_local(folder):
+        return
+    for entry in _entries(folder):
+        if entry.is_dir(follow_symlinks=False):
+            remove_folder(entry.path)
+        else:
+            _unlink(entry.path)
+    with contextlib.suppress(FileNotFoundError):  # removed already: a repeated cleanup
+        os.rmdir(folder)
+
+
+def _entries(folder: str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except FileNotFoundError:
+        return []
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):  # removed already: a repeated cleanup
+        os.unlink(path)
+
+
+@functools.cache
+def _syncfs():
+    """libc's ``syncfs``, or None where there is none."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name, use_errno=True) if name else None
+    call = getattr(libc, "syncfs", None)
+    if call is not None:
+        call.argtypes = [ctypes.c_int]
+    return call
+
+
+def sync_lake(lake: str) -> None:
+    """Make everything written so far on the lake's file system durable: every file's content
+    and every folder's entries (local disk: one ``syncfs``; object stores: nothing to do)."""
+    if not is_local(lake):
+        return
+    call = _syncfs()
+    if call is None:
+        os.sync()
+        return
+    fd = os.open(lake, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if call(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"syncfs of {lake}: {os.strerror(error)}")
+    finally:
+        os.close(fd)
+
+
+def sync_file(fh: io.BufferedWriter | BinaryIO, path: str) -> None:
+    """Flush ``fh`` and make its content durable (local disk; nothing on object stores)."""
+    fh.flush()
+    if is_local(path):
+        os.fsync(fh.fileno())
+
+
+def sync_folder(folder: str) -> None:
+    """Make ``folder``'s entries durable: the names created, renamed or removed in it."""
+    if not is_local(folder):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
