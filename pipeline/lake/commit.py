@@ -32,6 +32,7 @@ from pipeline.lake.history import INDEX_FOLDER
 from pipeline.lake.documents import make_folder, read_json, write_json
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.lease import WriterLease
+from pipeline.lake.storage import delete_exactly
 
 __all__ = [
     "COMMIT_PROTOCOL",
@@ -199,8 +200,7 @@ def finish_run(lake: str, manifest: dict[str, Any]) -> None:
 
 
 def _delete_existing(paths: list[str]) -> None:
-    if existing := [path for path in paths if FileSystems.exists(path)]:
-        FileSystems.delete(existing)
+    delete_exactly(paths)  # by name, a batch a request; those already gone are fine
 
 
 def _publish(staged: str, target: str) -> None:
@@ -269,16 +269,13 @@ def _undo_protocol_1(lake: str, run_id: str) -> int:
         FileSystems.join(lake, kind, "**", name) for kind in ("articles", "duplicates", "rejects")
     ] + [FileSystems.join(lake, INDEX_FOLDER, name)]
     published = [m.path for p in patterns for m in FileSystems.match([p])[0].metadata_list]
-    if published:
-        FileSystems.delete(published)
+    delete_exactly(published)
     return len(published)
 
 
 def _remove_staging(lake: str, run_id: str) -> None:
     folder = staging_folder(lake, run_id)
-    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
-    if files:
-        FileSystems.delete(files)
+    delete_exactly(m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list)
     reached("cleaning")
     if FileSystems.exists(folder):
         FileSystems.delete([folder])  # the folders left (local disk)
