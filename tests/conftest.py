@@ -95,7 +95,7 @@ def replace(record, **changes):
 
 
 @pytest.fixture(scope="session")
-def s3_endpoint():
+def s3_endpoint(tmp_path_factory):
     """moto's S3 server for the session (its endpoint), with AWS credentials in the
     environment for boto3."""
     from tests.support.stores import S3_ENV, s3_server
@@ -103,7 +103,7 @@ def s3_endpoint():
     with pytest.MonkeyPatch.context() as patch:
         for name, value in S3_ENV.items():
             patch.setenv(name, value)
-        yield from s3_server()
+        yield from s3_server(tmp_path_factory.mktemp("s3"))
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,16 @@ session, started by the tests and stopped by pid; a bucket per test on either.""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.gcs import PROJECT, GcsEmulator
+from tests.support.gcs import PROJECT, GcsEmulator, free_port
 
 __all__ = ["S3_ENV", "Store", "gcs_emulator", "s3_server"]
 
@@ -20,17 +24,39 @@ S3_ENV = {
 }
 
 
-def s3_server() -> Iterator[str]:
-    """moto's S3 server on 127.0.0.1 (its endpoint URL), until the generator is closed."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+def s3_server(workdir: Path) -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 in a process of its own (its endpoint URL), stopped by
+    its pid when the generator is closed. Its own process: moto's request handling is Python
+    that would otherwise hold this process's GIL while a run in it waits for the answer."""
+    port = free_port()
+    log = (workdir / "moto.log").open("ab")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://{host}:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"moto's server exited, see {log.name}")
+            try:
+                urllib.request.urlopen(endpoint + "/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield endpoint
     finally:
-        server.stop()
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
 
 
 def gcs_emulator(workdir: Path) -> Iterator[GcsEmulator]:
