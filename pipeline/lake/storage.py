@@ -3,7 +3,8 @@ only while an object is as a writer last saw it.
 
 Guarantees: :func:`delete_exactly` deletes the names it is given and nothing else: ``*``,
 ``?`` and ``[`` are characters of a name, never a pattern (Beam's ``FileSystems.delete``
-matches patterns, and on GCS lists each name first), and a name already gone is no error. It
+matches patterns, and on GCS looks each name up first), and a name already gone is no
+error. It
 costs one request per batch of names where the store takes batches: S3 deletes up to 1,000
 keys a request (DeleteObjects), GCS up to 100 (a batch request), local disk one unlink a
 name. On another Beam filesystem it refuses a name that would be read as a pattern.
@@ -13,7 +14,8 @@ and :func:`replace_generation` replaces one only while it is at the generation i
 last wrote (``ifGenerationMatch=<generation>``): of writers racing for either, exactly one
 succeeds, whatever their clocks. Both talk to GCS through google-cloud-storage, the library
 Beam's GCS filesystem is built on, with the same options and credentials as Beam's
-filesystems (``STORAGE_EMULATOR_HOST`` for an emulator).
+filesystems (``STORAGE_EMULATOR_HOST`` for an emulator). One client a store is kept, for
+the options Beam's filesystems were given last.
 """
 
 from __future__ import annotations
@@ -43,23 +45,28 @@ GCS_BATCH = 100  # calls one GCS batch request takes
 _PATTERN = frozenset("*?[")
 
 
-# One client per store and per set of Beam options: making a boto3 client reads botocore's
-# service files again (about 0.2 s of CPU), and each new GCS client fetches bucket metadata.
-_CLIENTS: dict[tuple[str, int], tuple[Any, Any]] = {}
+# The client of each store, for the Beam options it was made with (a watcher sets new ones
+# at every poll): making a boto3 client reads botocore's service files again, and each new
+# GCS client fetches the bucket's metadata.
+_CLIENTS: dict[str, tuple[Any, Any]] = {}
+
+
+@functools.cache
+def _no_options() -> Any:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return PipelineOptions([])
 
 
 def _options() -> Any:
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    return FileSystems._pipeline_options or PipelineOptions([])
+    return FileSystems._pipeline_options or _no_options()
 
 
 def _client(store: str, make: Any) -> Any:
     options = _options()
-    key = (store, id(options))
-    if key not in _CLIENTS or _CLIENTS[key][0] is not options:
-        _CLIENTS[key] = (options, make(options))
-    return _CLIENTS[key][1]
+    if store not in _CLIENTS or _CLIENTS[store][0] is not options:
+        _CLIENTS[store] = (options, make(options))
+    return _CLIENTS[store][1]
 
 
 def s3_client() -> Any:

@@ -1,5 +1,5 @@
-"""Beam's S3 filesystem makes a boto3 client for every operation: feedlake lets them share
-botocore's service descriptions, and the clients must be those botocore makes alone."""
+"""feedlake's own clients of S3 and GCS: one a store, for the options Beam was given last; and
+Beam's S3 clients sharing botocore's service descriptions, the clients botocore makes alone."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ def test_boto3_clients_sharing_botocores_service_data_are_the_clients_it_makes_a
         assert first is second  # one loader: the service files are read once
     finally:
         botocore.session.create_loader = real
+
+
+def test_one_client_a_store_is_kept_for_the_options_beam_was_given_last(monkeypatch):
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.lake import storage
+
+    monkeypatch.setattr(storage, "_CLIENTS", {})
+    made = []
+    try:
+        for _poll in range(3):  # a watcher sets new options at every poll
+            FileSystems.set_options(PipelineOptions([]))
+            clients = {id(storage._client("s3", lambda o: made.append(o) or object())) for _ in "ab"}
+            assert len(clients) == 1
+    finally:
+        FileSystems.set_options(PipelineOptions([]))
+    assert len(made) == 3 and len(storage._CLIENTS) == 1  # not one kept per poll
