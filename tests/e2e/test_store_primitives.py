@@ -1,7 +1,7 @@
 """What the lake's format asks of an object store, tried on real servers on loopback (moto's S3,
-a GCS emulator): files deleted by their exact names, a batch of names a request; and on GCS a
-writer lease as exclusive as on local disk, created, renewed and taken over under generation
-preconditions."""
+a GCS emulator): files deleted by their exact names, a batch of names a request; a writer
+lease as exclusive as on local disk, whatever the writers' timing (S3's conditional PUT, GCS's
+generation preconditions), and on GCS renewed only while its file is as its holder left it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.lake import documents
 from pipeline.lake.lease import LeaseHeld, LeaseLost, WriterLease
-from pipeline.lake.storage import GCS_BATCH, S3_BATCH, delete_exactly
+from pipeline.lake.storage import GCS_BATCH, S3_BATCH, delete_exactly, share_s3_service_data
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +25,8 @@ def beam_reaches(store):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     FileSystems.set_options(PipelineOptions(store.flags))
+    if store.scheme == "s3":  # as feedlake's commands do for an S3 lake
+        share_s3_service_data()
     yield store
     FileSystems.set_options(PipelineOptions([]))
 
@@ -103,12 +105,13 @@ def gcs_bucket(gcs):
     return store
 
 
-def test_eight_writers_racing_for_a_gcs_document_one_wins(gcs_bucket, monkeypatch):
-    # How long a writer waits before reading back is a guess about the store; GCS's own
-    # answer (a generation precondition) must not depend on it.
+def test_eight_writers_racing_for_a_document_one_wins(beam_reaches, monkeypatch):
+    # How long a writer waits before reading back is a guess about the store; the store's own
+    # answer (S3's If-None-Match, GCS's generation precondition) must not depend on it.
+    store = beam_reaches
     monkeypatch.setattr(documents, "SETTLE_SECONDS", 0.0)
     for attempt in range(3):
-        path = gcs_bucket.uri(f"race/doc-{attempt}.json")
+        path = store.uri(f"race/doc-{attempt}.json")
         barrier = threading.Barrier(8)
 
         def create(writer: int, path: str = path, barrier=barrier) -> bool:
@@ -119,15 +122,16 @@ def test_eight_writers_racing_for_a_gcs_document_one_wins(gcs_bucket, monkeypatc
             won = list(pool.map(create, range(8)))
         assert sorted(won) == [False] * 7 + [True]
         winner = won.index(True)
-        assert json.loads(gcs_bucket.read(f"race/doc-{attempt}.json")) == {"writer": winner}
+        assert json.loads(store.read(f"race/doc-{attempt}.json")) == {"writer": winner}
 
 
-def test_a_slow_gcs_writer_does_not_also_win_a_document_another_won(gcs_bucket, monkeypatch):
+def test_a_slow_writer_does_not_also_win_a_document_another_won(beam_reaches, monkeypatch):
     """Writer B finds no document, then stalls (a pause, a slow network) until writer A has
     created it and confirmed it; B then writing too must not make two winners."""
     from apache_beam.io.filesystems import FileSystems
 
-    path = gcs_bucket.uri("race/slow.json")
+    store = beam_reaches
+    path = store.uri("race/slow.json")
     first_won = threading.Event()
     real_exists = FileSystems.exists
 
@@ -151,12 +155,13 @@ def test_a_slow_gcs_writer_does_not_also_win_a_document_another_won(gcs_bucket, 
     slow.join()
     assert sorted(won.values()) == [False, True]
     winner = next(name for name, took in won.items() if took)
-    assert json.loads(gcs_bucket.read("race/slow.json")) == {"writer": winner}
+    assert json.loads(store.read("race/slow.json")) == {"writer": winner}
 
 
-def test_eight_writers_racing_for_a_gcs_lake_one_holds_it(gcs_bucket, monkeypatch):
+def test_eight_writers_racing_for_a_lake_one_holds_it(beam_reaches, monkeypatch):
+    store = beam_reaches
     monkeypatch.setattr(documents, "SETTLE_SECONDS", 0.0)
-    lake = gcs_bucket.uri("lake")
+    lake = store.uri("lake")
     barrier = threading.Barrier(8)
     leases = [WriterLease(lake, "run", f"writer-{n}") for n in range(8)]
 
@@ -172,12 +177,27 @@ def test_eight_writers_racing_for_a_gcs_lake_one_holds_it(gcs_bucket, monkeypatc
         held = list(pool.map(take, leases))
     try:
         assert held.count(True) == 1
-        assert gcs_bucket.keys("lake/_lease/") == ["lake/_lease/lease-000000000001.json"]
-        stored = json.loads(gcs_bucket.read("lake/_lease/lease-000000000001.json"))
+        assert store.keys("lake/_lease/") == ["lake/_lease/lease-000000000001.json"]
+        stored = json.loads(store.read("lake/_lease/lease-000000000001.json"))
         assert stored["token"] == leases[held.index(True)].token
     finally:
         for lease in leases:
             lease.release()
+
+
+def test_a_second_writer_exits_3_naming_the_holder_and_writes_nothing(beam_reaches, capsys):
+    from pipeline.cli import main
+    from tests.conftest import SAMPLE_DROP
+
+    store = beam_reaches
+    lake = store.uri("leased")
+    with WriterLease(lake, "run", "holder") as lease:
+        lease.acquire()
+        argv = ["run", "--drops", str(SAMPLE_DROP), "--lake", lake, "--quiet", *store.flags]
+        assert main(argv) == 3
+    err = capsys.readouterr().err.strip()
+    assert "is being written by feedlake run (run holder" in err and len(err.splitlines()) == 1
+    assert store.keys("leased/") == ["leased/_lease/lease-000000000001.json"]
 
 
 def test_a_gcs_lease_whose_file_someone_else_rewrote_is_lost_at_its_next_heartbeat(gcs_bucket):
