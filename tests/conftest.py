@@ -92,3 +92,38 @@ def make_article(**overrides) -> Article:
 
 def replace(record, **changes):
     return dataclasses.replace(record, **changes)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory):
+    """moto's S3 server for the session (its endpoint), with AWS credentials in the
+    environment for boto3."""
+    from tests.support.stores import S3_ENV, s3_server
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in S3_ENV.items():
+            patch.setenv(name, value)
+        yield from s3_server(tmp_path_factory.mktemp("s3"))
+
+
+@pytest.fixture(scope="session")
+def gcs(tmp_path_factory):
+    """A GCS emulator for the session, with the environment a user exports for one (set
+    here for this process and the feedlake processes the tests start)."""
+    from tests.support.stores import gcs_emulator
+
+    with pytest.MonkeyPatch.context() as patch:
+        for emulator in gcs_emulator(tmp_path_factory.mktemp("gcs")):
+            for name, value in emulator.env().items():
+                patch.setenv(name, value)
+            yield emulator
+
+
+@pytest.fixture(params=["s3", "gs"])
+def store(request):
+    """A new bucket on S3 (moto) or GCS (the emulator), one session's server each."""
+    from tests.support.stores import Store
+
+    if request.param == "s3":
+        return Store.s3(request.getfixturevalue("s3_endpoint"))
+    return Store.gcs(request.getfixturevalue("gcs"))

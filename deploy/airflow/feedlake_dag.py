@@ -1,10 +1,10 @@
 """Airflow: an hourly feedlake batch on Dataflow with BeamRunPythonPipelineOperator.
 
 Needs apache-airflow-providers-apache-beam (and -google for Dataflow). feedlake enforces one
-writer per lake with its lease; on gs:// the lease has no conditional write to lean on, so
-max_active_runs=1 keeps runs of this DAG from overlapping in the first place. A retry of a
-task reuses its run id (airflow-{{ ts_nodash }}): after a committed attempt it does nothing,
-after a failed one it redoes the run.
+writer per lake with its lease, exclusive on gs:// (generation preconditions), so runs of this
+DAG may overlap: a run that finds the lake being written waits for it (wait-for-lock) instead
+of failing. A retry of a task reuses its run id (airflow-{{ ts_nodash }}): after a committed
+attempt it does nothing, after a failed one it redoes the run.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ with DAG(
     schedule="@hourly",
     start_date=dt.datetime(2026, 1, 1),
     catchup=False,
-    max_active_runs=1,
     default_args={"retries": 1, "retry_delay": dt.timedelta(minutes=10)},
     tags=["feedlake", "ingestion"],
 ) as dag:
@@ -36,6 +35,7 @@ with DAG(
             "feeds": "gs://BUCKET/feeds.txt",
             "lake": LAKE,
             "run-id": "airflow-{{ ts_nodash }}",
+            "wait-for-lock": "1800",
             "project": "PROJECT",
             "region": "europe-west1",
             "temp_location": "gs://BUCKET/tmp",

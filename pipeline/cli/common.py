@@ -17,6 +17,7 @@ __all__ = [
     "check_lake_writable",
     "check_runner",
     "configure_logging",
+    "filesystem_options",
     "lake_root",
     "parse_date",
     "stdout_closed",
@@ -82,6 +83,24 @@ def check_beam_args(beam_args: list[str]) -> None:
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+
+
+def filesystem_options(beam_args: list[str], paths: list[str]):
+    """Beam's pipeline options from the flags feedlake does not define, checked, and given to
+    Beam's filesystems: this process then reads and writes an object store (endpoint, region,
+    credentials: ``--s3_endpoint_url``, ...) as a run's workers do. ``paths``: the lake and
+    the drops, on S3 or not."""
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    check_beam_args(beam_args)
+    options = PipelineOptions(beam_args)
+    FileSystems.set_options(options)
+    if any(path.startswith("s3://") for path in paths):
+        from pipeline.lake.storage import share_s3_service_data
+
+        share_s3_service_data()
+    return options
 
 
 def check_runner(options) -> None:

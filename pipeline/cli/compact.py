@@ -11,6 +11,7 @@ from pipeline.cli.common import (
     EXIT_LAKE_BUSY,
     UsageError,
     configure_logging,
+    filesystem_options,
     lake_root,
     parse_date,
 )
@@ -29,8 +30,15 @@ def compact_parser() -> argparse.ArgumentParser:
         description="Merge each partition folder's small files (articles, duplicates, "
         "rejects) into few large ones, committed as one change under the writer lease: "
         "readers see the old files or the new, and a crash leaves one or the other.",
+        epilog="Every other flag is a Beam pipeline option, as for 'feedlake run': a lake on "
+        "S3 or GCS is reached with the same ones (--s3_endpoint_url, --s3_region_name, ...).",
     )
-    parser.add_argument("--lake", default="lake", help="The lake's root. Default: ./lake.")
+    parser.add_argument(
+        "--lake",
+        default="lake",
+        help="The lake's root: a local folder, or s3://, gs:// (any Beam filesystem). "
+        "Default: ./lake.",
+    )
     parser.add_argument(
         "--since",
         metavar="YYYY-MM-DD",
@@ -58,7 +66,8 @@ def compact_parser() -> argparse.ArgumentParser:
 
 def command_compact(argv: list[str]) -> int:
     configure_logging("--quiet" in argv, False)
-    args = compact_parser().parse_args(argv)
+    args, beam_args = compact_parser().parse_known_args(argv)
+    filesystem_options(beam_args, [args.lake])
     since = parse_date(args.since, "--since")
     until = parse_date(args.until, "--until")
     if since and until and since > until:

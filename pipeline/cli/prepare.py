@@ -12,9 +12,9 @@ from pathlib import Path
 from pipeline.cli.common import (
     UsageError,
     add_output_flags,
-    check_beam_args,
     check_lake_writable,
     check_runner,
+    filesystem_options,
     lake_root,
     parse_date,
 )
@@ -148,9 +148,6 @@ def prepare(
     """The run's Job from the command line, checked; usage errors raise UsageError.
 
     Files matched but not read are logged; with ``reported``, each only once."""
-    from apache_beam.io.filesystems import FileSystems
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from connectors.drop_listing import as_glob
     from pipeline.core.records import RunContext
     from pipeline.core.version import __version__
@@ -160,7 +157,9 @@ def prepare(
     from pipeline.lake.meta import LayoutMismatch, resolve_layout
     from pipeline.lake.paths import parse_partition_keys
 
-    check_beam_args(beam_args)
+    # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
+    # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
+    options = filesystem_options(beam_args, [args.lake, *(args.drops or [])])
     reference_date = parse_date(args.reference_date, "--reference-date")
     try:
         asked = parse_partition_keys(args.partition_by) if args.partition_by else None
@@ -174,11 +173,7 @@ def prepare(
         raise UsageError("--near-window-days must be 0 or more")
     if args.dedup_shards < 1:
         raise UsageError("--dedup-shards must be 1 or more")
-    options = PipelineOptions(beam_args)
     check_runner(options)
-    # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
-    # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
-    FileSystems.set_options(options)
     lake = lake_root(args.lake)
     check_lake_writable(lake)
     names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)

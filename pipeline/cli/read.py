@@ -11,6 +11,7 @@ from pathlib import Path
 from pipeline.cli.common import (
     UsageError,
     configure_logging,
+    filesystem_options,
     lake_root,
     parse_date,
     stdout_closed,
@@ -95,8 +96,14 @@ def inspect_parser() -> argparse.ArgumentParser:
         description="What a lake holds: partitions, counts by dt, region and topic, duplicates "
         "by kind, rejects by reason and recent runs, read with DuckDB. With --sql, run a query "
         "over the tables articles, duplicates and rejects instead.",
+        epilog="Every other flag is a Beam pipeline option, as for 'feedlake run': a lake on "
+        "S3 or GCS is read with the same ones (--s3_endpoint_url, --s3_region_name, ...).",
     )
-    parser.add_argument("--lake", default="lake", help="The lake's root folder. Default: ./lake.")
+    parser.add_argument(
+        "--lake",
+        default="lake",
+        help="The lake's root: a local folder, s3:// or gs://. Default: ./lake.",
+    )
     parser.add_argument("--sql", help="A query over articles, duplicates and rejects.")
     parser.add_argument("--runs", type=int, default=10, help="How many recent runs to list.")
     parser.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
@@ -112,11 +119,12 @@ def inspect_parser() -> argparse.ArgumentParser:
 
 def command_inspect(argv: list[str]) -> int:
     configure_logging(quiet=True, verbose=False)
-    args = inspect_parser().parse_args(argv)
+    args, beam_args = inspect_parser().parse_known_args(argv)
+    filesystem_options(beam_args, [args.lake])
     lake = lake_root(args.lake)
-    if "://" in lake:
-        raise UsageError("inspect reads a local lake; for object stores use DuckDB's httpfs")
-    if not Path(lake).is_dir():
+    if "://" in lake and lake.split("://", 1)[0] not in ("s3", "gs"):
+        raise UsageError(f"--lake {lake!r}: inspect reads lakes on local disk, s3:// and gs://")
+    if "://" not in lake and not Path(lake).is_dir():
         raise UsageError(f"--lake {lake!r} is not a folder")
 
     if args.html and args.sql:

@@ -12,12 +12,14 @@ What the lake remembers and how it is read:
 
 - :mod:`~pipeline.lake.history`: the index and the catalog, read as a run needs them;
 - :mod:`~pipeline.lake.documents`: its small JSON documents, written atomically;
+- :mod:`~pipeline.lake.storage`: names taken exactly on each store (deletes by name, a batch
+  a request; GCS writes under generation preconditions);
 - :mod:`~pipeline.lake.manifest`: a run's manifest, built from what the run staged;
 - :mod:`~pipeline.lake.feed_state`: each feed's conditional-GET validators;
 - :mod:`~pipeline.lake.description` and :mod:`~pipeline.lake.meta`: ``_lake.json``, and the
   upgrade of an older format;
 - :mod:`~pipeline.lake.sql` and :mod:`~pipeline.lake.inspect`: DuckDB views over the lake, and
-  what ``feedlake inspect`` counts.
+  what ``feedlake inspect`` counts (:mod:`~pipeline.lake.sql_stores`: on S3 and GCS).
 
 How it stays whole:
 

@@ -36,6 +36,7 @@ from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import staged_file
+from pipeline.lake.storage import delete_exactly
 
 __all__ = [
     "COMMIT_PROTOCOL",
@@ -234,8 +235,7 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
 
 
 def _delete_existing(paths: list[str]) -> None:
-    if existing := [path for path in paths if FileSystems.exists(path)]:
-        FileSystems.delete(existing)
+    delete_exactly(paths)  # by name, a batch a request; those already gone are fine
 
 
 def abandon_run(lake: str, run_id: str) -> None:
@@ -311,8 +311,7 @@ def _undo_protocol_1(lake: str, run_id: str) -> int:
         FileSystems.join(lake, kind, "**", name) for kind in ("articles", "duplicates", "rejects")
     ] + [FileSystems.join(lake, INDEX_FOLDER, name)]
     published = [m.path for p in patterns for m in FileSystems.match([p])[0].metadata_list]
-    if published:
-        FileSystems.delete(published)
+    delete_exactly(published)
     return len(published)
 
 

@@ -9,8 +9,10 @@ one (a manifest, a run's marker, the lease, the feed state and ``_lake.json`` ar
 documents a run, a few milliseconds of syncing).
 :func:`create_json_exclusive` creates a document only where none is: on local disk by a hard
 link (atomic, refused when the name exists), on S3 by a conditional PUT (``If-None-Match:
-*``); other object stores have no conditional write through Beam's filesystems, so there it
-writes, waits and reads back (see docs/operating.md, "The writer lease").
+*``), on GCS by an upload under a generation precondition (``ifGenerationMatch=0``,
+:mod:`pipeline.lake.storage`); other object stores have no conditional write through Beam's
+filesystems, so there it writes, waits and reads back (see docs/operating.md, "The writer
+lease").
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake.fileops import is_local, make_folder, open_new, sync_file, sync_folder
+from pipeline.lake.storage import create_generation, replace_generation, s3_client
 
-__all__ = ["create_json_exclusive", "read_json", "write_json"]
+__all__ = [
+    "create_json_exclusive",
+    "create_json_generation",
+    "read_json",
+    "replace_json_generation",
+    "write_json",
+]
 
 # Object stores without a conditional write: how long a writer waits before it reads back
 # whether its document is the one that stayed (S3 and GCS are read-after-write consistent;
@@ -62,8 +71,8 @@ def _encoded(document: Any) -> bytes:
 def create_json_exclusive(path: str, document: Any) -> bool:
     """Create ``path`` holding ``document`` unless something is there; whether it did.
 
-    Two writers calling this at once for the same path: exactly one gets True (on local disk
-    and S3; on other stores, see the module docstring).
+    Two writers calling this at once for the same path: exactly one gets True (on local disk,
+    S3 and GCS; on other stores, see the module docstring).
     """
     folder, name = path.rsplit("/", 1)
     data = _encoded(document)
@@ -83,6 +92,8 @@ def create_json_exclusive(path: str, document: Any) -> bool:
         return True
     if path.startswith("s3://"):
         return _create_s3_exclusive(path, data)
+    if path.startswith("gs://"):
+        return create_json_generation(path, document) is not None
     if FileSystems.exists(path):
         return False
     with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
@@ -91,16 +102,25 @@ def create_json_exclusive(path: str, document: Any) -> bool:
     return read_json(path) == json.loads(data)
 
 
+def create_json_generation(path: str, document: Any) -> int | None:
+    """Create the GCS document ``path`` unless one is there: its generation, else None."""
+    return create_generation(path, _encoded(document))
+
+
+def replace_json_generation(path: str, document: Any, generation: int) -> int | None:
+    """Replace the GCS document ``path`` if it is still at ``generation``: the new
+    generation, or None when someone else changed or deleted it since."""
+    return replace_generation(path, _encoded(document), generation)
+
+
 def _create_s3_exclusive(path: str, data: bytes) -> bool:
-    from apache_beam.io.aws.clients.s3 import boto3_client
     from botocore.exceptions import ClientError
 
     bucket, _, key = path.removeprefix("s3://").partition("/")
     # The options Beam's S3 filesystem was given (endpoint, region, credentials): the same
     # client settings, so the lease lives where the lake does.
-    client = boto3_client.Client(options=FileSystems._pipeline_options or {}).client
     try:
-        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+        s3_client().put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):

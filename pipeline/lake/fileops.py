@@ -28,6 +28,8 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake.storage import delete_exactly
+
 __all__ = [
     "is_local",
     "make_folder",
@@ -70,8 +72,8 @@ def make_folder(folder: str, made: set[str] | None = None) -> None:
                 made.add(folder)
                 folder = os.path.dirname(folder)
         return
-    if FileSystems.exists(folder):
-        return
+    if not FileSystems.get_filesystem(folder).has_dirs() or FileSystems.exists(folder):
+        return  # S3 and GCS have no folders: nothing to create, nothing to ask
     try:
         FileSystems.mkdirs(folder)
     except OSError:  # Beam's local mkdirs raises a plain IOError; other file systems BeamIOError
@@ -131,9 +133,7 @@ def remove_files(folder: str) -> None:
             else:
                 _unlink(entry.path)
         return
-    files = [m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list]
-    if files:
-        FileSystems.delete(files)
+    delete_exactly(m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list)
 
 
 def remove_folder(folder: str) -> None:

@@ -278,15 +278,21 @@ def _add(found: dict, block: _Block, row: int, links: tuple[str, ...], key: byte
 def _near_files(lake: str, days: np.ndarray, window: int) -> list[str]:
     offsets = range(-window, window + 1)
     wanted = sorted({day + offset for day in np.unique(days).tolist() for offset in offsets})
-    patterns = [
-        FileSystems.join(
-            lake, INDEX_FOLDER, "near", f"dt={dt.date.fromordinal(day).isoformat()}", "L*-*.avro"
-        )
-        for day in wanted
-        if day >= 1
-    ]
-    if not patterns:
+    folders = {f"dt={dt.date.fromordinal(day).isoformat()}": day for day in wanted if day >= 1}
+    if not folders:
         return []
+    near = FileSystems.join(lake, INDEX_FOLDER, "near")
+    if "://" in lake:
+        # On an object store each pattern is a listing request (and, through Beam's S3
+        # filesystem, a new client): one listing of the near folder, filtered here, costs a
+        # request per 1,000 files instead of one per day of the window (61 by default).
+        matched = FileSystems.match([FileSystems.join(near, "dt=*", "L*-*.avro")])
+        return sorted(
+            m.path
+            for m in matched[0].metadata_list
+            if m.path[len(near) :].strip("/").split("/", 1)[0] in folders
+        )
+    patterns = [FileSystems.join(near, folder, "L*-*.avro") for folder in folders]
     return sorted(m.path for result in FileSystems.match(patterns) for m in result.metadata_list)
 
 

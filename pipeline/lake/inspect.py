@@ -1,22 +1,25 @@
 """What a lake holds: partitions, counts, rejects, duplicates and recent runs (DuckDB).
 
 Guarantees: reads only, and reads any lake this package wrote, whatever its ``--partition-by``
-layouts: counts by date, region and topic come from the records' own fields (the partition
-values are derived from the same fields), and partitions are listed from the folders, each
-with its files, bytes and records (counted from the Avro framing). Backs ``feedlake
-inspect`` and its ``--html`` report.
+layouts, on local disk, S3 or GCS (listed and read through Beam's filesystems, queried by
+DuckDB through httpfs): counts by date, region and topic come from the records' own fields
+(the partition values are derived from the same fields), and partitions are listed from the
+folders, each with its files, bytes and records (counted from the Avro framing). Backs
+``feedlake inspect`` and its ``--html`` report.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
 from pipeline.core.avro_binary import count_container_records
-from pipeline.lake.sql import KINDS, connect, lake_views
+from pipeline.lake.documents import read_json
+from pipeline.lake.sql import KINDS, avro_files, connect, lake_views
 
 __all__ = ["inspect_lake", "partitions", "run_sql", "runs"]
 
@@ -67,10 +70,14 @@ def _rows(con, sql: str) -> list[dict[str, Any]]:
 
 def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
     """The last ``recent`` runs' manifests (every run with None), oldest first, summarised."""
-    paths = sorted(Path(lake, "_runs").glob("*.json"))
+    folder = FileSystems.join(lake, "_runs")
+    if "://" not in lake and not os.path.isdir(folder):
+        return []
+    matched = FileSystems.match([FileSystems.join(folder, "*.json")])[0].metadata_list
+    paths = sorted(m.path for m in matched)
     summaries = []
     for path in paths[-recent:] if recent else paths:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = read_json(path)
         counts = manifest.get("counts", {})
         summaries.append(
             {
@@ -96,17 +103,18 @@ def partitions(lake: str) -> list[dict[str, Any]]:
         lambda: {"files": 0, "records": 0, "bytes": 0}
     )
     for kind in (*KINDS, "_index"):
-        top = os.path.join(lake, kind)
-        for root, _dirs, names in sorted(os.walk(top)):
-            for name in sorted(n for n in names if n.endswith(".avro")):
-                path = os.path.join(root, name)
-                entry = found[kind, Path(os.path.relpath(root, top)).as_posix()]
-                with open(path, "rb") as fh:
-                    entry["records"] += count_container_records(fh)
-                entry["files"] += 1
-                entry["bytes"] += os.path.getsize(path)
+        top = FileSystems.join(lake, kind)
+        for metadata in avro_files(lake, kind):
+            relative = metadata.path[len(top) :].strip("/")
+            entry = found[kind, relative.rsplit("/", 1)[0] if "/" in relative else ""]
+            with FileSystems.open(
+                metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
+            ) as fh:
+                entry["records"] += count_container_records(fh)
+            entry["files"] += 1
+            entry["bytes"] += metadata.size_in_bytes
     return [
-        {"kind": kind, "partition": "" if folder == "." else folder, **entry}
+        {"kind": kind, "partition": folder, **entry}
         for (kind, folder), entry in sorted(found.items())
     ]
 
@@ -114,9 +122,9 @@ def partitions(lake: str) -> list[dict[str, Any]]:
 def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, Any]:
     """Every summary ``feedlake inspect`` prints, as plain data; with ``daily``, also the
     day-by-day counts the HTML report draws, and every run."""
-    if not Path(lake).is_dir():
-        raise FileNotFoundError(f"{lake} is not a folder; give --lake a local lake")
-    con = connect()
+    if "://" not in lake and not os.path.isdir(lake):
+        raise FileNotFoundError(f"{lake} is not a folder; give --lake a lake's root")
+    con = connect(lake)
     files = lake_views(con, lake)
     report: dict[str, Any] = {"lake": lake, "files": files, "partitions": partitions(lake)}
     for name, sql in {**_QUERIES, **(DAILY if daily else {})}.items():
@@ -127,7 +135,7 @@ def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, 
 
 def run_sql(lake: str, sql: str) -> tuple[list[str], list[tuple]]:
     """Run ``sql`` over the tables ``articles``, ``duplicates`` and ``rejects``."""
-    con = connect()
+    con = connect(lake)
     lake_views(con, lake)
     result = con.execute(sql)
     return [column[0] for column in result.description], result.fetchall()

@@ -1,9 +1,9 @@
 """The writer lease: one writer per lake at a time, enforced.
 
 Guarantees: while a :class:`WriterLease` is held, no other feedlake process holds the lease of
-the same lake (on local disk and S3; other object stores: see docs/operating.md); a holder renews it
-with a heartbeat and checks, before it commits, that it still holds it (:meth:`check`), so a
-writer whose lease was taken over never commits. A lease left by a process that died is taken
+the same lake (on local disk, S3 and GCS; other object stores: see docs/operating.md); a holder
+renews it with a heartbeat and checks, before it commits, that it still holds it (:meth:`check`),
+so a writer whose lease was taken over never commits. A lease left by a process that died is taken
 over: at once when the holder ran on this host and its process is gone, else once its
 heartbeat has expired and has been seen not to move for one heartbeat interval (a clock that
 jumps cannot take a live lease). A lease file feedlake cannot read is refused with its path
@@ -13,11 +13,15 @@ Layout: ``<lake>/_lease/lease-<generation>.json``, one JSON document per generat
 highest generation is the lease; taking it, fresh or over a stale holder, is creating the next
 generation with an exclusive create (:func:`pipeline.lake.documents.create_json_exclusive`), so
 of two writers racing for the same lease exactly one wins. Only its holder rewrites a
-generation (heartbeats, release); the holder of a new generation deletes the older ones.
+generation (heartbeats, release); the holder of a new generation deletes the older ones. On
+GCS every write of a generation carries a generation precondition: it is created only where
+none is, and rewritten only while it is as its holder last wrote it, so a holder whose file
+someone else changed or deleted learns it at its next heartbeat and never writes it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import getpass
@@ -31,7 +35,14 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.documents import create_json_exclusive, read_json, write_json
+from pipeline.lake.documents import (
+    create_json_exclusive,
+    create_json_generation,
+    read_json,
+    replace_json_generation,
+    write_json,
+)
+from pipeline.lake.storage import delete_exactly
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -172,6 +183,7 @@ class WriterLease:
         self.token = uuid.uuid4().hex
         self.generation: int | None = None
         self._document: dict[str, Any] | None = None
+        self._stored: int | None = None  # on GCS: the object generation this writer last wrote
         self._lost: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -280,15 +292,31 @@ class WriterLease:
             "heartbeat_seconds": self.heartbeat,
             "released": None,
         }
-        if not create_json_exclusive(_lease_path(self.lake, number), document):
+        path = _lease_path(self.lake, number)
+        if path.startswith("gs://"):
+            self._stored = create_json_generation(path, document)
+            if self._stored is None:
+                return False
+        elif not create_json_exclusive(path, document):
             return False
         self.generation, self._document, self._lost = number, document, None
         return True
 
+    def _write_own(self, document: dict[str, Any]) -> None:
+        """Rewrite this writer's generation; on GCS only while it is as this writer left it."""
+        assert self.generation is not None
+        path = _lease_path(self.lake, self.generation)
+        if self._stored is None:
+            write_json(path, document)
+            return
+        stored = replace_json_generation(path, document, self._stored)
+        if stored is None:
+            self._lost = f"its file {path} was changed or deleted by someone else"
+            raise LeaseLost(f"lake {self.lake}: lost the writer lease: {self._lost}")
+        self._stored = stored
+
     def _forget_older(self, found: list[tuple[int, str]]) -> None:
-        older = [path for number, path in found if number < (self.generation or 0)]
-        if older:
-            FileSystems.delete(older)
+        delete_exactly(path for number, path in found if number < (self.generation or 0))
 
     def _start_heartbeat(self) -> None:
         self._stop.clear()
@@ -316,7 +344,8 @@ class WriterLease:
         """One heartbeat: check the lease is still ours, then move its heartbeat on.
 
         Raises:
-            LeaseLost: a newer generation exists: another writer took the lease over.
+            LeaseLost: a newer generation exists (another writer took the lease over), or,
+                on GCS, someone else changed or deleted this writer's file.
         """
         with self._lock:
             self._check_newest()
@@ -326,7 +355,7 @@ class WriterLease:
                 "heartbeat": _now().isoformat(),
                 "beats": self._document["beats"] + 1,
             }
-            write_json(_lease_path(self.lake, self.generation), self._document)
+            self._write_own(self._document)
 
     def _check_newest(self) -> None:
         if self.generation is None:
@@ -366,8 +395,9 @@ class WriterLease:
             pass  # nothing of ours to release
         else:
             released = {**(self._document or {}), "released": _now().isoformat()}
-            write_json(_lease_path(self.lake, self.generation), released)
-        self.generation, self._document = None, None
+            with contextlib.suppress(LeaseLost):  # changed since the check: not ours to release
+                self._write_own(released)
+        self.generation, self._document, self._stored = None, None, None
 
     def __enter__(self) -> WriterLease:
         return self

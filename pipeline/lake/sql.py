@@ -2,7 +2,9 @@
 
 Nothing is downloaded: autoinstall and autoload are off and the extension binary comes from the
 ``duckdb-extension-avro`` wheel, which is built for this exact DuckDB version. Tables are views
-over ``read_avro(..., hive_partitioning = true)``, so partition folders become columns.
+over ``read_avro(..., hive_partitioning = true)``, so partition folders become columns. A lake
+on S3 or GCS is read through ``httpfs`` (:mod:`pipeline.lake.sql_stores`), its files listed
+by Beam's filesystems with the options ``run`` takes and read by name.
 
 Guarantees: the tables ``articles``, ``duplicates`` and ``rejects`` always exist. A lake
 written with several ``--partition-by`` layouts (DuckDB refuses to mix them in one read) is
@@ -21,10 +23,12 @@ import tempfile
 import duckdb
 import duckdb_extension_avro
 import fastavro
+from apache_beam.io.filesystems import FileSystems
 
 import schemas
+from pipeline.lake.sql_stores import read_from_store
 
-__all__ = ["KINDS", "connect", "lake_views", "partition_keys"]
+__all__ = ["KINDS", "avro_files", "connect", "lake_views", "partition_keys"]
 
 KINDS = ("articles", "duplicates", "rejects")
 RECORDS = {"articles": "Article", "duplicates": "Article", "rejects": "Reject"}
@@ -45,8 +49,9 @@ def _extension_path() -> str:
     )
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the Avro extension loaded, offline."""
+def connect(lake: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the Avro extension loaded, offline; able to read ``lake``'s
+    object store when it is on one."""
     path = _extension_path()
     if not os.path.exists(path):
         raise RuntimeError(
@@ -57,22 +62,34 @@ def connect() -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     con.load_extension(path)
+    if lake is not None and "://" in lake:
+        read_from_store(con, lake)
     return con
+
+
+def avro_files(lake: str, kind: str) -> list:
+    """Beam's metadata (path, size) of every Avro file below ``<lake>/<kind>``, any depth."""
+    folder = FileSystems.join(lake, kind)
+    if "://" not in lake and not os.path.isdir(folder):
+        return []
+    matched = FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
+    return sorted((m for m in matched if m.path.endswith(".avro")), key=lambda m: m.path)
 
 
 def lake_views(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, int]:
     """Create the tables ``articles``, ``duplicates`` and ``rejects``; files found per table."""
     found = {}
     for kind in KINDS:
-        folder = os.path.join(lake, kind)
-        layouts = set()
-        found[kind] = 0
-        for root, _dirs, names in os.walk(folder):
-            if any(name.endswith(".avro") for name in names):
-                found[kind] += sum(name.endswith(".avro") for name in names)
-                layouts.add(partition_keys(os.path.relpath(root, folder)))
+        folder = FileSystems.join(lake, kind)
+        layouts: dict[tuple[str, ...], list[str]] = {}
+        files = avro_files(lake, kind)
+        for metadata in files:
+            relative = metadata.path[len(folder) :].strip("/")
+            keys = partition_keys(relative.rsplit("/", 1)[0] if "/" in relative else "")
+            layouts.setdefault(keys, []).append(metadata.path)
+        found[kind] = len(files)
         if layouts:
-            reads = [_read_layout(folder, keys) for keys in sorted(layouts)]
+            reads = [_read_layout(folder, keys, layouts[keys]) for keys in sorted(layouts)]
             con.execute(f"CREATE OR REPLACE VIEW {kind} AS {' UNION ALL BY NAME '.join(reads)}")
         else:
             _empty_table(con, kind)
@@ -81,12 +98,18 @@ def lake_views(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, int]:
 
 def partition_keys(folder: str) -> tuple[str, ...]:
     """The keys of a Hive partition path: ``region=asia/dt=2025-08-29`` -> (region, dt)."""
-    return tuple(part.split("=", 1)[0] for part in folder.split(os.sep) if "=" in part)
+    return tuple(part.split("=", 1)[0] for part in folder.split("/") if "=" in part)
 
 
-def _read_layout(folder: str, keys: tuple[str, ...]) -> str:
+def _read_layout(folder: str, keys: tuple[str, ...], paths: list[str]) -> str:
+    """A local layout by a glob; one on an object store by its files' names (DuckDB's glob
+    there would list the store again, and read a ``*`` in the lake's name as a pattern)."""
+    hive = str(bool(keys)).lower()
+    if "://" in folder:
+        names = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+        return f"SELECT * FROM read_avro([{names}], hive_partitioning = {hive})"
     glob = os.path.join(folder, *(f"{key}=*" for key in keys), "*.avro").replace("'", "''")
-    return f"SELECT * FROM read_avro('{glob}', hive_partitioning = {str(bool(keys)).lower()})"
+    return f"SELECT * FROM read_avro('{glob}', hive_partitioning = {hive})"
 
 
 def _empty_table(con: duckdb.DuckDBPyConnection, kind: str) -> None:

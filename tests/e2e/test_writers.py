@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.corpus import generate, write
 from pipeline.cli import main
 from pipeline.lake.lease import WriterLease
 from tests.conftest import ROOT, SAMPLE_DROP
-from tests.support.lake import assert_whole, content, manifests, records
+from tests.support.lake import assert_whole, content, manifests, stories_corpus, stories_once
 
 pytestmark = pytest.mark.e2e
 DAG = ROOT / "deploy" / "airflow" / "feedlake_dag.py"
@@ -28,27 +27,7 @@ DAG = ROOT / "deploy" / "airflow" / "feedlake_dag.py"
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """Four drops of 40 articles; a quarter are exact copies, some across drops."""
-    folder = tmp_path_factory.mktemp("corpus")
-    generated = generate(160, exact_rate=0.25, near_rate=0.0, seed=21, per_drop=40)
-    write(generated, folder)
-    drops = sorted((folder / "drops").iterdir())
-    # Each segment's story: its own position for an original, the original's for a copy.
-    stories = {
-        (t["drop"], t["position"]): t["id"] if t["original"] is None else t["original"]
-        for t in generated.truth
-    }
-    return drops, stories
-
-
-def stories_once(lake: Path, stories: dict[tuple[str, int], int]) -> None:
-    def story(record: dict) -> int:
-        lineage = record["lineage"]
-        return stories[lineage["source_uri"].rsplit("/", 1)[1], lineage["segment_index"]]
-
-    kept = sorted(story(r) for r in records(lake, "articles"))
-    assert kept == sorted(set(stories.values()))  # every story, once
-    duplicates = records(lake, "duplicates")
-    assert len(kept) + len(duplicates) == len(stories)  # and every copy accounted for
+    return stories_corpus(tmp_path_factory.mktemp("corpus"), 160, per_drop=40)
 
 
 def feedlake(*argv: str, env: dict | None = None) -> subprocess.Popen:

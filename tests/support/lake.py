@@ -60,10 +60,11 @@ def content(lake: Path, run_id: str = "") -> Counter:
     return held
 
 
-def assert_whole(lake: Path) -> None:
+def assert_whole(lake: Path, remote: str | None = None) -> None:
     """The promises a lake keeps whatever happened to its writers: no article id twice,
     every duplicate names an article of the lake, the index knows exactly the articles,
-    nothing left in staging, and every committed manifest's files are there."""
+    nothing left in staging, and every committed manifest's files are there. ``lake`` may be
+    a copy of a lake on an object store whose root is ``remote``."""
     articles = [r["id"] for r in records(lake, "articles")]
     assert len(articles) == len(set(articles)), "an article id is in articles/ twice"
     held = set(articles)
@@ -75,7 +76,40 @@ def assert_whole(lake: Path) -> None:
     for manifest in manifests(lake):
         if manifest["status"] == "succeeded":
             for output in manifest["outputs"]:
-                assert output["path"] in replaced or Path(output["path"]).is_file(), output
+                path = output["path"]
+                if remote is not None and path.startswith(remote + "/"):
+                    path = str(lake / path[len(remote) + 1 :])
+                assert output["path"] in replaced or Path(path).is_file(), output
+
+
+def stories_corpus(
+    folder: Path, articles: int, per_drop: int, seed: int = 21
+) -> tuple[list[Path], dict[tuple[str, int], int]]:
+    """Generated drops in ``folder/drops`` (a quarter of the articles exact copies, some across
+    drops), and each segment's story: its own id for an original, the original's for a copy."""
+    from benchmarks.corpus import generate, write
+
+    generated = generate(articles, exact_rate=0.25, near_rate=0.0, seed=seed, per_drop=per_drop)
+    write(generated, folder)
+    stories = {
+        (t["drop"], t["position"]): t["id"] if t["original"] is None else t["original"]
+        for t in generated.truth
+    }
+    return sorted((folder / "drops").iterdir()), stories
+
+
+def stories_once(lake: Path, stories: dict[tuple[str, int], int]) -> None:
+    """Every story of a generated corpus is in the lake's articles once, and every copy of
+    one among its duplicates. ``stories``: each segment's story, by (drop name, position)."""
+
+    def story(record: dict) -> int:
+        lineage = record["lineage"]
+        return stories[lineage["source_uri"].rsplit("/", 1)[1], lineage["segment_index"]]
+
+    kept = sorted(story(r) for r in records(lake, "articles"))
+    assert kept == sorted(set(stories.values()))  # every story, once
+    duplicates = records(lake, "duplicates")
+    assert len(kept) + len(duplicates) == len(stories)  # and every copy accounted for
 
 
 def read_lake(lake: Path, kind: str) -> list[dict]:
