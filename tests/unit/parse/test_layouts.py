@@ -1,0 +1,101 @@
+"""Every MIL-OSI layout seen beyond the sample drop parses whole, one article an item.
+
+The drops in tests/fixtures/layouts/ are stories written for these tests in the layouts of
+real MIL-OSI channels (the translation service's other channels, the republished feed copy,
+Asia-Pacific government releases, untranslated Russian items, and all of them mixed); each
+``<name>.expected.json`` says, item by item, what the parser must make of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+
+from connectors.inputs import Drop
+from pipeline.core.records import Article
+from pipeline.parse.articles import Refusal, parse_segment
+from pipeline.parse.split import segments_of
+from tests.conftest import ROOT
+
+LAYOUTS = ROOT / "tests" / "fixtures" / "layouts"
+DROPS = ["translation_channels", "republished", "asia_pacific", "russian", "mixed"]
+# Lines of MIL-OSI's own that never belong to an article's body.
+BOILERPLATE = (
+    "Please note",
+    "MIL OSI",
+    "MIL-OSI",
+    "http",
+    "EDITOR",
+    "NNNN",
+    "Issued at HKT",
+    "Issued by",
+    "Ends/",
+    "ENDS",
+    "Обратите внимание",
+    "Region:",
+    "An important disclaimer",
+)
+
+
+def layout_drop(name: str) -> Drop:
+    path = LAYOUTS / f"{name}-2025-12-19.txt"
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    return Drop(str(path), data, digest, None, dt.date(2025, 12, 19), "drop_name")
+
+
+def expected(name: str) -> list[dict]:
+    return json.loads((LAYOUTS / f"{name}.expected.json").read_text(encoding="utf-8"))
+
+
+def parsed(name: str, run) -> tuple[list[Article], list[tuple[str, int]]]:
+    articles, rejects = [], []
+    for segment in segments_of(layout_drop(name)):
+        try:
+            articles.append(parse_segment(segment, run))
+        except Refusal as refusal:
+            rejects.append((refusal.reason, segment.offset))
+    return articles, rejects
+
+
+def normal(text: str | None) -> str:
+    return " ".join((text or "").replace("\u2014", "-").replace("\u2013", "-").split())
+
+
+@pytest.mark.parametrize("name", DROPS)
+def test_each_item_is_one_article_and_nothing_is_rejected(name, run):
+    articles, rejects = parsed(name, run)
+    assert rejects == []
+    assert [normal(a.title) for a in articles] == [normal(e["title"]) for e in expected(name)]
+
+
+@pytest.mark.parametrize("name", DROPS)
+def test_each_body_is_whole_from_first_sentence_to_last_without_boilerplate(name, run):
+    articles, _ = parsed(name, run)
+    for article, item in zip(articles, expected(name), strict=True):
+        assert normal(item["body_first"]) in normal(article.body[0]), article.title
+        assert normal(article.body[-1]).endswith(normal(item["body_last"])), article.title
+        for line in article.body:
+            for words in BOILERPLATE:
+                assert not line.startswith(words), (article.title, line)
+
+
+@pytest.mark.parametrize("name", DROPS)
+def test_headers_give_region_sources_channel_and_source_link(name, run):
+    articles, _ = parsed(name, run)
+    for article, item in zip(articles, expected(name), strict=True):
+        source = article.source
+        assert normal(source.declared_region) == normal(item["declared_region"]), article.title
+        assert [normal(s) for s in source.lines] == [normal(s) for s in item["sources"]]
+        channel = item["channel_prefix"] and item["channel_prefix"].removeprefix("MIL-OSI ")
+        assert source.milosi_channel == channel, article.title
+        assert source.origin_url == item["source_url"], article.title
+
+
+@pytest.mark.parametrize("name", DROPS)
+def test_language_is_detected(name, run):
+    articles, _ = parsed(name, run)
+    assert [a.language for a in articles] == [e["language"] for e in expected(name)]
