@@ -216,7 +216,11 @@ def _read(segment: Segment, run: RunContext) -> tuple[Article, _Parts]:
     body, repeated_title = _body(lines[position:], lines[0])
     body, end_marker = _strip_end_marker(body)
     if not any(_WORDLIKE.search(paragraph) for paragraph in body):
-        raise Refusal("no_body", f"{where}: title {title[:80]!r} has no body paragraphs.")
+        raise Refusal(
+            "no_body",
+            f"{where}: title {title[:80]!r} has no body paragraphs; its bytes are kept in this "
+            "reject. If the file was cut off after this title, write it whole and run again.",
+        )
 
     dateline, published, published_from, year_from = None, None, "ingest", None
     if parsed := parse_dateline(body[0]):

@@ -145,6 +145,8 @@ class Closing:
                 found.append("trailer")
             elif line.lstrip("[").upper().startswith("EDITOR"):
                 found.append("editor's note")
+            elif line.startswith("Issued by"):
+                found.append("issued by")
             else:
                 found.append("closing line")
         return found

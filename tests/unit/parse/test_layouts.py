@@ -8,6 +8,7 @@ Asia-Pacific government releases, untranslated Russian items, and all of them mi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -18,6 +19,7 @@ from connectors.inputs import Drop
 from pipeline.core.records import Article
 from pipeline.parse.articles import Refusal, parse_segment
 from pipeline.parse.split import segments_of
+from pipeline.validate import validate_drop
 from tests.conftest import ROOT
 
 LAYOUTS = ROOT / "tests" / "fixtures" / "layouts"
@@ -99,3 +101,39 @@ def test_headers_give_region_sources_channel_and_source_link(name, run):
 def test_language_is_detected(name, run):
     articles, _ = parsed(name, run)
     assert [a.language for a in articles] == [e["language"] for e in expected(name)]
+
+
+@pytest.mark.parametrize(
+    ("name", "layouts"),
+    [
+        ("translation_channels", {"translation": 11}),
+        ("republished", {"republished": 5}),
+        ("asia_pacific", {"release": 5}),
+        ("russian", {"original": 3}),
+        ("mixed", {"translation": 3, "release": 3, "republished": 2, "original": 1}),
+    ],
+)
+def test_validate_names_the_layout_of_each_article(name, layouts, run):
+    report = validate_drop(layout_drop(name), run)
+    assert (report.articles, report.rejects) == (len(expected(name)), [])
+    assert report.layouts == layouts
+    assert len(report.variants) == report.articles
+    assert all(variant.split(" (")[0] in layouts for variant in report.variants)
+
+
+def test_validate_tells_a_new_channel_from_a_broken_file(run):
+    """A known layout with parts it has not seen before is still that layout; a file cut in
+    an item's header is a reject that keeps its bytes, at its offset."""
+    data = layout_drop("republished").data
+    new_channel = data.replace(b"MIL-OSI Europe: ", b"MIL-OSI Africa: ")
+    new_channel = new_channel.replace(b"MIL OSI Europe News", b"MIL OSI Africa News")
+    drop = dataclasses.replace(layout_drop("republished"), data=new_channel)
+    report = validate_drop(drop, run)
+    assert report.layouts == {"republished": 5} and not report.rejects
+    cut = data.index(b"Source:", data.index(b"MIL-OSI Europe: "))
+    broken = dataclasses.replace(layout_drop("republished"), data=data[:cut])
+    report = validate_drop(broken, run)
+    assert report.layouts == {"republished": 2}
+    ((note),) = report.rejects
+    assert (note.reason, note.offset) == ("no_body", data.index(b"MIL-OSI Europe: "))
+    assert "byte" in note.message and "no body" in note.message
