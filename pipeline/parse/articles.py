@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -147,8 +148,7 @@ class Inspection:
     layout: Layout
 
 
-@dataclasses.dataclass(frozen=True)
-class _Parts:
+class _Parts(NamedTuple):
     """What the parser saw around the body, for :func:`inspect_segment`."""
 
     header: Header

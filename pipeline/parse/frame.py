@@ -33,6 +33,7 @@ _MONTHS = {
     for stop in range(3, len(name) + 1)
 }
 _CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 # The first letters of every end line (footer, Russian footer, NNNN, Ends/, ENDS, Issued at):
@@ -60,7 +61,8 @@ class Header:
     declared_region: str | None = None
     translated: bool = False
     date: dt.date | None = None
-    features: list[str] = dataclasses.field(default_factory=list)
+    kinds: list[str] = dataclasses.field(default_factory=list)  # of each line, in order
+    region_match: re.Match | None = None
 
     def read(self, line: str) -> bool:
         """Take ``line`` into the header; False when it is not a header line."""
@@ -68,24 +70,29 @@ class Header:
         if match is None:
             return False
         kind = match.lastgroup
+        self.kinds.append(kind)
         if kind == "region_line":
             self.translated = self.translated or bool(match["translation"])
             self.declared_region = match["region"] or self.declared_region
-            self.features.append(_region_feature(match))
+            self.region_match = match
         elif kind == "source_line":
             self.source_lines.append(match["text"])
-            self.features.append("source")
         elif kind == "date_line" and match["year"]:
             self.date = _date(int(match["year"]), month_number(match["month"]), int(match["day"]))
-            self.features.append("date line")
         elif kind == "date_line":  # 12/18/2025, 09.24.2024: month first; 22.04.2025: day first
             first, second = int(match["first"]), int(match["second"])
             year = int(match["numeric_year"])
             self.date = _date(year, first, second) or _date(year, second, first)
-            self.features.append("numeric date line")
-        else:
-            self.features.append(kind.replace("_", " "))
+            self.kinds[-1] = "numeric_date_line"
         return True
+
+    @property
+    def features(self) -> list[str]:
+        """The header's lines by kind, for :func:`layout_of`."""
+        return [
+            _region_feature(self.region_match) if kind == "region_line" else _FEATURES[kind]
+            for kind in self.kinds
+        ]
 
     def source(self, milosi_channel: str | None, origin_url: str | None) -> Source:
         channel = None
@@ -100,6 +107,15 @@ class Header:
             milosi_channel=milosi_channel,
             origin_url=origin_url,
         )
+
+
+_FEATURES = {
+    "source_line": "source",
+    "date_line": "date line",
+    "numeric_date_line": "numeric date line",
+    "time_line": "time line",
+    "disclaimer": "disclaimer",
+}
 
 
 def _region_feature(match: re.Match) -> str:
@@ -121,13 +137,13 @@ class Closing:
 
     @property
     def url(self) -> str | None:
-        """The source's URL line, as written."""
-        return next((line for line in self.lines if layout.SOURCE_URL.fullmatch(line)), None)
+        """The source's URL line, as written (never the first line: that is the end line)."""
+        return next((line for line in self.lines[1:] if layout.SOURCE_URL.fullmatch(line)), None)
 
     @property
     def channel(self) -> str | None:
         """The channel a ``MIL OSI <Channel> News`` trailer names."""
-        for line in self.lines:
+        for line in self.lines[1:]:
             if match := layout.TRAILER.fullmatch(line):
                 return match["channel"]
         return None
@@ -160,18 +176,16 @@ def _footer_feature(line: str) -> str:
 
 def item_lines(text: str) -> tuple[list[str], Closing]:
     """The item's content lines up to its first end line, and the lines from there on."""
-    lines: list[str] = []
-    split = text.split("\n")
-    for number, line in enumerate(split):
-        line = line.strip()
-        if not line or line == ".":  # stripped, a separator line is just the dot
-            continue
-        if not line.isprintable() and not line.translate(_CONTROL_CHARACTERS).strip():
-            continue  # only control characters: a blank line, as the splitter sees it
+    stripped = [line.strip() for line in text.split("\n")]
+    if _CONTROL.search(text):  # a line of only control characters is blank, as the splitter sees it
+        stripped = [
+            line if line.isprintable() or line.translate(_CONTROL_CHARACTERS).strip() else ""
+            for line in stripped
+        ]
+    lines = [line for line in stripped if line and line != "."]  # stripped, a "." line is a dot
+    for number, line in enumerate(lines):
         if line[0] in _END_INITIALS and layout.END_LINE.match(line):
-            rest = [stripped.strip() for stripped in split[number + 1 :]]
-            return lines, Closing([line, *(line for line in rest if line and line != ".")])
-        lines.append(line)
+            return lines[:number], Closing(lines[number:])
     return lines, Closing()
 
 

@@ -61,7 +61,7 @@ _RELEASE_END = (
 # copies ("Translartion. Region: Russians Fedetion –"); the Russian header word too. (Capitals
 # only: a body line fails at its second letter, where any text would cost a scan of each line.)
 _REGION = (
-    rf"\s*(?:(?P<noise>[A-Z][A-Z ]{{0,40}}?)?\s*(?P<translation>Trans\w{{0,4}}tion\.)\s*)?"
+    rf"\s*(?:(?:(?P<noise>[A-Z][A-Z ]{{0,40}})\s+)?(?P<translation>Trans\w{{0,4}}tion\.)\s*)?"
     rf"(?:Region|Регион):\s*(?P<region>.*?)\s*[{DASHES}]?\s*"
 )
 # One or two names, each maybe followed by a dash; a line ending in a full stop is a note
@@ -114,28 +114,35 @@ def _bytes(pattern: str) -> bytes:
 # before the body), ``tail`` (URL, editor's note, trailer: an item's own only right after its
 # end) or ``attribution``; no match is other content. One regex call per line, made inline in
 # the splitter's loop (a Python call per line would be a tenth of its cost).
+def _inner(pattern: str) -> bytes:
+    # The pattern after its leading spaces, which LINE_KIND consumes once for every kind.
+    return _bytes(pattern.removeprefix(r"\s*"))
+
+
 LINE_KIND = re.compile(
     rb"(?P<blank>[\s\x00-\x1f\x7f]*$)"
-    + rb"|(?P<separator>"
-    + _bytes(_SEPARATOR)
+    # Leading spaces once, possessively: each kind below then starts with a character of its
+    # own and fails at once on a line of prose (the kinds each from their own \s* cost twice).
+    + rb"|\s*+(?:(?P<separator>"
+    + _inner(_SEPARATOR)
     + rb"$)|(?P<footer>(?i:"
-    + _bytes(_FOOTER)
+    + _inner(_FOOTER)
     + rb"))|(?P<release_end>"
-    + _bytes(_RELEASE_END)
+    + _inner(_RELEASE_END)
     + rb"$)|(?P<header>"
-    + _bytes(_REGION)
+    + _inner(_REGION)
     + rb"|"
-    + _bytes(_SOURCE)
-    + rb"|\s*An important disclaimer is at the bottom)"
+    + _inner(_SOURCE)
+    + rb"|An important disclaimer is at the bottom)"
     + rb"|(?P<stamp>(?:"
-    + _bytes(_HEADER_DATE)
+    + _inner(_HEADER_DATE)
     + rb"|"
-    + _bytes(_HEADER_TIME)
+    + _inner(_HEADER_TIME)
     + rb")$)|(?P<tail>(?:"
-    + b"|".join(_bytes(p) for p in (_SOURCE_URL, _EDITORS_NOTE, _TRAILER, _ISSUED_BY))
+    + b"|".join(_inner(p) for p in (_SOURCE_URL, _EDITORS_NOTE, _TRAILER, _ISSUED_BY))
     + rb")$)|(?P<attribution>(?i:"
-    + _bytes(_ATTRIBUTION)
-    + rb")$)"
+    + _inner(_ATTRIBUTION)
+    + rb")$))"
 )
 
 
