@@ -55,6 +55,7 @@ _CHARS_PER_WORD = 6  # English news averages about 6 characters a word, space in
 # The languages the taxonomy's terms and the country names are written in ('und': too few
 # letters to tell, often a table under an English title).
 TERM_LANGUAGES = frozenset({"en", "und"})
+_NOT_A_PLACE = object()  # in Classifier._country: the phrase is a name that holds no place
 # What a hit weighs for the country it names and for its topics, by the part it is in.
 _TITLE = (PLACE_WEIGHT["title"], TITLE_WEIGHT)
 _LEAD = (PLACE_WEIGHT["lead"], 1.0)
@@ -74,15 +75,13 @@ class Classifier:
         )
         # Per phrase id: the country it names (or None) and its topic weights, spread to the
         # ancestors, so that a hit costs a few additions.
+        # (A name that is no place is marked in the same list: one lookup a hit, as before.)
         self._country = [
-            next((alpha2 for what, alpha2 in payloads if what == "country"), None)
+            _NOT_A_PLACE
+            if any(what == "not_a_place" for what, _ in payloads)
+            else next((alpha2 for what, alpha2 in payloads if what == "country"), None)
             for payloads in self.index.payloads
         ]
-        self._masks = frozenset(
-            number
-            for number, payloads in enumerate(self.index.payloads)
-            if any(what == "not_a_place" for what, _ in payloads)
-        )
         self._topic_weights = [
             topics.spread([hit for what, hit in payloads if what == "topic"])
             for payloads in self.index.payloads
@@ -107,9 +106,9 @@ class Classifier:
         country_of, weights_of = self._country, self._topic_weights
         countries: dict[str, float] = {}
         scores: dict[str, float] = {}
-        found: list[tuple[str, float, int, int]] = []  # country hits, for names not places
         masks: list[tuple[int, int]] = []
-        for phrase, start, stop in self.index.hits(words):
+        hits = self.index.hits(words)
+        for phrase, start, stop in hits:
             end = stop - 1
             if end <= title_end:
                 place, factor = _TITLE
@@ -119,18 +118,14 @@ class Classifier:
                 place, factor = _LEAD
             else:  # across the end of a part: two parts' words, not a phrase of the text
                 continue
-            if (country := country_of[phrase]) is not None:
-                countries[country] = countries.get(country, 0.0) + place
-                found.append((country, place, start, stop))
-            elif phrase in self._masks:
+            if (country := country_of[phrase]) is _NOT_A_PLACE:
                 masks.append((start, stop))
+            elif country is not None:
+                countries[country] = countries.get(country, 0.0) + place
             for code, weight in weights_of[phrase]:
                 scores[code] = scores.get(code, 0.0) + weight * factor
-        if masks:  # "Japanese" in "Japanese encephalitis" names no place
-            for country, place, start, stop in found:
-                if any(low <= start and stop <= high for low, high in masks):
-                    countries[country] -= place
-            countries = {country: score for country, score in countries.items() if score > 0}
+        if masks:  # "Japanese" in "Japanese encephalitis" names no place: its hit is taken back
+            countries = self._unmasked(countries, hits, masks, title_end, lead_end)
         mentioned = most_mentioned(countries)
         scanned_words = min(article.word_count, (len(lead) + len(rest)) // _CHARS_PER_WORD)
         return evolve(
@@ -138,6 +133,32 @@ class Classifier:
             location=self.region(article, mentioned, feed_hint),
             topics=self.topics.rank(scores, scanned_words),
         )
+
+    def _unmasked(
+        self,
+        countries: dict[str, float],
+        hits: list[tuple[int, int, int]],
+        masks: list[tuple[int, int]],
+        title_end: int,
+        lead_end: int,
+    ) -> dict[str, float]:
+        """``countries`` less the hits that lie inside a name that is no place."""
+        for phrase, start, stop in hits:
+            country = self._country[phrase]
+            if (
+                country is None
+                or country is _NOT_A_PLACE
+                or not any(low <= start and stop <= high for low, high in masks)
+            ):
+                continue
+            end = stop - 1
+            if end <= title_end:
+                countries[country] -= _TITLE[0]
+            elif start >= lead_end:
+                countries[country] -= _BODY[0]
+            else:
+                countries[country] -= _LEAD[0]
+        return {country: score for country, score in countries.items() if score > 0}
 
     def region(
         self,
