@@ -15,9 +15,10 @@ import json
 
 import pytest
 
-from connectors.inputs import Drop
+from connectors.inputs import Drop, FeedItem
 from pipeline.core.records import Article
 from pipeline.parse.articles import Refusal, parse_segment
+from pipeline.parse.feed_items import item_article
 from pipeline.parse.split import segments_of
 from pipeline.validate import validate_drop
 from tests.conftest import ROOT
@@ -137,3 +138,35 @@ def test_validate_tells_a_new_channel_from_a_broken_file(run):
     ((note),) = report.rejects
     assert (note.reason, note.offset) == ("no_body", data.index(b"MIL-OSI Europe: "))
     assert "byte" in note.message and "no body" in note.message
+
+
+def test_a_feed_item_in_the_republished_layout_parses_like_a_drop(run):
+    paragraphs = [
+        "MIL OSI Translation. Region: Russian Federation –",
+        "Source: Moscow Exchange – Moscow Exchange –",
+        "09.24.2024",
+        "14:29",
+        "The clearing centre lowered the lower limit of the price corridor to 88.10.",
+        "Please note: This information is raw content directly from the source of the "
+        "information. It is exactly what the source states and does not reflect the position "
+        "of MIL-OSI or its clients.",
+        "https://www.moex.com/n73390",
+        "MIL OSI Russia News",
+    ]
+    item = FeedItem(
+        feed_url="https://f.example/feed",
+        feed_sha256="0" * 64,
+        index=0,
+        title="MIL-OSI Russia: Financial news: the price corridor was changed.",
+        html="".join(f"<p>{paragraph}</p>" for paragraph in paragraphs),
+        link="https://f.example/2024/09/24/corridor",
+    )
+    article = item_article(item, run)
+    assert article.title == "Financial news: the price corridor was changed."
+    assert article.body == (paragraphs[4],)
+    assert (article.source.milosi_channel, article.source.origin_url) == (
+        "Russia",
+        "https://www.moex.com/n73390",
+    )
+    assert article.source.item_url == "https://f.example/2024/09/24/corridor"
+    assert (article.published_date, article.published_from) == (dt.date(2024, 9, 24), "header")
