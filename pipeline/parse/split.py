@@ -62,6 +62,7 @@ ENDINGS = (
 _LOG = logging.getLogger(__name__)
 _CONTENT_LINE = re.compile(rb"[^\r\n]+")
 _BLANK_OR_DOT = bytes([*range(33), 127]) + b"."
+_TWO_LETTERS = re.compile(rb"[A-Za-z]{2}|[\x80-\xff]{2}")  # non-ASCII: a letter is 2 bytes or more
 _ENDS = frozenset({"footer", "release_end"})
 _CLOSING = _ENDS | {"tail"}  # the lines that may follow an item's end and belong to it
 
@@ -78,7 +79,8 @@ class Span:
 class _Splitter:
     """Walks the content lines of one drop and closes segments as the layout says."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, data: bytes, max_bytes: int) -> None:
+        self.data = data
         self.max_bytes = max_bytes
         self.spans: list[Span] = []
         self.start: int | None = None
@@ -107,7 +109,9 @@ class _Splitter:
     def add(self, start: int, end: int, header: bool, titled: bool = True) -> None:
         if header and self.body_seen and self.prev is not None and self.prev_titled:
             title_start, title_end = self.prev
-            if title_end - title_start <= MAX_TITLE_BYTES:
+            # A title has words: a row of a table ("683.4", "12.12.2025 15,901") never is one.
+            words = _TWO_LETTERS.search(self.data, title_start, title_end)
+            if title_end - title_start <= MAX_TITLE_BYTES and words:
                 # No separator and no footer: the previous line is the next article's title.
                 self.close("next_title", self.end_before_prev)
                 self.start, self.end = title_start, title_end
@@ -166,7 +170,7 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     """
     if max_segment_bytes < MAX_TITLE_BYTES:
         raise ValueError(f"split_drop: max_segment_bytes must be at least {MAX_TITLE_BYTES}")
-    splitter = _Splitter(max_segment_bytes)
+    splitter = _Splitter(data, max_segment_bytes)
     match_kind = LINE_KIND.match
     for start, end in content_lines(data):
         kind = match.lastgroup if (match := match_kind(data, start, end)) else None

@@ -170,3 +170,16 @@ def test_a_feed_item_in_the_republished_layout_parses_like_a_drop(run):
     )
     assert article.source.item_url == "https://f.example/2024/09/24/corridor"
     assert (article.published_date, article.published_from) == (dt.date(2024, 9, 24), "header")
+
+
+def test_a_source_note_under_a_table_row_does_not_cut_the_article(run):
+    raw = (
+        "Financial news: International reserves as of December 12.\n\n"
+        "Translation. Region: Russian Federation –\n\nSource: Central Bank of Russia\n\n"
+        "The reserves rose by 0.8% over the week.\n\n12.12.2025 683.4\n\n"
+        "Source: Bank of Russia calculations\n\nThe next release is due on Thursday.\n"
+    ).encode()
+    drop = Drop("/d/cbr-2025-12-19.txt", raw, "0" * 64, None, dt.date(2025, 12, 19), "x")
+    (segment,) = segments_of(drop)
+    article = parse_segment(segment, run)
+    assert article.body[-1] == "The next release is due on Thursday."
