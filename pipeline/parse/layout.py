@@ -25,19 +25,12 @@ __all__ = [
     "ATTRIBUTION",
     "CHANNEL_PREFIX",
     "DASHES",
-    "DISCLAIMER",
     "DROP_MARKER",
     "END_LINE",
     "FOOTER",
-    "HEADER_DATE",
     "HEADER_LINE",
-    "HEADER_TIME",
     "LINE_KIND",
-    "REGION_LINE",
-    "SEPARATOR",
-    "SOURCE_LINE",
     "SOURCE_URL",
-    "TAIL_LINE",
     "TRAILER",
     "is_header_line",
 ]
@@ -86,17 +79,10 @@ _ATTRIBUTION = (
 )
 _CHANNEL_PREFIX = r"MIL[-\s]?OSI\s+(?P<channel>[A-Z][\w .&-]{1,40}?)\s*:\s+(?P<title>.+)"
 
-SEPARATOR = re.compile(_SEPARATOR)
 FOOTER = re.compile(_FOOTER, re.IGNORECASE)
 END_LINE = re.compile(f"(?i:{_FOOTER})|{_RELEASE_END}$")
-REGION_LINE = re.compile(_REGION)
-SOURCE_LINE = re.compile(_SOURCE)
-DISCLAIMER = re.compile(_DISCLAIMER, re.IGNORECASE)
-HEADER_DATE = re.compile(_HEADER_DATE)
-HEADER_TIME = re.compile(_HEADER_TIME)
 SOURCE_URL = re.compile(_SOURCE_URL)
 TRAILER = re.compile(_TRAILER)
-TAIL_LINE = re.compile(f"(?:{_SOURCE_URL}|{_EDITORS_NOTE}|{_TRAILER}|{_ISSUED_BY})$")
 ATTRIBUTION = re.compile(_ATTRIBUTION, re.IGNORECASE)
 CHANNEL_PREFIX = re.compile(_CHANNEL_PREFIX)
 
