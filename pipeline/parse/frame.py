@@ -33,7 +33,6 @@ _MONTHS = {
     for stop in range(3, len(name) + 1)
 }
 _CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 # The first letters of every end line (footer, Russian footer, NNNN, Ends/, ENDS, Issued at):
@@ -176,13 +175,13 @@ def _footer_feature(line: str) -> str:
 
 def item_lines(text: str) -> tuple[list[str], Closing]:
     """The item's content lines up to its first end line, and the lines from there on."""
-    stripped = [line.strip() for line in text.split("\n")]
-    if _CONTROL.search(text):  # a line of only control characters is blank, as the splitter sees it
-        stripped = [
-            line if line.isprintable() or line.translate(_CONTROL_CHARACTERS).strip() else ""
-            for line in stripped
-        ]
-    lines = [line for line in stripped if line and line != "."]  # stripped, a "." line is a dot
+    lines = [
+        line
+        for line in (line.strip() for line in text.split("\n"))
+        if line  # stripped, a "." line is a dot; a line of only control characters is blank
+        and line != "."
+        and (line.isprintable() or line.translate(_CONTROL_CHARACTERS).strip())
+    ]
     for number, line in enumerate(lines):
         if line[0] in _END_INITIALS and layout.END_LINE.match(line):
             return lines[:number], Closing(lines[number:])
