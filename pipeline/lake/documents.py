@@ -6,7 +6,7 @@ so a reader sees the old document or the new one, never half of one.
 :func:`create_json_exclusive` creates a document only where none is: on local disk by a hard
 link (atomic, refused when the name exists), on S3 by a conditional PUT (``If-None-Match:
 *``); other object stores have no conditional write through Beam's filesystems, so there it
-writes, waits and reads back (see the README's "The writer lease").
+writes, waits and reads back (see docs/operating.md, "The writer lease").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The writer lease: one writer per lake at a time, enforced.
 
 Guarantees: while a :class:`WriterLease` is held, no other feedlake process holds the lease of
-the same lake (on local disk and S3; other object stores: see the README); a holder renews it
+the same lake (on local disk and S3; other object stores: see docs/operating.md); a holder renews it
 with a heartbeat and checks, before it commits, that it still holds it (:meth:`check`), so a
 writer whose lease was taken over never commits. A lease left by a process that died is taken
 over: at once when the holder ran on this host and its process is gone, else once its

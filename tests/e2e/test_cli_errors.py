@@ -1,6 +1,6 @@
 """What a person sees when the command line or the lake is wrong: one line on stderr that
-names what to fix, the README's exit code (2 usage, 1 the run failed), never a traceback,
-and nothing written to the lake before the mistake is found."""
+names what to fix, the exit code of docs/operating.md (2 usage, 1 the run failed), never a
+traceback, and nothing written to the lake before the mistake is found."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The commit protocol as the README writes it down, tried by crashing a real `feedlake run`
+"""The commit protocol as docs/operating.md writes it down, tried by crashing a real `feedlake run`
 at each of its steps (a fault injected between two named steps: the process ends there with
 no cleanup, as with SIGKILL) and letting the next writer repair the lake.
 

@@ -46,7 +46,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(drops: Path, feeds: Path, lake: Path) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "pipeline.cli", "watch", "--drops", str(drops), "--feeds", str(feeds)]
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "watch",
+        "--drops",
+        str(drops),
+        "--feeds",
+        str(feeds),
+    ]
     argv += ["--lake", str(lake), "--poll-interval", str(POLL), "--feed-min-interval", "0"]
     argv += ["--settle-seconds", "1"]  # drops here are written at once
     return subprocess.Popen(

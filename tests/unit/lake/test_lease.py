@@ -134,7 +134,9 @@ def test_a_clock_that_jumps_cannot_take_a_live_lease(tmp_path):
         while not stop.wait(0.1):
             beats += 1
             document = json.loads(path.read_text())
-            path.write_text(json.dumps({**document, "beats": beats}))
+            renewed = path.with_name(".renewed")  # renamed in, as a holder writes it
+            renewed.write_text(json.dumps({**document, "beats": beats}))
+            renewed.replace(path)
 
     renewing = threading.Thread(target=renew)
     renewing.start()
