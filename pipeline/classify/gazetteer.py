@@ -31,6 +31,7 @@ from pipeline.classify.phrases import PhraseIndex, word_text
 from pipeline.core.records import Region
 
 __all__ = [
+    "NOT_PLACES",
     "PLACE_WEIGHT",
     "REGION_SLUGS",
     "Gazetteer",
@@ -45,6 +46,18 @@ _LATIN_NAME = re.compile(r"[A-Za-z][A-Za-z .'\-]{1,40}")
 _CITY_TABLE_FORMAT = 1  # bump when _build_city_table changes what it makes
 _LOG = logging.getLogger(__name__)
 PLACE_WEIGHT = {"title": 3.0, "lead": 2.0, "body": 1.0}  # of a country mention, by where
+# Names that hold a country's name or demonym but mention no country: a disease, a sea.
+NOT_PLACES = (
+    "japanese encephalitis",
+    "sea of japan",
+    "spanish flu",
+    "german measles",
+    "indian ocean",
+    "arabian sea",
+    "south china sea",
+    "east china sea",
+    "french fries",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -90,21 +90,28 @@ def print_validate_report(report) -> None:
         f"({report.size:,} bytes) {verdict}"
     )
     print(f"  reference date: {report.reference_date or '-'} (from {report.year_from or '-'})")
+    print(f"  layouts:        {_counted(report.layouts)}")
+    print(f"  languages:      {_counted(report.languages)}")
     print(f"  encodings:      {_counted(report.encodings)}")
     print(f"  segment ends:   {_counted(report.endings)}")
     print(f"  end markers:    {_counted(report.end_markers)}")
     for note in report.rejects:
         print(f"  reject {note.reason} at byte {note.offset} (+{note.length}): {note.message}")
     if not report.explanations:  # --explain lists each article with its evidence below
-        for title in report.titles:
+        for title, variant in zip(report.titles, report.variants, strict=True):
             print(f"  article: {title}")
-    for explained in report.explanations:
+            print(f"    layout: {variant}")
+    explained_variants = zip(report.explanations, report.variants, strict=True)
+    for explained, variant in explained_variants if report.explanations else ():
         print(f"  article: {explained.title}")
+        print(f"    layout: {variant}; language {explained.language}")
         print(
             f"    region: {explained.country or '-'} {explained.region} by {explained.method}"
             f"; mentioned: {', '.join(explained.mentioned) or '-'}"
         )
         topics = ", ".join(f"{label} {score:g}" for _code, label, score in explained.topics)
+        if explained.topics_from != "terms":
+            topics = f"none read: {explained.topics_from}"
         print(f"    topics: {topics or 'unclassified'}")
         terms = ", ".join(
             f"{term}{' (title)' if in_title else ''} -> {code.removeprefix('medtop:')} {weight:g}"

@@ -85,6 +85,8 @@ class Source:
     author: str | None = None
     guid: str | None = None
     categories: tuple[str, ...] = ()
+    milosi_channel: str | None = None
+    origin_url: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +218,7 @@ class Article:
     source: Source
     location: Region = Region()
     topics: tuple[Topic, ...] = ()
+    topics_from: str = "terms"
     dedup: Dedup = Dedup()
     word_count: int
     lineage: Lineage

@@ -2,7 +2,9 @@
 
 Guarantees: every segment becomes exactly one :class:`Article` or one :class:`Reject`
 carrying the segment's raw bytes. The body starts at the dateline (or after the header when
-there is none) and holds no header line, disclaimer, end marker or footer. Rejected, with a
+there is none) and holds no header line, disclaimer, end marker, footer or closing line (a
+release's end lines, the source's URL, a trailer: see :mod:`~pipeline.parse.frame`); a
+release's title repeated as its first line is not kept twice. Rejected, with a
 reason code: ``binary_content``, ``segment_too_large``, ``not_a_drop`` (the splitter found no
 MIL-OSI marker in the whole file), ``footer_only``, ``no_title``, ``no_body``; an unexpected
 exception becomes a reject with stage ``unexpected``.
@@ -14,24 +16,28 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.core.records import Article, Dateline, Reject, RunContext, Segment, Source
-from pipeline.core.text import (
-    Words,
-    clean_text,
-    control_bytes,
-    decode,
-    fingerprint,
-    short_words,
-    words_of,
-)
+from pipeline.core.records import Article, Dateline, Reject, RunContext, Segment
+from pipeline.core.text import clean_text, control_bytes, decode, fingerprint, short_words, words_of
 from pipeline.parse import layout
+from pipeline.parse.frame import (
+    Closing,
+    Header,
+    Layout,
+    item_lines,
+    layout_of,
+    month_number,
+    read_title,
+)
+from pipeline.parse.language import ENGLISH_SAMPLE, language
 
 __all__ = [
     "MAX_TITLE_CHARS",
+    "Inspection",
     "ParseArticles",
     "Refusal",
     "infer_year",
@@ -46,33 +52,20 @@ __all__ = [
 MAX_TITLE_CHARS = 400
 _SLACK = dt.timedelta(days=1)  # a dateline's day may run a day ahead of the drop's (time zones)
 
-_MONTH_NAMES = tuple(
-    "January February March April May June July August September October November December".split()
-)
-# Every abbreviation of three letters or more, lower-cased ("aug", "sept", "august"); no two
-# months share one.
-_MONTHS = {
-    name[:stop].lower(): number
-    for number, name in enumerate(_MONTH_NAMES, start=1)
-    for stop in range(3, len(name) + 1)
-}
 _DATELINE = re.compile(
     r"(?P<city>[A-Z][^\W\d_]*(?:[ .'\-][^\W\d_]+){0,4}\.?)"
     r"(?:,\s*[A-Z][^\W\d_.]*(?:[ .][^\W\d_]+){0,3}\.?)?"  # an optional state or country
     r",\s+(?P<date>(?P<month>[A-Z][a-z]{2,8})\.?\s+(?P<day>\d{1,2})(?:,\s*(?P<year>\d{4}))?)"
-    r"\s*(?:\((?P<agency>[^()]{1,60})\)\s*)?"
+    r"\s*(?:\((?P<agency>[^()]{1,60})\)\s*|/(?P<slashed>[^/]{1,60})/\s*)?"
     rf"[{layout.DASHES}]{{1,2}}\s*"
 )
 _END_MARKER = re.compile(rf"\s*[{layout.DASHES}]\s*0\s*[{layout.DASHES}]\s*$")
-_RUBRIC = re.compile(r"/(?P<rubric>[^/]{1,200})/\s*(?P<title>.+)")
 _C1 = re.compile(r"[\x80-\x9f]")
-_CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
-_CHANNEL_END = re.compile(rf"\s+[{layout.DASHES}]\s+")
 _WORDLIKE = re.compile(r"[^\W\d_]{2}")
 _ENGLISH = short_words(
     b"the of and to in a is that for on with as by was were are at from said has have its".split()
 )
-_LANGUAGE_SAMPLE = 200  # words
+_ASTERISKS = re.compile(r"\*{3,}")  # the rule under a release's repeated title
 
 
 class Refusal(ValueError):
@@ -82,11 +75,6 @@ class Refusal(ValueError):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def month_number(word: str) -> int | None:
-    """1-12 for a month name or abbreviation ('Aug', 'Sept', 'August'), else None."""
-    return _MONTHS.get(word.lower())
 
 
 def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
@@ -120,17 +108,10 @@ def parse_dateline(paragraph: str) -> tuple[Dateline, int, int, int | None] | No
     dateline = Dateline(
         city=match["city"].rstrip("."),
         date_text=match["date"],
-        agency=match["agency"].strip() if match["agency"] else None,
+        agency=agency.strip() if (agency := match["agency"] or match["slashed"]) else None,
     )
     year = int(match["year"]) if match["year"] else None
     return dateline, month, int(match["day"]), year
-
-
-def _language(words: Words) -> str:
-    """'en' when English function words are common among the first 200 of ``words``
-    (counted by :func:`~pipeline.core.text.words_of`), else 'und'."""
-    sample = min(words.count, _LANGUAGE_SAMPLE)
-    return "en" if sample and words.listed >= 0.12 * sample else "und"
 
 
 def _unusual_characters(raw: bytes, text: str, encoding: str) -> int:
@@ -138,53 +119,6 @@ def _unusual_characters(raw: bytes, text: str, encoding: str) -> int:
     if encoding == "latin-1":  # bytes no Windows-1252 character has: C1 controls
         count += len(_C1.findall(text))
     return count
-
-
-@dataclasses.dataclass
-class _Header:
-    source_lines: list[str] = dataclasses.field(default_factory=list)
-    declared_region: str | None = None
-    translated: bool = False
-    date: dt.date | None = None
-
-    def read(self, line: str) -> bool:
-        """Take ``line`` into the header; False when it is not a header line."""
-        if match := layout.REGION_LINE.fullmatch(line):
-            self.translated = self.translated or bool(match["translation"])
-            self.declared_region = match["region"] or self.declared_region
-        elif match := layout.SOURCE_LINE.fullmatch(line):
-            self.source_lines.append(match["text"])
-        elif match := layout.HEADER_DATE.fullmatch(line):
-            self.date = dt.date(int(match["year"]), month_number(match["month"]), int(match["day"]))
-        elif not (layout.DISCLAIMER.fullmatch(line) or layout.HEADER_TIME.fullmatch(line)):
-            return False
-        return True
-
-    def source(self) -> Source:
-        channel = None
-        if self.source_lines:
-            channel = _CHANNEL_END.split(self.source_lines[0], 1)[0].strip() or None
-        return Source(
-            channel=channel,
-            origin=self.source_lines[-1] if self.source_lines else None,
-            lines=tuple(self.source_lines),
-            declared_region=self.declared_region,
-            translated=self.translated,
-        )
-
-
-def _paragraphs(text: str) -> list[str]:
-    lines = []
-    for line in text.split("\n"):
-        line = line.strip()
-        if not line or line == ".":  # stripped, a separator line is just the dot
-            continue
-        if not line.isprintable() and not line.translate(_CONTROL_CHARACTERS).strip():
-            continue  # only control characters: a blank line, as the splitter sees it
-        if line[:6].lower() == "please" and layout.FOOTER.match(line):
-            break
-        lines.append(line)
-    return lines
 
 
 def _strip_end_marker(body: list[str]) -> tuple[list[str], str | None]:
@@ -202,11 +136,44 @@ def parse_segment(segment: Segment, run: RunContext) -> Article:
     Raises:
         Refusal: the segment is not an article; ``reason`` says why.
     """
-    return inspect_segment(segment, run)[0]
+    return _read(segment, run)[0]
 
 
-def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | None]:
-    """Like :func:`parse_segment`, and also the end marker the body had (``–0–``), if any."""
+@dataclasses.dataclass(frozen=True)
+class Inspection:
+    """An article, the end marker its body had (``–0–``), if any, and its layout."""
+
+    article: Article
+    end_marker: str | None
+    layout: Layout
+
+
+class _Parts(NamedTuple):
+    """What the parser saw around the body, for :func:`inspect_segment`."""
+
+    header: Header
+    closing: Closing
+    prefixed: bool
+    repeated_title: bool
+    end_marker: str | None
+
+
+def inspect_segment(segment: Segment, run: RunContext) -> Inspection:
+    """Like :func:`parse_segment`, and also what the segment's layout was."""
+    article, parts = _read(segment, run)
+    features = ["repeated title"] if parts.repeated_title else []
+    if any(layout.ATTRIBUTION.fullmatch(line) for line in article.body if line[:4] == "When"):
+        features.append("attribution line")
+    if article.dateline is not None:
+        agency = article.dateline.agency
+        features.append(f"dateline ({agency})" if agency else "dateline")
+    if parts.end_marker:
+        features.append(f"end marker {parts.end_marker}")
+    found = layout_of(parts.header, parts.closing, parts.prefixed, features)
+    return Inspection(article, parts.end_marker, found)
+
+
+def _read(segment: Segment, run: RunContext) -> tuple[Article, _Parts]:
     if segment.ended_by == "oversize":
         raise Refusal(
             "segment_too_large",
@@ -232,27 +199,28 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
             "line, dateline, end marker or footer in the whole file): not a drop, kept whole "
             "in this reject. Move it out of the drop folder, or check it is the file you meant.",
         )
-    lines = _paragraphs(text)
+    lines, closing = item_lines(text)
     if not lines:
         raise Refusal("footer_only", f"{where}: only the MIL-OSI footer, no article before it.")
-    title = lines[0]
+    title, rubric, milosi_channel = read_title(lines[0])
     if len(title) > MAX_TITLE_CHARS or layout.is_header_line(title) or not _WORDLIKE.search(title):
         raise Refusal(
             "no_title",
             f"{where}: the segment does not start with a title line (first line: "
             f"{title[:80]!r}); the drop may be cut off or not in MIL-OSI layout.",
         )
-    header = _Header()
+    header = Header()
     position = 1
     while position < len(lines) and header.read(lines[position]):
         position += 1
-    body, end_marker = _strip_end_marker(lines[position:])
+    body, repeated_title = _body(lines[position:], lines[0])
+    body, end_marker = _strip_end_marker(body)
     if not any(_WORDLIKE.search(paragraph) for paragraph in body):
-        raise Refusal("no_body", f"{where}: title {title[:80]!r} has no body paragraphs.")
-
-    rubric = None
-    if match := _RUBRIC.fullmatch(title):
-        rubric, title = match["rubric"].strip(), match["title"].strip()
+        raise Refusal(
+            "no_body",
+            f"{where}: title {title[:80]!r} has no body paragraphs; its bytes are kept in this "
+            "reject. If the file was cut off after this title, write it whole and run again.",
+        )
 
     dateline, published, published_from, year_from = None, None, "ingest", None
     if parsed := parse_dateline(body[0]):
@@ -272,22 +240,32 @@ def inspect_segment(segment: Segment, run: RunContext) -> tuple[Article, str | N
     if published is None:
         published = run.ingest_time.date()
 
-    words = words_of(" ".join(body), _ENGLISH, _LANGUAGE_SAMPLE)
+    words = words_of(" ".join(body), _ENGLISH, ENGLISH_SAMPLE)
     article = Article(
         id=fingerprint(words.joined),
         title=title,
         rubric=rubric,
         body=tuple(body),
-        language=_language(words),
+        language=language(title, body, min(words.count, ENGLISH_SAMPLE), words.listed),
         published_date=published,
         published_from=published_from,
         year_from=year_from,
         dateline=dateline,
-        source=header.source(),
+        source=header.source(milosi_channel or closing.channel, closing.url),
         word_count=words.count,
         lineage=segment.lineage(encoding, run),
     )
-    return article, end_marker
+    parts = _Parts(header, closing, milosi_channel is not None, repeated_title, end_marker)
+    return article, parts
+
+
+def _body(lines: list[str], title_line: str) -> tuple[list[str], bool]:
+    """The body's lines, without a release's repeated title and the rule under it."""
+    if not lines or lines[0] != title_line:
+        return lines, False
+    if len(lines) > 1 and _ASTERISKS.fullmatch(lines[1]):
+        return lines[2:], True
+    return lines[1:], True
 
 
 def _safe_date(year: int, month: int, day: int) -> dt.date | None:

@@ -3,14 +3,19 @@
 Guarantees: every segment is exactly ``drop[offset:offset + length]``; segments never
 overlap; the bytes between them are only blank lines (spaces or control characters: a NUL
 where an empty line belongs is one) and ``.`` separator lines, so nothing with content is
-lost. A segment ends at a ``.`` line, after the MIL-OSI footer, where the
-next article's title and header block begins, or at the end of the file; ``ended_by`` says
-which. Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut into
+lost. A segment ends at a ``.`` line, after the MIL-OSI footer, after a government release's
+end line (``NNNN``, ``Ends/...``, ``ENDS``, ``Issued at HKT ...``), where the next article's
+title and header block begins, or at the end of the file; ``ended_by`` says which. The lines
+that close an item right after its end (a second footer, the source's URL, an editor's note,
+the ``MIL OSI <Channel> News`` trailer, ``Issued by ...``) stay in its segment. A date or time
+alone on a line is a header line only before the body: in the body it is table text, never a
+boundary; nor does a Bank of Russia attribution line ever become the next article's title.
+Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut into
 pieces that end ``"oversize"``, and a file with none of MIL-OSI's markers (no Region or Source
-line, disclaimer, dateline, end marker or footer: a README, a feed, a stray file) is not cut
-at all but is one segment that ends ``"not_a_drop"`` (in pieces of ``max_segment_bytes`` when
-longer); the parser turns both into rejects. Lines are examined in
-place, so a 20 MB line costs no more memory than its pieces.
+line, disclaimer, dateline, end marker, footer or NNNN: a README, a feed, a stray file) is not
+cut at all but is one segment that ends ``"not_a_drop"`` (in pieces of ``max_segment_bytes``
+when longer); the parser turns both into rejects. Lines are examined in place, so a 20 MB
+line costs no more memory than its pieces.
 """
 
 from __future__ import annotations
@@ -44,11 +49,22 @@ __all__ = [
 
 DEFAULT_MAX_SEGMENT_BYTES = 1 << 20
 MAX_TITLE_BYTES = 600  # a line longer than this is body text, never a title
-ENDINGS = ("separator", "footer", "next_title", "end_of_file", "oversize", "not_a_drop")
+ENDINGS = (
+    "separator",
+    "footer",
+    "release_end",
+    "next_title",
+    "end_of_file",
+    "oversize",
+    "not_a_drop",
+)
 
 _LOG = logging.getLogger(__name__)
 _CONTENT_LINE = re.compile(rb"[^\r\n]+")
 _BLANK_OR_DOT = bytes([*range(33), 127]) + b"."
+_TWO_LETTERS = re.compile(rb"[A-Za-z]{2}|[\x80-\xff]{2}")  # non-ASCII: a letter is 2 bytes or more
+_ENDS = frozenset({"footer", "release_end"})
+_CLOSING = _ENDS | {"tail"}  # the lines that may follow an item's end and belong to it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +79,8 @@ class Span:
 class _Splitter:
     """Walks the content lines of one drop and closes segments as the layout says."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, data: bytes, max_bytes: int) -> None:
+        self.data = data
         self.max_bytes = max_bytes
         self.spans: list[Span] = []
         self.start: int | None = None
@@ -71,7 +88,9 @@ class _Splitter:
         self.oversize = False
         self.body_seen = False
         self.prev: tuple[int, int] | None = None  # (start, end) of the last content line
+        self.prev_titled = False  # whether that line may be the next article's title
         self.end_before_prev = 0
+        self.tail = False  # right after an item's end: its closing lines may follow
 
     def close(self, ended_by: str, end: int | None = None) -> None:
         if self.start is not None:
@@ -79,10 +98,20 @@ class _Splitter:
             self.spans.append(Span(self.start, end, "oversize" if self.oversize else ended_by))
         self.start, self.oversize, self.body_seen, self.prev = None, False, False, None
 
-    def add(self, start: int, end: int, header: bool) -> None:
-        if header and self.body_seen and self.prev is not None:
+    def closing_line(self, end: int) -> bool:
+        """Take a line that closes the item just ended into its segment, if it fits."""
+        last = self.spans[-1] if self.spans else None
+        if last is None or last.ended_by == "oversize" or end - last.offset > self.max_bytes:
+            return False
+        self.spans[-1] = Span(last.offset, end, last.ended_by)
+        return True
+
+    def add(self, start: int, end: int, header: bool, titled: bool = True) -> None:
+        if header and self.body_seen and self.prev is not None and self.prev_titled:
             title_start, title_end = self.prev
-            if title_end - title_start <= MAX_TITLE_BYTES:
+            # A title has words: a row of a table ("683.4", "12.12.2025 15,901") never is one.
+            words = _TWO_LETTERS.search(self.data, title_start, title_end)
+            if title_end - title_start <= MAX_TITLE_BYTES and words:
                 # No separator and no footer: the previous line is the next article's title.
                 self.close("next_title", self.end_before_prev)
                 self.start, self.end = title_start, title_end
@@ -95,7 +124,7 @@ class _Splitter:
             self.end = end
         else:
             self._extend(start, end)
-        self.prev = (start, end)
+        self.prev, self.prev_titled = (start, end), titled
 
     def _extend(self, start: int, end: int) -> None:
         """Take the line ``start:end`` that makes the segment longer than ``max_bytes``."""
@@ -141,18 +170,28 @@ def split_drop(data: bytes, max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES) 
     """
     if max_segment_bytes < MAX_TITLE_BYTES:
         raise ValueError(f"split_drop: max_segment_bytes must be at least {MAX_TITLE_BYTES}")
-    splitter = _Splitter(max_segment_bytes)
+    splitter = _Splitter(data, max_segment_bytes)
     match_kind = LINE_KIND.match
     for start, end in content_lines(data):
         kind = match.lastgroup if (match := match_kind(data, start, end)) else None
         if kind == "blank":
             continue
+        if splitter.tail:
+            if kind in _CLOSING and splitter.closing_line(end):
+                continue
+            if kind != "separator":
+                splitter.tail = False
         if kind == "separator":
             splitter.close("separator")
             continue
-        splitter.add(start, end, header=kind == "header")
-        if kind == "footer":
-            splitter.close("footer")
+        if kind is None:  # most lines: body text
+            splitter.add(start, end, False)
+            continue
+        header = kind == "header" or (kind == "stamp" and not splitter.body_seen)
+        splitter.add(start, end, header, kind != "attribution")
+        if kind in _ENDS:
+            splitter.close(kind)
+            splitter.tail = True
     splitter.close("end_of_file")
     return splitter.spans
 

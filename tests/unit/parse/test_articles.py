@@ -194,17 +194,17 @@ def test_a_dateline_in_a_drop_dated_by_its_file_time_takes_the_past_year(run):
 @pytest.mark.parametrize(
     ("body", "language", "words"),
     [
-        ("Le sommet s'ouvre demain à Pékin avec les dirigeants de la région.", "und", 12),
+        ("Le sommet s'ouvre demain à Pékin avec les dirigeants de la région.", "fr", 12),
         ("The summit opens in Beijing tomorrow with the leaders of the region.", "en", 12),
+        ("Саммит открывается завтра в Пекине с участием лидеров региона.", "ru", 9),
+        ("OFZ 26245 683.4 678.1", "und", 6),
         # 200 words without a function word, then English: only the first 200 count.
-        (" ".join(["Pékin"] * 200) + " the of and to in a is that for on with", "und", 211),
-        (" ".join(["Pékin"] * 170) + " the of and to in a is that for on with" * 3, "en", 203),
+        (" ".join(["Pékin"] * 200) + " the of and to in a is that for on with", "fr", 211),
+        (" ".join(["Pékin"] * 150) + " the of and to in a is that for on with" * 5, "en", 205),
     ],
 )
-def test_language_is_english_when_function_words_are_common_in_the_first_200(
-    run, body, language, words
-):
-    article = parse_segment(make_segment(f"Title\n\n{body}\n".encode()), run)
+def test_language_is_detected_and_words_counted(run, body, language, words):
+    article = parse_segment(make_segment(f"Re\n\n{body}\n".encode()), run)
     assert (article.language, article.word_count) == (language, words)
 
 

@@ -48,7 +48,8 @@ class GeneratedArticle:
 
     @property
     def has_header(self) -> bool:
-        return bool(self.region or self.sources or self.disclaimer or self.date_lines)
+        # Date and time lines alone do not start an article: after a body they are table text.
+        return bool(self.region or self.sources or self.disclaimer)
 
     def lines(self) -> list[str]:
         title = self.title if self.rubric is None else f"/{self.rubric}/ {self.title}"

@@ -274,10 +274,12 @@ def test_no_dateline_takes_the_header_date_or_else_the_ingest_date(run):
     assert (bare.published_date, bare.published_from) == (run.ingest_time.date(), "ingest")
 
 
-def test_inspect_reports_the_end_marker(run):
+def test_inspect_reports_the_end_marker_and_the_layout(run):
     raw = "Title\n\nBody one.\n\nBody two. —0—\n".encode()
-    article, marker = inspect_segment(make_segment(raw), run)
-    assert marker == "—0—" and article.body == ("Body one.", "Body two.")
+    inspection = inspect_segment(make_segment(raw), run)
+    assert inspection.end_marker == "—0—"
+    assert inspection.article.body == ("Body one.", "Body two.")
+    assert str(inspection.layout) == "plain (end marker —0—)"
 
 
 def test_validate_reports_variants_and_rejects(sample_bytes, run):

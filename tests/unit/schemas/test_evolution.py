@@ -22,10 +22,17 @@ from pipeline.core.records import Dateline, Region, Reject, Source, Topic, to_av
 from tests.conftest import make_article
 from tests.support.schemas import FIXTURES, old_schema
 
-VERSIONS = sorted(p.name for p in FIXTURES.iterdir())  # v1, v2, v3: every earlier version
+VERSIONS = sorted(p.name for p in FIXTURES.iterdir())  # v1 to v4: every earlier version
 ARTICLE = make_article(
     dateline=Dateline("KABUL", "Aug. 29", "Xinhua"),
-    source=Source(channel="C", translated=True, guid="g-1", categories=("Asia",)),
+    source=Source(
+        channel="C",
+        translated=True,
+        guid="g-1",
+        categories=("Asia",),
+        milosi_channel="Russia",
+        origin_url="https://www.moex.com/n73390",
+    ),
     location=Region(country="AF", subregion="Southern Asia", region="asia", method="dateline"),
     topics=(Topic("medtop:11000000", "politics", 1, "politics", 12.5),),
 )
@@ -36,6 +43,9 @@ def as_version(record: dict, version: str) -> dict:
     old = json.loads(json.dumps(record, default=str))
     old["published_date"] = record["published_date"]
     old["lineage"]["ingest_time"] = record["lineage"]["ingest_time"]
+    del old["source"]["milosi_channel"], old["source"]["origin_url"], old["topics_from"]
+    if version == "v4":
+        return old
     del old["source"]["guid"], old["source"]["categories"]
     if version == "v1":
         del old["location"], old["topics"], old["dedup"]
@@ -59,7 +69,10 @@ def test_old_files_read_with_the_current_schema_in_fastavro(version):
     assert back["title"] == ARTICLE.title and back["body"] == list(ARTICLE.body)
     expected_region = "unknown" if version == "v1" else "asia"  # via the alias 'region'
     assert back["location"]["region"] == expected_region
-    assert back["dedup"]["copies"] == 0 and back["source"]["categories"] == []
+    assert back["dedup"]["copies"] == 0
+    assert back["source"]["categories"] == ([] if version != "v4" else ["Asia"])
+    assert (back["source"]["milosi_channel"], back["source"]["origin_url"]) == (None, None)
+    assert back["topics_from"] == "terms"  # every earlier version's topics came from terms
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -72,14 +85,16 @@ def test_old_files_read_with_the_current_schema_in_apache_avro(version):
     (back,) = list(reader)
     assert back["title"] == ARTICLE.title
     assert back["dedup"] == {"copies": 0, "duplicate_of": None, "kind": None, "similarity": None}
-    assert back["source"]["guid"] is None
+    assert back["source"]["guid"] == ("g-1" if version == "v4" else None)
+    assert back["source"]["origin_url"] is None and back["topics_from"] == "terms"
 
 
 def test_current_files_read_with_the_previous_schema():
     previous = VERSIONS[-1]
     data = write(schemas.load("Article"), to_avro(ARTICLE))
     (back,) = fastavro.reader(io.BytesIO(data), reader_schema=old_schema(previous))
-    assert back["title"] == ARTICLE.title and "guid" not in back["source"]
+    assert back["title"] == ARTICLE.title and back["source"]["guid"] == "g-1"
+    assert "origin_url" not in back["source"] and "topics_from" not in back
 
 
 def test_current_index_entries_read_with_version_1():
