@@ -5,7 +5,7 @@ bytes, so the splitter can cut a drop at its line structure without decoding it 
 marker but the Russian ones is ASCII, which reads the same in UTF-8, Windows-1252 and
 Latin-1; the Russian ones are matched in UTF-8).
 
-The layouts (``docs/parsing-and-classification.md`` shows each):
+The layouts (``docs/drops.md`` shows each):
 
 - the translation service's: title, ``Translation. Region: ...``, ``Source: ...`` lines, the
   disclaimer, date and time lines, body, the ``Please note:`` footer, maybe a ``.`` line;
