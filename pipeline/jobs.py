@@ -253,6 +253,20 @@ def _merge_tiers(lake: str, lease: WriterLease, manifest: dict[str, Any]) -> Non
         _LOG.warning("lake %s: index files not merged (%s); the next run tries again", lake, error)
 
 
+def _lost(lease: WriterLease, run_id: str, lost: LeaseLost) -> JobFailed:
+    """The failure of a run whose writer lost the lease, once what it staged is removed."""
+    assert lease.generation is not None
+    abandon_run(lease.lake, run_id, lease.generation)
+    return JobFailed(f"run {run_id} did not commit: {lost}")
+
+
+def _check_still_held(lease: WriterLease, run_id: str) -> None:
+    try:
+        lease.check()
+    except LeaseLost as lost:
+        raise _lost(lease, run_id, lost) from lost
+
+
 def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
     """Run the pipeline into the run's staging folder, verify its output and commit it.
 
@@ -298,6 +312,7 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         skipped=config.skipped,
     )
     if manifest["problems"]:
+        _check_still_held(lease, run_id)  # a writer taken over lost its staging: no record
         write_json(manifest_path(config.lake, run_id), manifest)  # the record of why
         abandon_run(config.lake, run_id, generation)
         raise JobFailed(
@@ -317,8 +332,7 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
     try:
         commit_run(config.lake, manifest, lease)
     except LeaseLost as lost:
-        abandon_run(config.lake, run_id, generation)
-        raise JobFailed(f"run {run_id} did not commit: {lost}") from lost
+        raise _lost(lease, run_id, lost) from lost
     except CommitFailed as failed:
         abandon_run(config.lake, run_id, generation)
         raise JobFailed(f"run {run_id} did not commit: {failed}; nothing was committed") from failed

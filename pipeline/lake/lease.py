@@ -370,8 +370,8 @@ class WriterLease:
             try:
                 self.renew()
                 last_renewed = time.monotonic()
-            except LeaseLost as lost:
-                _LOG.error("%s", lost)
+            except LeaseLost as lost:  # the check before the commit says it as the error
+                _LOG.info("%s; this writer will not commit", lost)
                 return
             except OSError as error:  # keep trying until the lease would have expired
                 _LOG.warning("lake %s: could not renew the writer lease: %s", self.lake, error)
