@@ -62,6 +62,7 @@ class JobConfig:
     near_threshold: float = DEFAULT_THRESHOLD
     near_window_days: int = NEAR_WINDOW_DAYS
     dedup_shards: int = 1  # 1: the decision in one step; more: split across workers by key
+    lease_generation: int = 0  # the writer lease's the run is made under: names its staging
 
     def __post_init__(self) -> None:
         if repeated := repeated_inputs(self.drops, self.feeds):
@@ -127,7 +128,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     """Add the batch graph for ``config`` to ``pipeline`` and return its main collections."""
     if not config.drops and not config.feeds:
         raise ValueError("build_pipeline: give drops, feeds or both")
-    staging = staging_folder(config.lake, config.run.run_id)
+    staging = staging_folder(config.lake, config.run.run_id, config.lease_generation)
     parsed_articles, rejects_by_source, summaries = [], [], []
     if config.drops:
         drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)

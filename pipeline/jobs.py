@@ -253,13 +253,28 @@ def _merge_tiers(lake: str, lease: WriterLease, manifest: dict[str, Any]) -> Non
         _LOG.warning("lake %s: index files not merged (%s); the next run tries again", lake, error)
 
 
+def _lost(lease: WriterLease, run_id: str, lost: LeaseLost) -> JobFailed:
+    """The failure of a run whose writer lost the lease, once what it staged is removed."""
+    assert lease.generation is not None
+    abandon_run(lease.lake, run_id, lease.generation)
+    return JobFailed(f"run {run_id} did not commit: {lost}")
+
+
+def _check_still_held(lease: WriterLease, run_id: str) -> None:
+    try:
+        lease.check()
+    except LeaseLost as lost:
+        raise _lost(lease, run_id, lost) from lost
+
+
 def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
     """Run the pipeline into the run's staging folder, verify its output and commit it.
 
     Raises:
         JobFailed: the pipeline failed, its output does not add up, or the lease was lost.
     """
-    config, run_id = job.config, job.config.run.run_id
+    config = dataclasses.replace(job.config, lease_generation=lease.generation)
+    run_id, generation = config.run.run_id, lease.generation
     _LOG.info(
         "run %s: %d drop(s), %d feed(s) into %s on %s",
         run_id,
@@ -274,19 +289,21 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
     try:
         state = pipeline.run().wait_until_finish()
     except Exception as error:  # the runner's failure, whatever its type, ends the run
-        abandon_run(config.lake, run_id)
+        abandon_run(config.lake, run_id, generation)
         raise JobFailed(
             f"run {run_id} failed in the pipeline: {type(error).__name__}: {error}; "
             "nothing was committed; rerun with --verbose for Beam's log"
         ) from error
     if state not in (None, "DONE"):
-        abandon_run(config.lake, run_id)
+        abandon_run(config.lake, run_id, generation)
         raise JobFailed(f"run {run_id} ended in state {state}; nothing was committed")
     reached("staged")
-    remove_parts(staging_folder(config.lake, run_id))
+    staging = staging_folder(config.lake, run_id, generation)
+    remove_parts(staging)
     manifest = build_manifest(
         config.lake,
-        config.run.run_id,
+        run_id,
+        generation,
         config.request,
         job.started,
         job.runner,
@@ -295,8 +312,9 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         skipped=config.skipped,
     )
     if manifest["problems"]:
+        _check_still_held(lease, run_id)  # a writer taken over lost its staging: no record
         write_json(manifest_path(config.lake, run_id), manifest)  # the record of why
-        abandon_run(config.lake, run_id)
+        abandon_run(config.lake, run_id, generation)
         raise JobFailed(
             f"run {run_id} failed: {'; '.join(manifest['problems'])}; nothing was committed; "
             f"manifest: {manifest_path(config.lake, run_id)}"
@@ -305,20 +323,18 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         # Every item the feeds served is in the lake already: their validators move on, and
         # no manifest records a run that changed nothing.
         save_feed_state(config.lake, [i for i in manifest["inputs"] if i["type"] == "feed"])
-        abandon_run(config.lake, run_id)
+        abandon_run(config.lake, run_id, generation)
         return manifest
-    catalog = stage_catalog(
-        LakeOutput(config.lake, staging_folder(config.lake, run_id), run_id), manifest
-    )
+    catalog = stage_catalog(LakeOutput(config.lake, staging, run_id), manifest)
     if catalog is not None:
         manifest["outputs"].append(catalog)
         manifest["counts"]["files"] += 1
     try:
         commit_run(config.lake, manifest, lease)
     except LeaseLost as lost:
-        raise JobFailed(f"run {run_id} did not commit: {lost}") from lost
+        raise _lost(lease, run_id, lost) from lost
     except CommitFailed as failed:
-        abandon_run(config.lake, run_id)
+        abandon_run(config.lake, run_id, generation)
         raise JobFailed(f"run {run_id} did not commit: {failed}; nothing was committed") from failed
     except OSError as error:  # after the commit point: the next writer finishes the run
         raise JobFailed(

@@ -155,10 +155,13 @@ def prepare(
     from pipeline.jobs import Job, new_run_id
     from pipeline.lake.feed_state import load_feed_state
     from pipeline.lake.meta import LayoutMismatch, resolve_layout
+    from pipeline.lake.names import run_id_problem
     from pipeline.lake.paths import parse_partition_keys
 
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
+    if args.run_id is not None and (problem := run_id_problem(args.run_id)) is not None:
+        raise UsageError(f"--run-id: {problem}")
     options = filesystem_options(beam_args, [args.lake, *(args.drops or [])])
     reference_date = parse_date(args.reference_date, "--reference-date")
     try:
@@ -180,8 +183,6 @@ def prepare(
     _report_skipped(skipped, reported)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = args.run_id or new_run_id(started)
-    if "/" in run_id:
-        raise UsageError(f"--run-id {run_id!r} must not contain '/'")
     if repeated := repeated_inputs(names, feeds):
         raise UsageError(f"{repeated[0]} is given more than once (as drops or feeds); name it once")
     try:

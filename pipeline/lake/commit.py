@@ -1,11 +1,14 @@
 """The commit protocol: a run's changes become visible all at once, at one commit point.
 
-Guarantees: until its manifest is written, nothing a run writes is outside its staging folder
-``<lake>/_staging/<run_id>/`` (data files, parts, reports, the index and catalog files it
-adds, the feed state it learned), so readers see none of it. Writing
-``<lake>/_runs/<run_id>.json`` with ``status: succeeded`` is the commit: it lists every file
-the run made, and, for a compaction or an upgrade, every file those replace. After it, the
-run *finishes*: each staged file is renamed into its partition, the files it replaces are
+Guarantees: until it commits, nothing a run writes is outside its staging folder
+``<lake>/_staging/<run_id>@<lease generation>/`` (data files, parts, reports, the index and
+catalog files it adds, the feed state it learned), so readers see none of it. The commit is
+the exclusive creation of the run's decision, ``<lake>/_commits/<run_id>@<generation>.json``,
+holding its manifest (:mod:`pipeline.lake.fencing`): a writer that lost the lease and whose
+run the next writer abandoned cannot commit it. The manifest, which lists every file the run
+made and, for a compaction or an upgrade, every file those replace, is then written to
+``<lake>/_runs/<run_id>.json`` with ``status: succeeded``, where readers find it. After it,
+the run *finishes*: each staged file is renamed into its partition, the files it replaces are
 deleted, the feed state is saved, the staging folder is removed. Each
 finishing step can be done again with the same result, so a writer that dies at any point
 leaves a lake the next writer repairs, under the writer lease, before it does anything else
@@ -13,7 +16,9 @@ leaves a lake the next writer repairs, under the writer lease, before it does an
 touches a live run, because it runs only under the lease that live run would hold.
 
 Crash points: the crash tests set ``FEEDLAKE_CRASH_AT`` to one of :data:`CRASH_POINTS`, and
-the process ends there at once (``os._exit``: no cleanup runs, as with SIGKILL).
+the process ends there at once (``os._exit``: no cleanup runs, as with SIGKILL). The fencing
+tests set ``FEEDLAKE_PAUSE_AT`` to one, and the process stops itself there (SIGSTOP) until
+it is sent SIGCONT. Both are for tests.
 """
 
 from __future__ import annotations
@@ -23,20 +28,24 @@ import datetime as dt
 import errno
 import logging
 import os
+import re
+import signal
 import uuid
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake import fencing
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.documents import read_json, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.fileops import is_local, publish, remove_files, remove_folder, sync_lake
 from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER
-from pipeline.lake.lease import WriterLease
+from pipeline.lake.lease import LeaseLost, WriterLease
+from pipeline.lake.names import parse_staging_name, staging_name
 from pipeline.lake.paths import staged_file
-from pipeline.lake.storage import delete_exactly
+from pipeline.lake.storage import delete_exactly, files_below
 
 __all__ = [
     "COMMIT_PROTOCOL",
@@ -64,8 +73,10 @@ CRASH_POINTS = (
     "opened",  # the run's marker is written
     "staged",  # the pipeline has written every file into staging
     "verified",  # the manifest is built and checked, not yet written
-    "synced",  # every staged file is durable, the manifest not yet written
-    "committed",  # the manifest is written: the commit point
+    "synced",  # every staged file is durable, the lease not yet checked
+    "checked",  # the lease is checked, the run not yet decided
+    "committed",  # the run's decision is made: the commit point
+    "recorded",  # the manifest is written in _runs/
     "published_one",  # one staged file is renamed into place, the others not
     "published",  # every file is in place, not yet synced
     "published_synced",  # every file is in place and durable, the feed state not saved
@@ -73,13 +84,17 @@ CRASH_POINTS = (
     "cleaning",  # the staging folder's files are deleted, the folder not
 )
 CRASH_EXIT = 86
+_DATA_KINDS = ("articles", "duplicates", "rejects")
 _LOG = logging.getLogger("feedlake")
 
 
 def reached(point: str) -> None:
-    """A crash point: the process ends here when ``FEEDLAKE_CRASH_AT`` names it."""
+    """A crash point: the process ends here when ``FEEDLAKE_CRASH_AT`` names it, and stops
+    itself here when ``FEEDLAKE_PAUSE_AT`` does."""
     if os.environ.get("FEEDLAKE_CRASH_AT") == point:
         os._exit(CRASH_EXIT)
+    if os.environ.get("FEEDLAKE_PAUSE_AT") == point:
+        os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def stamped_id(started: dt.datetime, kind: str = "") -> str:
@@ -95,28 +110,38 @@ def operation_id(kind: str) -> str:
     return stamped_id(dt.datetime.now(dt.timezone.utc), kind)
 
 
-def staging_folder(lake: str, run_id: str) -> str:
-    """The run's private folder inside the lake; readers never look below ``_staging``."""
-    return FileSystems.join(lake, STAGING, run_id)
+def staging_folder(lake: str, run_id: str, generation: int | None) -> str:
+    """The private folder inside the lake of the run made under lease ``generation`` (None: a
+    run of commit protocol 3 or earlier, staged in ``_staging/<run_id>``); readers never look
+    below ``_staging``."""
+    name = run_id if generation is None else staging_name(run_id, generation)
+    return FileSystems.join(lake, STAGING, name)
 
 
 def manifest_path(lake: str, run_id: str) -> str:
     return FileSystems.join(lake, "_runs", f"{run_id}.json")
 
 
-def staged_path(lake: str, run_id: str, path: str, protocol: int = COMMIT_PROTOCOL) -> str:
-    """Where the run stages the file it publishes at ``path`` (a path below ``lake``), under
-    the commit protocol ``protocol`` (a run that crashed under an earlier one is finished
-    where it staged its files)."""
+def staged_path(lake: str, staging: str, path: str, protocol: int = COMMIT_PROTOCOL) -> str:
+    """Where the run whose staging folder is ``staging`` stages the file it publishes at
+    ``path`` (a path below ``lake``), under the commit protocol ``protocol`` (a run that
+    crashed under an earlier one is finished where it staged its files)."""
     relative = path[len(lake) :].lstrip("/")
     if protocol >= 3:
-        return staged_file(staging_folder(lake, run_id), relative)
-    return FileSystems.join(staging_folder(lake, run_id), "files", *relative.split("/"))
+        return staged_file(staging, relative)
+    return FileSystems.join(staging, "files", *relative.split("/"))
+
+
+def _staging_of(lake: str, manifest: dict[str, Any]) -> str:
+    """The staging folder of the run of ``manifest``, under the protocol it was made by."""
+    protocol = manifest.get("commit_protocol", 1)
+    generation = manifest.get("lease_generation") if protocol >= 4 else None
+    return staging_folder(lake, manifest["run_id"], generation)
 
 
 def open_run(lake: str, run_id: str, started: str, lease: WriterLease) -> None:
     """Open the run: its marker says it has not committed, under which protocol and lease."""
-    marker = FileSystems.join(staging_folder(lake, run_id), RUNNING_MARKER)
+    marker = FileSystems.join(staging_folder(lake, run_id, lease.generation), RUNNING_MARKER)
     write_json(
         marker,
         {
@@ -166,24 +191,32 @@ def operation_manifest(
 
 
 def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
-    """Commit a verified run, then finish it.
+    """Commit a verified run (made under ``lease``), then finish it.
 
     Raises:
-        LeaseLost: another writer took the lease over; nothing is committed.
-        CommitFailed: the manifest could not be written; nothing is committed.
-        OSError: finishing failed after the commit; the next writer's :func:`recover`
-            finishes the run.
+        LeaseLost: another writer took the lease over, or abandoned the run; nothing is
+            committed.
+        CommitFailed: the run's decision could not be written; nothing is committed.
+        OSError: writing the manifest or finishing failed after the commit; the next
+            writer's :func:`recover` finishes the run.
     """
+    assert lease.generation is not None
+    manifest["lease_generation"] = lease.generation
     reached("verified")
-    sync_lake(lake)  # what the manifest lists is on the disk before the manifest is
+    sync_lake(lake)  # what the manifest lists is on the disk before the commit is
     reached("synced")
-    lease.check()  # a writer that lost its lease must not commit
-    path = manifest_path(lake, manifest["run_id"])
+    lease.check()  # a writer that lost its lease does not try to commit
+    reached("checked")
+    staged = staging_name(manifest["run_id"], lease.generation)
     try:
-        write_json(path, manifest)
+        fencing.commit(lake, staged, manifest)  # and cannot, once the next writer abandoned it
+    except fencing.Abandoned as abandoned:
+        raise LeaseLost(f"lake {lake}: lost the writer lease: {abandoned}") from None
     except OSError as error:
-        raise CommitFailed(f"its manifest {path} could not be written: {error}") from error
+        raise CommitFailed(f"its decision could not be written: {error}") from error
     reached("committed")
+    write_json(manifest_path(lake, manifest["run_id"]), manifest)
+    reached("recorded")
     finish_run(lake, manifest)
 
 
@@ -197,6 +230,7 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
     """
     run_id = manifest["run_id"]
     protocol = manifest.get("commit_protocol", 1)
+    staging = _staging_of(lake, manifest)
     # What a compaction (an index merge, an upgrade) replaces goes folder by folder, right
     # after that folder's new files are in: a reader listing a folder meanwhile sees both for
     # the time of one folder's renames and deletes, never neither.
@@ -206,7 +240,7 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
     outputs = sorted(manifest.get("outputs", []), key=lambda output: output["path"])
     made: set[str] = set()  # the folders made or found so far: each is made once
     for n, output in enumerate(outputs):
-        publish(staged_path(lake, run_id, output["path"], protocol), output["path"], made)
+        publish(staged_path(lake, staging, output["path"], protocol), output["path"], made)
         if n == 0:
             reached("published_one")
         folder = output["path"].rsplit("/", 1)[0]
@@ -231,16 +265,22 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
     layout = manifest.get("partition_by") or (manifest.get("request") or {}).get("partition_by")
     if layout:
         write_description(lake, tuple(layout))
-    _remove_staging(lake, run_id)
+    _remove_staging(lake, staging)
+    if protocol >= 4:
+        fencing.forget_commit(lake, staging_name(run_id, manifest["lease_generation"]))
 
 
 def _delete_existing(paths: list[str]) -> None:
     delete_exactly(paths)  # by name, a batch a request; those already gone are fine
 
 
-def abandon_run(lake: str, run_id: str) -> None:
-    """Remove everything an uncommitted run staged."""
-    _remove_staging(lake, run_id)
+def abandon_run(lake: str, run_id: str, generation: int) -> None:
+    """Remove everything an uncommitted run made under lease ``generation`` staged; a run
+    whose commit went through although its writer heard no answer is left to the next
+    writer's :func:`recover`, which finishes it."""
+    decided = fencing.decision_of(lake, staging_name(run_id, generation))
+    if decided is None or decided["decision"] != fencing.COMMITTED:
+        _remove_staging(lake, staging_folder(lake, run_id, generation))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,7 +296,11 @@ def recover(lake: str) -> list[Recovered]:
     """Finish committed runs and undo uncommitted ones left in ``_staging``; call it only
     under the writer lease, before the run opens."""
     done = []
-    for run_id in _staged_runs(lake):
+    for name in _staged_runs(lake):
+        if (staged := parse_staging_name(name)) is not None:
+            done.append(_recover_decided(lake, *staged))
+            continue
+        run_id = name
         path = manifest_path(lake, run_id)
         manifest = read_json(path) if FileSystems.exists(path) else None
         if manifest is not None and manifest.get("status") == "succeeded":
@@ -264,9 +308,23 @@ def recover(lake: str) -> list[Recovered]:
             done.append(Recovered(run_id, "finished", len(manifest.get("outputs", []))))
             continue
         removed = _undo_protocol_1(lake, run_id)
-        _remove_staging(lake, run_id)
+        _remove_staging(lake, staging_folder(lake, run_id, None))
         done.append(Recovered(run_id, "undone", removed))
     return done
+
+
+def _recover_decided(lake: str, run_id: str, generation: int) -> Recovered:
+    """Finish a run of protocol 4 its writer committed; abandon one it did not (so that its
+    writer, if it still runs, can no longer commit it) and remove what it staged."""
+    decided = fencing.abandon(lake, staging_name(run_id, generation))
+    manifest = decided.get("manifest") if decided is not None else None
+    if decided is None or decided["decision"] != fencing.COMMITTED or manifest is None:
+        _remove_staging(lake, staging_folder(lake, run_id, generation))
+        committed = decided is not None and decided["decision"] == fencing.COMMITTED
+        return Recovered(run_id, "finished" if committed else "undone", 0)
+    write_json(manifest_path(lake, run_id), manifest)  # the same manifest, if its writer did
+    finish_run(lake, manifest, check=True)
+    return Recovered(run_id, "finished", len(manifest.get("outputs", [])))
 
 
 def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
@@ -292,8 +350,7 @@ def _staged_runs(lake: str) -> list[str]:
     """Every run with something under ``_staging``: files, or (local disk) empty folders."""
     root = FileSystems.join(lake, STAGING)
     runs = {
-        metadata.path[len(root) :].lstrip("/").split("/", 1)[0]
-        for metadata in FileSystems.match([root + "/**"])[0].metadata_list
+        metadata.path[len(root) :].lstrip("/").split("/", 1)[0] for metadata in files_below(root)
     }
     if "://" not in lake and os.path.isdir(root):
         runs.update(os.listdir(root))
@@ -303,20 +360,23 @@ def _staged_runs(lake: str) -> list[str]:
 def _undo_protocol_1(lake: str, run_id: str) -> int:
     """Remove the files a run of the first protocol published before it was killed (it
     renamed them into place before committing). A run of today's protocol published none."""
-    marker = FileSystems.join(staging_folder(lake, run_id), RUNNING_MARKER)
+    marker = FileSystems.join(staging_folder(lake, run_id, None), RUNNING_MARKER)
     if not FileSystems.exists(marker) or read_json(marker).get("commit_protocol", 1) >= 2:
         return 0
-    name = f"{run_id}-*.avro"
-    patterns = [
-        FileSystems.join(lake, kind, "**", name) for kind in ("articles", "duplicates", "rejects")
-    ] + [FileSystems.join(lake, INDEX_FOLDER, name)]
-    published = [m.path for p in patterns for m in FileSystems.match([p])[0].metadata_list]
+    name = re.compile(re.escape(run_id) + r"-\d{5}-of-\d{5}\.avro")  # the run's, by name
+    found = [files_below(FileSystems.join(lake, kind), "**/*.avro") for kind in _DATA_KINDS]
+    found.append(files_below(FileSystems.join(lake, INDEX_FOLDER), "*.avro"))
+    published = [
+        metadata.path
+        for listed in found
+        for metadata in listed
+        if name.fullmatch(metadata.path.rsplit("/", 1)[-1])
+    ]
     delete_exactly(published)
     return len(published)
 
 
-def _remove_staging(lake: str, run_id: str) -> None:
-    folder = staging_folder(lake, run_id)
+def _remove_staging(lake: str, folder: str) -> None:
     remove_files(folder)
     reached("cleaning")
     remove_folder(folder)  # the folders left (local disk)

@@ -39,6 +39,7 @@ from pipeline.lake.commit import (
     staging_folder,
 )
 from pipeline.lake.files import CODECS, LakeOutput, StagedFile
+from pipeline.lake.history import tiered_files
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.merge import (
     CompactionFailed,
@@ -49,6 +50,7 @@ from pipeline.lake.merge import (
 )
 from pipeline.lake.meta import layout_of
 from pipeline.lake.paths import PARTITION_KEYS, file_name
+from pipeline.lake.storage import files_below
 
 __all__ = [
     "DATA_KINDS",
@@ -158,8 +160,7 @@ def plan_compaction(lake: str, since: dt.date | None, until: dt.date | None, tar
     a file. Reads the listing and the headers of the files of folders with more than one."""
     folders: dict[str, list[tuple[str, int]]] = {}
     for kind in DATA_KINDS:
-        pattern = FileSystems.join(lake, kind, "**", "*.avro")
-        for metadata in FileSystems.match([pattern])[0].metadata_list:
+        for metadata in files_below(FileSystems.join(lake, kind), "**/*.avro"):
             folder = metadata.path[len(lake) :].strip("/").rsplit("/", 1)[0]
             if in_range(folder, since, until):
                 folders.setdefault(folder, []).append((metadata.path, metadata.size_in_bytes))
@@ -171,8 +172,7 @@ def plan_compaction(lake: str, since: dt.date | None, until: dt.date | None, tar
     index_merges = []
     for folder in tiers.tiered_folders(lake):
         if in_range(folder, since, until):
-            pattern = FileSystems.join(lake, *folder.split("/"), "L*-*.avro")
-            paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+            paths = tiered_files(FileSystems.join(lake, *folder.split("/")))
             index_merges += tiers.plan_merges(folder, paths, full=True)
     return Plan(tuple(merges), len(folders), tuple(index_merges))
 
@@ -212,7 +212,7 @@ def stage_merges(
                     f"({staged.count} written) where its {len(merge.sources)} files hold "
                     f"{expected}; nothing was committed, the lake is unchanged"
                 )
-            size = FileSystems.match([staged.staged])[0].metadata_list[0].size_in_bytes
+            size = FileSystems.get_filesystem(staged.staged).size(staged.staged)
             outputs.append({**dataclasses.asdict(published), "records": counted, "bytes": size})
             progress(merge)
     return outputs
@@ -313,12 +313,12 @@ def _compact_data(
         plan.size / _MB,
         len(plan.folders),
     )
-    output = LakeOutput(lake, staging_folder(lake, run_id), run_id)
+    output = LakeOutput(lake, staging_folder(lake, run_id, lease.generation), run_id)
     open_run(lake, run_id, started.isoformat(), lease)
     try:
         outputs = stage_merges(output, plan.merges, Progress(plan))
     except (CompactionFailed, OSError):
-        abandon_run(lake, run_id)
+        abandon_run(lake, run_id, lease.generation)
         raise
     reached("staged")
     replaced = [source.path for merge in plan.merges for source in merge.sources]
@@ -345,7 +345,7 @@ def _compact_data(
     try:
         commit_run(lake, manifest, lease)
     except CommitFailed:
-        abandon_run(lake, run_id)
+        abandon_run(lake, run_id, lease.generation)
         raise
     return manifest, time.monotonic() - swap
 
@@ -354,9 +354,8 @@ def last_compaction(lake: str) -> dt.datetime | None:
     """When the lake's newest compaction started; for a lake never compacted, when its first
     run did (a lake is as compact as it can be then); None when no manifest's name says (run
     ids given with --run-id carry no time). From the names in ``_runs/`` alone."""
-    pattern = FileSystems.join(lake, "_runs", "*.json")
     stamps = {}
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
+    for metadata in files_below(FileSystems.join(lake, "_runs"), "*.json"):
         name = metadata.path.rsplit("/", 1)[-1].removesuffix(".json")
         try:
             stamp = dt.datetime.strptime(name.split("-", 1)[0], "%Y%m%dT%H%M%S%fZ")

@@ -11,6 +11,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.core.version import __version__
 from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.storage import files_below
 
 __all__ = [
     "COMMIT_PROTOCOL",
@@ -25,8 +26,9 @@ LAKE_FILE = "_lake.json"
 FORMAT_VERSION = 2  # 1: an index file per run, no catalog, no _lake.json (feedlake before 0.2)
 # 1: files renamed into place before the manifest was written (feedlake before 0.2);
 # 2: staged files in a tree like the lake's, under _staging/<run>/files/ (feedlake 0.2);
-# 3: staged files flat in _staging/<run>/files/ (paths.staged_name), synced before the commit
-COMMIT_PROTOCOL = 3
+# 3: staged files flat in _staging/<run>/files/ (paths.staged_name), synced before the commit;
+# 4: staged in _staging/<run>@<lease generation>/, committed by creating _commits/<run>@<gen>
+COMMIT_PROTOCOL = 4
 
 
 def read_description(lake: str) -> dict[str, Any] | None:
@@ -57,5 +59,4 @@ def write_description(lake: str, partition_by: tuple[str, ...]) -> None:
 
 def has_history(lake: str) -> bool:
     """Whether a run ever wrote a manifest in the lake."""
-    pattern = FileSystems.join(lake, "_runs", "*.json")
-    return bool(FileSystems.match([pattern], limits=[1])[0].metadata_list)
+    return bool(files_below(FileSystems.join(lake, "_runs"), "*.json", limit=1))

@@ -28,7 +28,7 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.storage import delete_exactly
+from pipeline.lake.storage import delete_exactly, files_below
 
 __all__ = [
     "is_local",
@@ -133,7 +133,7 @@ def remove_files(folder: str) -> None:
             else:
                 _unlink(entry.path)
         return
-    delete_exactly(m.path for m in FileSystems.match([folder + "/**"])[0].metadata_list)
+    delete_exactly(metadata.path for metadata in files_below(folder))
 
 
 def remove_folder(folder: str) -> None:

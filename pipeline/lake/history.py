@@ -31,6 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 import schemas
 from pipeline.core import minhash
 from pipeline.core.records import IndexBatch, IndexEntry
+from pipeline.lake.storage import files_below
 
 __all__ = [
     "CATALOG_FOLDER",
@@ -157,8 +158,7 @@ def _block(path: str, record: dict[str, Any]) -> _Block:
 
 def tiered_files(folder: str) -> list[str]:
     """The index or catalog files of one folder (``L<level>-<name>.avro``), in name order."""
-    pattern = FileSystems.join(folder, "L*-*.avro")
-    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    return [metadata.path for metadata in files_below(folder, "L*-*.avro")]
 
 
 def _sorted_lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -286,14 +286,13 @@ def _near_files(lake: str, days: np.ndarray, window: int) -> list[str]:
         # On an object store each pattern is a listing request (and, through Beam's S3
         # filesystem, a new client): one listing of the near folder, filtered here, costs a
         # request per 1,000 files instead of one per day of the window (61 by default).
-        matched = FileSystems.match([FileSystems.join(near, "dt=*", "L*-*.avro")])
-        return sorted(
+        return [
             m.path
-            for m in matched[0].metadata_list
+            for m in files_below(near, "dt=*/L*-*.avro")
             if m.path[len(near) :].strip("/").split("/", 1)[0] in folders
-        )
-    patterns = [FileSystems.join(near, folder, "L*-*.avro") for folder in folders]
-    return sorted(m.path for result in FileSystems.match(patterns) for m in result.metadata_list)
+        ]
+    folders_found = (tiered_files(FileSystems.join(near, folder)) for folder in folders)
+    return sorted(path for paths in folders_found for path in paths)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,8 +342,7 @@ class KnownItems:
 
 def legacy_index_files(lake: str) -> list[str]:
     """Index files of format 1: ``_index/<run_id>-NNNNN-of-NNNNN.avro``, one per run."""
-    pattern = FileSystems.join(lake, INDEX_FOLDER, "*.avro")
-    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    return [m.path for m in files_below(FileSystems.join(lake, INDEX_FOLDER), "*.avro")]
 
 
 def read_index_file(path: str) -> list[IndexEntry]:

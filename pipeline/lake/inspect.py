@@ -20,6 +20,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.core.avro_binary import count_container_records
 from pipeline.lake.documents import read_json
 from pipeline.lake.sql import KINDS, avro_files, connect, lake_views
+from pipeline.lake.storage import files_below
 
 __all__ = ["inspect_lake", "partitions", "run_sql", "runs"]
 
@@ -73,8 +74,7 @@ def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
     folder = FileSystems.join(lake, "_runs")
     if "://" not in lake and not os.path.isdir(folder):
         return []
-    matched = FileSystems.match([FileSystems.join(folder, "*.json")])[0].metadata_list
-    paths = sorted(m.path for m in matched)
+    paths = [metadata.path for metadata in files_below(folder, "*.json")]
     summaries = []
     for path in paths[-recent:] if recent else paths:
         manifest = read_json(path)

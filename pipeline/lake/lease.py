@@ -4,8 +4,9 @@ Guarantees: while a :class:`WriterLease` is held, no other feedlake process hold
 the same lake (on local disk, S3 and GCS; other object stores: see docs/operating.md); a holder
 renews it with a heartbeat and checks, before it commits, that it still holds it (:meth:`check`),
 so a writer whose lease was taken over never commits. A lease left by a process that died is taken
-over: at once when the holder ran on this host and its process is gone, else once its
-heartbeat has expired and has been seen not to move for one heartbeat interval (a clock that
+over: at once when the holder ran on this host, in this boot and in this PID namespace (so
+that its pid names the same process here) and its process is gone, else once its heartbeat
+has expired and has been seen not to move for one heartbeat interval (a clock that
 jumps cannot take a live lease). A lease file feedlake cannot read is refused with its path
 and what to do, never guessed at.
 
@@ -42,7 +43,7 @@ from pipeline.lake.documents import (
     replace_json_generation,
     write_json,
 )
-from pipeline.lake.storage import delete_exactly
+from pipeline.lake.storage import delete_exactly, files_below
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -58,6 +59,7 @@ __all__ = [
 LEASE_FOLDER = "_lease"
 TTL_SECONDS = 60.0  # a heartbeat older than this has expired
 HEARTBEAT_SECONDS = 15.0  # how often the holder renews it
+TTL_VARIABLE = "FEEDLAKE_LEASE_TTL"  # for tests: a shorter expiry, and a heartbeat a quarter of it
 _FORMAT = "feedlake-writer-lease/1"
 _LOG = logging.getLogger("feedlake")
 
@@ -76,6 +78,43 @@ class LeaseLost(LeaseError):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _read_proc(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+def _where_pids_are_comparable() -> dict[str, str | None]:
+    """What makes two processes' pids comparable: the host, the boot and the PID namespace."""
+    try:
+        namespace: str | None = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = None
+    return {
+        "host": socket.gethostname(),
+        "boot_id": _read_proc("/proc/sys/kernel/random/boot_id"),
+        "pid_namespace": namespace,
+    }
+
+
+def _pid_is_comparable(holder: dict[str, Any]) -> bool:
+    """Whether the holder's pid names a process here: same host, boot and PID namespace,
+    each known (a holder in a container with the host's name has another namespace)."""
+    here = _where_pids_are_comparable()
+    return all(here[key] is not None and holder.get(key) == here[key] for key in here)
+
+
+def _ttl_given() -> tuple[float, float] | None:
+    """The expiry and heartbeat the tests set with ``FEEDLAKE_LEASE_TTL``, if they do."""
+    given = os.environ.get(TTL_VARIABLE)
+    if not given:
+        return None
+    ttl = float(given)
+    return ttl, min(HEARTBEAT_SECONDS, ttl / 4)
 
 
 def _process_start(pid: int) -> str | None:
@@ -116,9 +155,8 @@ def _lease_path(lake: str, number: int) -> str:
 
 
 def _generations(lake: str) -> list[tuple[int, str]]:
-    pattern = FileSystems.join(lake, LEASE_FOLDER, "lease-*.json")
     found = []
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
+    for metadata in files_below(FileSystems.join(lake, LEASE_FOLDER), "lease-*.json"):
         digits = metadata.path.rsplit("/", 1)[-1].removeprefix("lease-").removesuffix(".json")
         if digits.isdigit():
             found.append((int(digits), metadata.path))
@@ -173,6 +211,7 @@ class WriterLease:
         ttl: float = TTL_SECONDS,
         heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
+        ttl, heartbeat = _ttl_given() or (ttl, heartbeat)
         if not 0 < heartbeat < ttl:
             raise ValueError("WriterLease: heartbeat must be positive and shorter than ttl")
         self.lake = lake
@@ -243,7 +282,7 @@ class WriterLease:
             return "free"
         holder = document["holder"]
         who = holder_of(document)
-        if holder.get("host") == socket.gethostname() and not _is_running(
+        if _pid_is_comparable(holder) and not _is_running(
             int(holder["pid"]), holder.get("pid_started")
         ):
             return f"stale: {who}: that process is gone"
@@ -280,7 +319,7 @@ class WriterLease:
             "holder": {
                 "command": self.command,
                 "run_id": self.run_id,
-                "host": socket.gethostname(),
+                **_where_pids_are_comparable(),
                 "pid": os.getpid(),
                 "pid_started": _process_start(os.getpid()),
                 "user": getpass.getuser(),
@@ -331,8 +370,8 @@ class WriterLease:
             try:
                 self.renew()
                 last_renewed = time.monotonic()
-            except LeaseLost as lost:
-                _LOG.error("%s", lost)
+            except LeaseLost as lost:  # the check before the commit says it as the error
+                _LOG.info("%s; this writer will not commit", lost)
                 return
             except OSError as error:  # keep trying until the lease would have expired
                 _LOG.warning("lake %s: could not renew the writer lease: %s", self.lake, error)

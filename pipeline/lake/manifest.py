@@ -26,6 +26,7 @@ from pipeline.lake.commit import COMMIT_PROTOCOL, staged_path, staging_folder
 from pipeline.lake.documents import read_json
 from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER, catalog_entries, legacy_index_files, read_catalog
+from pipeline.lake.storage import files_below
 
 __all__ = [
     "FILES_REPORT",
@@ -52,12 +53,12 @@ def _read_report(staging: str, name: str) -> list[dict[str, Any]]:
 
 
 def _check_outputs(
-    lake: str, run_id: str, files: list[dict[str, Any]]
+    lake: str, staging: str, files: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The staged files the run reported, each counted from its Avro framing."""
     outputs, problems = [], []
     for entry in sorted(files, key=lambda f: f["path"]):
-        path = staged_path(lake, run_id, entry["path"])
+        path = staged_path(lake, staging, entry["path"])
         try:
             records = count_records(path)
         except FileNotFoundError:
@@ -115,6 +116,7 @@ def _balance_problems(inputs: list[dict[str, Any]], counts: dict[str, Any]) -> l
 def build_manifest(
     lake: str,
     run_id: str,
+    generation: int,
     request: dict[str, Any],
     started: dt.datetime,
     runner: str,
@@ -128,14 +130,15 @@ def build_manifest(
 
     Args:
         lake, run_id: the run's lake and id; its reports are in its staging folder.
+        generation: the lease generation the run is made under (its staging folder's).
         request: what was asked for (kept, so that a retry is recognised).
         started, runner: when the run started and which runner ran it.
         expected_drops, expected_feeds: how many inputs the run was given.
         skipped: the drops skipped as already ingested, with the run that read each.
     """
-    staging = staging_folder(lake, run_id)
+    staging = staging_folder(lake, run_id, generation)
     inputs = sorted(_read_report(staging, INPUTS_REPORT), key=lambda d: (d["type"], d["uri"]))
-    outputs, problems = _check_outputs(lake, run_id, _read_report(staging, FILES_REPORT))
+    outputs, problems = _check_outputs(lake, staging, _read_report(staging, FILES_REPORT))
     counts = _totals(inputs, outputs)
     problems += _balance_problems(inputs, counts)
     if counts["drops"] != expected_drops:
@@ -148,6 +151,7 @@ def build_manifest(
         "status": "failed" if problems else "succeeded",
         "problems": problems,
         "commit_protocol": COMMIT_PROTOCOL,
+        "lease_generation": generation,
         "request": request,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
@@ -191,8 +195,7 @@ def ingested_drops(lake: str) -> dict[str, dict[str, Any]]:
     catalog = read_catalog(lake)
     if catalog or not legacy_index_files(lake):
         return catalog
-    pattern = FileSystems.join(lake, "_runs", "*.json")
-    manifests = (read_json(m.path) for m in FileSystems.match([pattern])[0].metadata_list)
+    manifests = (read_json(m.path) for m in files_below(FileSystems.join(lake, "_runs"), "*.json"))
     return {entry["sha256"]: entry for entry in catalog_entries(manifests)}
 
 

@@ -37,6 +37,7 @@ from pipeline.lake.history import (
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
 from pipeline.lake.paths import PARTITION_KEYS
+from pipeline.lake.storage import files_below
 from pipeline.lake.tiers import TOP_LEVEL
 
 __all__ = [
@@ -59,8 +60,7 @@ def layout_of(lake: str) -> tuple[str, ...] | None:
     described = read_description(lake)
     if described is not None:
         return tuple(described["partition_by"])
-    pattern = FileSystems.join(lake, "articles", "**", "*.avro")
-    for metadata in FileSystems.match([pattern], limits=[1])[0].metadata_list:
+    for metadata in files_below(FileSystems.join(lake, "articles"), "**/*.avro", limit=1):
         folders = metadata.path[len(lake) :].strip("/").split("/")[1:-1]
         keys = tuple(folder.split("=", 1)[0] for folder in folders)
         if keys and set(keys) <= set(PARTITION_KEYS):
@@ -107,7 +107,8 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
         FORMAT_VERSION,
     )
     started = dt.datetime.now(dt.timezone.utc)
-    output = LakeOutput(lake, staging_folder(lake, run_id), run_id, codec="null")
+    staging = staging_folder(lake, run_id, lease.generation)
+    output = LakeOutput(lake, staging, run_id, codec="null")
     manifests = _manifests(lake)
     outputs = _migrate_index(output, legacy, manifests)
     if not current:  # the catalog of format 2 is kept from the upgrade on
@@ -128,9 +129,8 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
 
 
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:
-    pattern = FileSystems.join(lake, "_runs", "*.json")
     found = {}
-    for metadata in FileSystems.match([pattern])[0].metadata_list:
+    for metadata in files_below(FileSystems.join(lake, "_runs"), "*.json"):
         manifest = read_json(metadata.path)
         found[manifest.get("run_id", "")] = manifest
     return found

@@ -27,6 +27,7 @@ from apache_beam.io.filesystems import FileSystems
 
 import schemas
 from pipeline.lake.sql_stores import read_from_store
+from pipeline.lake.storage import files_below
 
 __all__ = ["KINDS", "avro_files", "connect", "lake_views", "partition_keys"]
 
@@ -72,8 +73,7 @@ def avro_files(lake: str, kind: str) -> list:
     folder = FileSystems.join(lake, kind)
     if "://" not in lake and not os.path.isdir(folder):
         return []
-    matched = FileSystems.match([FileSystems.join(folder, "**")])[0].metadata_list
-    return sorted((m for m in matched if m.path.endswith(".avro")), key=lambda m: m.path)
+    return files_below(folder, "**.avro")
 
 
 def lake_views(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, int]:
@@ -102,10 +102,11 @@ def partition_keys(folder: str) -> tuple[str, ...]:
 
 
 def _read_layout(folder: str, keys: tuple[str, ...], paths: list[str]) -> str:
-    """A local layout by a glob; one on an object store by its files' names (DuckDB's glob
-    there would list the store again, and read a ``*`` in the lake's name as a pattern)."""
+    """A local layout by a glob; one on an object store, or whose folder's path holds a
+    pattern character, by its files' names (DuckDB's glob there would list the store again,
+    and read a ``*`` or ``[`` in the lake's name as a pattern)."""
     hive = str(bool(keys)).lower()
-    if "://" in folder:
+    if "://" in folder or set("*?[") & set(folder):
         names = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
         return f"SELECT * FROM read_avro([{names}], hive_partitioning = {hive})"
     glob = os.path.join(folder, *(f"{key}=*" for key in keys), "*.avro").replace("'", "''")

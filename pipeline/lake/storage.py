@@ -4,10 +4,12 @@ only while an object is as a writer last saw it.
 Guarantees: :func:`delete_exactly` deletes the names it is given and nothing else: ``*``,
 ``?`` and ``[`` are characters of a name, never a pattern (Beam's ``FileSystems.delete``
 matches patterns, and on GCS looks each name up first), and a name already gone is no
-error. It
-costs one request per batch of names where the store takes batches: S3 deletes up to 1,000
-keys a request (DeleteObjects), GCS up to 100 (a batch request), local disk one unlink a
-name. On another Beam filesystem it refuses a name that would be read as a pattern.
+error. It costs one request per batch of names where the store takes batches: S3 deletes up
+to 1,000 keys a request (DeleteObjects), GCS up to 100 (a batch request), local disk one
+unlink a name. On another Beam filesystem it refuses a name that would be read as a pattern.
+:func:`files_below` lists the files below a folder whose own path is taken literally (a lake
+at ``lake[1]`` or ``lake*`` is that folder, never a pattern); only the part of a pattern
+below the folder is one (Beam's syntax: ``*`` within a name, ``**`` across folders).
 
 :func:`create_generation` creates a GCS object only where none is (``ifGenerationMatch=0``),
 and :func:`replace_generation` replaces one only while it is at the generation its writer
@@ -23,10 +25,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from apache_beam.io.filesystem import FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "S3_BATCH",
     "create_generation",
     "delete_exactly",
+    "files_below",
     "gcs_client",
     "replace_generation",
     "s3_client",
@@ -101,6 +106,26 @@ def share_s3_service_data() -> None:
         shared = functools.cache(botocore.loaders.create_loader)
         shared.shared = True  # type: ignore[attr-defined]
         botocore.session.create_loader = shared
+
+
+def files_below(folder: str, pattern: str = "**", limit: int | None = None) -> list[FileMetadata]:
+    """The files below ``folder`` whose path relative to it matches ``pattern``, in name
+    order (at most ``limit``, the first listed); ``folder`` is a path, never a pattern. It
+    lists what Beam's ``match`` of the same pattern lists: the folder's files below the
+    pattern's first pattern character."""
+    root = folder.rstrip("/") + "/"
+    literal = re.match(r"[^[*?]*", pattern).group(0)  # type: ignore[union-attr]
+    filesystem = FileSystems.get_filesystem(root)
+    if filesystem.has_dirs():
+        literal = literal.rsplit("/", 1)[0] + "/" if "/" in literal else ""
+    wanted = re.compile(FileSystem.translate_pattern(pattern))
+    found = []
+    for metadata in filesystem._list(root + literal):  # Beam's listing, of a literal prefix
+        if wanted.match(metadata.path[len(root) :]):
+            found.append(metadata)
+            if limit is not None and len(found) >= limit:
+                break
+    return sorted(found, key=lambda metadata: metadata.path)
 
 
 def _split(path: str) -> tuple[str, str]:

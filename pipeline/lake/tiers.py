@@ -35,9 +35,16 @@ from pipeline.lake.commit import (
     staging_folder,
 )
 from pipeline.lake.files import LakeOutput, count_records, write_dicts
-from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER, index_records, read_blocks
+from pipeline.lake.history import (
+    CATALOG_FOLDER,
+    INDEX_FOLDER,
+    index_records,
+    read_blocks,
+    tiered_files,
+)
 from pipeline.lake.index import tier_name
 from pipeline.lake.lease import WriterLease
+from pipeline.lake.storage import files_below
 
 __all__ = ["FANOUT", "TOP_LEVEL", "merge_tiers", "plan_merges", "tiered_folders"]
 
@@ -49,13 +56,10 @@ _LOG = logging.getLogger("feedlake")
 
 def tiered_folders(lake: str) -> list[str]:
     """Every folder of the index and the catalog, below the lake (``_index/ids``, ...)."""
-    patterns = [
-        FileSystems.join(lake, kind, "**", "L*-*.avro") for kind in (INDEX_FOLDER, CATALOG_FOLDER)
-    ]
     folders = {
         metadata.path[len(lake) :].strip("/").rsplit("/", 1)[0]
-        for result in FileSystems.match(patterns)
-        for metadata in result.metadata_list
+        for kind in (INDEX_FOLDER, CATALOG_FOLDER)
+        for metadata in files_below(FileSystems.join(lake, kind), "**/L*-*.avro")
     }
     return sorted(folders)
 
@@ -155,17 +159,17 @@ def merge_tiers(
     started = dt.datetime.now(dt.timezone.utc)
     merges = []
     for folder in folders if folders is not None else tiered_folders(lake):
-        pattern = FileSystems.join(lake, *folder.split("/"), "L*-*.avro")
-        paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+        paths = tiered_files(FileSystems.join(lake, *folder.split("/")))
         merges += plan_merges(folder, paths, full)
     if not merges:
         return None
     run_id = operation_id("tiers")
-    output = LakeOutput(lake, staging_folder(lake, run_id), run_id, codec="null")
+    staging = staging_folder(lake, run_id, lease.generation)
+    output = LakeOutput(lake, staging, run_id, codec="null")
     outputs = [_stage(output, merge) for merge in merges]
     replaced = sorted(path for merge in merges for path in merge.paths)
     for entry in outputs:  # what is committed reads back
-        entry["records"] = count_records(staged_path(lake, run_id, entry["path"]))
+        entry["records"] = count_records(staged_path(lake, staging, entry["path"]))
     manifest = operation_manifest(lake, run_id, "tiers", started, outputs, replaced, full=full)
     commit_run(lake, manifest, lease)
     _LOG.info(

@@ -22,7 +22,7 @@ from pipeline.lake import documents as lake_json
 from pipeline.lake.commit import CRASH_EXIT, CRASH_POINTS
 from tests.conftest import ROOT, published_files
 from tests.support.feed_server import ETAG, FeedServer
-from tests.support.lake import assert_whole, content, manifests, records
+from tests.support.lake import assert_whole, committed_manifests, content, manifests, records
 
 pytestmark = pytest.mark.e2e
 COMMITTED = CRASH_POINTS[CRASH_POINTS.index("committed") :]
@@ -78,7 +78,7 @@ def test_a_crash_at_any_step_is_repaired_by_the_next_run(point, inputs, clean_la
     lake = tmp_path / "lake"
     crashed = crash_at(point, inputs, lake)
     assert crashed.returncode == CRASH_EXIT, crashed.stderr
-    committed = [m["run_id"] for m in manifests(lake) if m["status"] == "succeeded"]
+    committed = [m["run_id"] for m in committed_manifests(lake)]
     if point in COMMITTED:
         assert len(committed) == 1
     else:  # nothing of an uncommitted run is visible: no file, no manifest, no feed state
@@ -100,18 +100,18 @@ def test_a_failed_manifest_write_leaves_the_feed_to_the_next_run(
     """The commit fails (a disk full, say): the feed's validators must not have moved, or
     the feed answers 304 next time and its items never land."""
     lake = tmp_path / "lake"
-    real_write = lake_json.write_json
+    real_create = lake_json.create_json_exclusive
 
-    def full_disk(path: str, document) -> None:
-        if "/_runs/" in path:
+    def full_disk(path: str, document) -> bool:
+        if "/_commits/" in path:
             raise OSError(28, "No space left on device", path)
-        real_write(path, document)
+        return real_create(path, document)
 
-    monkeypatch.setattr("pipeline.lake.commit.write_json", full_disk)
+    monkeypatch.setattr("pipeline.lake.fencing.create_json_exclusive", full_disk)
     assert main(argv(inputs, lake)) == 1
     assert "did not commit" in capsys.readouterr().err
     assert not (lake / "_state").exists() and published_files(lake) == []
-    monkeypatch.setattr("pipeline.lake.commit.write_json", real_write)
+    monkeypatch.setattr("pipeline.lake.fencing.create_json_exclusive", real_create)
 
     assert main(argv(inputs, lake)) == 0
     assert_whole(lake)

@@ -112,7 +112,7 @@ def assert_durable_commits(trace: list[Call], lake: Path, manifest: dict) -> Non
     assert _synced_between(trace, commit.done, first, str(lake / "_runs"), folder=True), (
         f"files of {run_id} were published before its manifest's name was synced"
     )
-    staging = str(lake / "_staging" / run_id)
+    staging = str(lake / "_staging" / f"{run_id}@{manifest['lease_generation']}")
     last = max(call.done for call in publishing)
     cleaning = [  # what goes from staging once the run is published (its parts may go before)
         c.start
@@ -201,7 +201,7 @@ def test_recovery_names_the_files_of_a_committed_run_the_disk_lost(drops, histor
     shutil.copytree(history, lake)
     argv = feedlake("run", "--drops", str(drops[1]), "--lake", str(lake), "--quiet")
     crashed = subprocess.run(
-        argv, cwd=ROOT, capture_output=True, env={**os.environ, "FEEDLAKE_CRASH_AT": "committed"}
+        argv, cwd=ROOT, capture_output=True, env={**os.environ, "FEEDLAKE_CRASH_AT": "recorded"}
     )
     assert crashed.returncode == CRASH_EXIT
     manifest = manifests(lake)[-1]

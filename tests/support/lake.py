@@ -41,6 +41,19 @@ def manifests(lake: Path) -> list[dict]:
     return sorted(found, key=lambda m: (m.get("finished", ""), m["run_id"]))
 
 
+def committed_manifests(lake: Path) -> list[dict]:
+    """The manifests of the lake's committed runs: those in ``_runs/`` that succeeded, and
+    those a run's decision in ``_commits/`` holds before its writer wrote them there."""
+    found = [m for m in manifests(lake) if m["status"] == "succeeded"]
+    recorded = {m["run_id"] for m in found}
+    for path in sorted((lake / "_commits").glob("*.json")):
+        decision = json.loads(path.read_text())
+        manifest = decision.get("manifest")
+        if decision["decision"] == "committed" and manifest["run_id"] not in recorded:
+            found.append(manifest)
+    return found
+
+
 def content(lake: Path, run_id: str = "") -> Counter:
     """What a lake (or one run of it) holds, without what differs between runs."""
     held = Counter(("_index", "", key, None, None, "null") for key in index_ids(lake, run_id))

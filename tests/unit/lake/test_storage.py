@@ -60,3 +60,18 @@ def test_one_client_a_store_is_kept_for_the_options_beam_was_given_last(monkeypa
     finally:
         FileSystems.set_options(PipelineOptions([]))
     assert len(made) == 3 and len(storage._CLIENTS) == 1  # not one kept per poll
+
+
+def test_a_folder_whose_path_holds_pattern_characters_is_listed_as_that_folder(tmp_path):
+    from pipeline.lake.storage import files_below
+
+    for folder in ("lake[1]", "lake1", "lake*", "lakeX"):
+        (tmp_path / folder / "_runs" / "deeper").mkdir(parents=True)
+        (tmp_path / folder / "_runs" / "a.json").write_text("{}")
+        (tmp_path / folder / "_runs" / "deeper" / "b.json").write_text("{}")
+    for folder in ("lake[1]", "lake*"):
+        root = str(tmp_path / folder / "_runs")
+        assert [m.path for m in files_below(root, "*.json")] == [f"{root}/a.json"]
+        assert [m.path for m in files_below(root)] == [f"{root}/a.json", f"{root}/deeper/b.json"]
+        assert len(files_below(root, "**.json", limit=1)) == 1
+    assert files_below(str(tmp_path / "missing[1]"), "*.json") == []

@@ -1,0 +1,68 @@
+"""Names feedlake makes paths of: one safe form, checked before anything is written.
+
+Guarantees: a run id (given with ``--run-id`` or made by feedlake) is used in a path only
+when it has the safe form :data:`RUN_ID_FORM`: 1 to 128 characters, letters, digits, ``.``,
+``_`` and ``-``, starting with a letter or a digit. So it is never ``.``, ``..``, empty, a
+hidden name, nor a name holding ``/``, a pattern character (``*``, ``?``, ``[``), ``@``
+(which separates a run id from its lease generation in a staging folder's name), a space or
+a control character. Partition values are not names of this kind: they come from controlled
+vocabularies and dates (:mod:`pipeline.lake.paths`), never from input text, and so do every
+other folder name of the lake.
+
+A staging folder's name is ``<run id>@<lease generation>`` (:func:`staging_name`):
+:func:`parse_staging_name` reads one back, and refuses anything feedlake could not have made.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "RUN_ID_FORM",
+    "RUN_ID_MAX",
+    "is_run_id",
+    "parse_staging_name",
+    "run_id_problem",
+    "staging_name",
+]
+
+RUN_ID_MAX = 128
+RUN_ID_FORM = (
+    f"1 to {RUN_ID_MAX} letters, digits, '.', '_' and '-', starting with a letter or a digit"
+)
+_RUN_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{RUN_ID_MAX - 1}}}")
+_GENERATION = re.compile(r"[0-9]{1,18}")
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` has the safe form of a run id (:data:`RUN_ID_FORM`)."""
+    return _RUN_ID.fullmatch(text) is not None
+
+
+def run_id_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a run id, for a person; None when it can."""
+    if is_run_id(text):
+        return None
+    return f"{text!r} is not a run id: a run id is {RUN_ID_FORM}"
+
+
+def staging_name(run_id: str, generation: int) -> str:
+    """The name of the staging folder of run ``run_id`` made under lease ``generation``.
+
+    Raises:
+        ValueError: ``run_id`` is not a run id, or ``generation`` is negative.
+    """
+    if (problem := run_id_problem(run_id)) is not None:
+        raise ValueError(problem)
+    if generation < 0:
+        raise ValueError(f"a lease generation is 0 or more, not {generation}")
+    return f"{run_id}@{generation}"
+
+
+def parse_staging_name(name: str) -> tuple[str, int] | None:
+    """The run id and lease generation a staging folder's name holds; None when it is not a
+    name :func:`staging_name` makes."""
+    run_id, at, generation = name.rpartition("@")
+    if not at or not is_run_id(run_id) or not _GENERATION.fullmatch(generation):
+        return None
+    return run_id, int(generation)
