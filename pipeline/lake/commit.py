@@ -28,8 +28,9 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake.confine import check_manifest, check_run_name
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
-from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.fileops import is_local, publish, remove_files, remove_folder, sync_lake
 from pipeline.lake.files import count_records
@@ -54,6 +55,7 @@ __all__ = [
     "operation_manifest",
     "recover",
     "staged_path",
+    "staged_runs",
     "staging_folder",
     "stamped_id",
 ]
@@ -254,11 +256,21 @@ class Recovered:
 
 def recover(lake: str) -> list[Recovered]:
     """Finish committed runs and undo uncommitted ones left in ``_staging``; call it only
-    under the writer lease, before the run opens."""
+    under the writer lease, before the run opens.
+
+    Raises:
+        DamagedLakeFile: a staged run's manifest or marker cannot be read, a folder in
+            ``_staging`` is no run id feedlake makes, or a manifest names a path outside the
+            lake (:mod:`pipeline.lake.confine`); nothing was changed for that run.
+    """
     done = []
-    for run_id in _staged_runs(lake):
+    for run_id in [check_run_name(name, staging_folder(lake, name)) for name in staged_runs(lake)]:
         path = manifest_path(lake, run_id)
-        manifest = read_json(path) if FileSystems.exists(path) else None
+        manifest = (
+            check_manifest(lake, read_document(path, "a run manifest"), path)
+            if FileSystems.exists(path)
+            else None
+        )
         if manifest is not None and manifest.get("status") == "succeeded":
             finish_run(lake, manifest, check=True)
             done.append(Recovered(run_id, "finished", len(manifest.get("outputs", []))))
@@ -288,8 +300,9 @@ def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
     return damaged
 
 
-def _staged_runs(lake: str) -> list[str]:
-    """Every run with something under ``_staging``: files, or (local disk) empty folders."""
+def staged_runs(lake: str) -> list[str]:
+    """The name of every folder in ``_staging`` holding files, or (local disk) any folder;
+    unchecked: :func:`recover` checks each is a run id before it acts on it."""
     root = FileSystems.join(lake, STAGING)
     runs = {
         metadata.path[len(root) :].lstrip("/").split("/", 1)[0]
@@ -304,7 +317,9 @@ def _undo_protocol_1(lake: str, run_id: str) -> int:
     """Remove the files a run of the first protocol published before it was killed (it
     renamed them into place before committing). A run of today's protocol published none."""
     marker = FileSystems.join(staging_folder(lake, run_id), RUNNING_MARKER)
-    if not FileSystems.exists(marker) or read_json(marker).get("commit_protocol", 1) >= 2:
+    if not FileSystems.exists(marker):
+        return 0
+    if read_document(marker, "a run's marker").get("commit_protocol", 1) != 1:
         return 0
     name = f"{run_id}-*.avro"
     patterns = [
