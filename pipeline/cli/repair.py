@@ -115,10 +115,7 @@ def _print(lake: str, done: dict, args: argparse.Namespace) -> None:
         return
     where = "would move" if done["dry_run"] else f"moved to {done['moved_to']}"
     for damage in done["damaged"]:
-        print(
-            f"{damage.relative(lake)}: {damage.what} that {damage.problem}; {where}; "
-            f"lost: {damage.lost}"
-        )
+        print(f"{damage.relative(lake)} {damage.problem}; {where}; lost: {damage.lost}")
     for run_id, action in done.get("recovered", []):
         print(f"run {run_id}: {action} (left by a writer that stopped)")
     for what, count in done.get("rebuilt", {}).items():

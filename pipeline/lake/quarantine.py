@@ -137,7 +137,7 @@ def _manifests(lake: str) -> Iterator[Damage | None]:
             yield Damage(
                 staging_folder(lake, run_id),
                 "a staging folder",
-                f"its run's manifest {path} is damaged",
+                f"belongs to the damaged manifest {path}",
                 _LOST["staged_commit"],
             )
 

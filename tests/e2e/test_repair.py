@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.corpus import generate, write
+from pipeline.lake.history import read_blocks
 from tests.conftest import SAMPLE_DROP
 from tests.e2e.test_cli_errors import feedlake, one_line
 from tests.support.feed_server import FeedServer
@@ -209,3 +210,38 @@ def test_a_lake_without_damage_is_left_as_it_is(first_lake, tmp_path):
     assert "nothing damaged" in done.stdout
     assert not (lake / "_damaged").exists()
     assert content(lake) == content(first_lake)
+
+
+def index_entries(lake: Path) -> set[tuple]:
+    """Every entry of the lake's index, whatever file holds it: (folder, key, day, id, band
+    keys, sketch)."""
+    found = set()
+    for path in lake.glob("_index/**/L*-*.avro"):
+        folder = path.parent.relative_to(lake).as_posix()
+        for block in read_blocks(str(path)):
+            for row in range(len(block.keys)):
+                found.add(
+                    (
+                        folder,
+                        block.keys[row : row + 1].tobytes(),
+                        int(block.days[row]),
+                        b"" if block.ids is None else block.ids[row : row + 1].tobytes(),
+                        b"" if block.bands is None else block.bands[row].tobytes(),
+                        b"" if block.sketches is None else block.sketches[row].tobytes(),
+                    )
+                )
+    return found
+
+
+def test_the_rebuilt_index_holds_every_entry_the_runs_wrote_and_no_other(undamaged, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(undamaged, lake)
+    truncated_index(lake)
+    done = feedlake("repair", "--lake", str(lake))
+    assert done.returncode == 0, done.stderr
+    rebuilt, written = index_entries(lake), index_entries(undamaged)
+    assert {entry[0].split("/")[1] for entry in written} == {"ids", "links", "near"}
+    assert rebuilt == written
+    assert len(list(lake.glob("_index/**/L*-*.avro"))) == len({entry[0] for entry in written}), (
+        "one rebuilt file a folder"
+    )
