@@ -10,6 +10,7 @@ says what would be moved and changes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -59,9 +60,13 @@ def command_repair(argv: list[str]) -> int:
     if "://" not in lake and not Path(lake).is_dir():
         raise UsageError(f"--lake {lake!r} is not a folder")
 
+    from pipeline.lake.confine import DamagedLakeFile
+    from pipeline.lake.description import read_description
     from pipeline.lake.lease import LeaseError
     from pipeline.lake.quarantine import survey
 
+    with contextlib.suppress(DamagedLakeFile):  # a damaged one is what repair moves aside
+        read_description(lake)  # a lake of a newer format is refused before the lease
     if args.dry_run:
         damages = survey(lake)
         _print(lake, {"dry_run": True, "moved_to": None, "damaged": damages}, args)

@@ -58,8 +58,8 @@ class Damage:
 _LOST = {
     "description": "the lake's description: the next run finds the partition keys from the "
     "article folders and writes it again",
-    "manifest": "the record of that run: inspect no longer lists it (its data files stay); a "
-    "drop it read is known again once the catalog is rebuilt from the other manifests",
+    "manifest": "the record of that run: inspect no longer lists it (its data files, index "
+    "entries and drop catalog entries stay)",
     "staging": "what an unfinished run staged: it is not a committed run, nothing of it is in "
     "the lake",
     "staged_commit": "the files a run staged whose manifest is damaged: kept here, not "

@@ -132,10 +132,16 @@ def test_a_lake_of_a_newer_format_is_refused_and_never_rewritten(lake, tmp_path)
     newer = {**json.loads(description.read_text()), "format_version": 99, "future": [1, 2]}
     description.write_text(json.dumps(newer))
     held = description.read_bytes()
+    lease = lake / "_lease"
+    shutil.rmtree(lease, ignore_errors=True)
     for argv in (
         ["run", "--drops", str(SAMPLE_DROP), "--reprocess"],
         ["compact"],
+        ["compact", "--dry-run"],
+        ["repair"],
+        ["repair", "--dry-run"],
         ["inspect"],
+        ["inspect", "--sql", "SELECT 1"],
         ["watch", "--drops", str(tmp_path / "none"), "--poll-interval", "0.1"],
     ):
         done = feedlake(*argv, "--lake", str(lake), timeout=120)
@@ -143,3 +149,4 @@ def test_a_lake_of_a_newer_format_is_refused_and_never_rewritten(lake, tmp_path)
         line = one_line(done.stderr)
         assert "format 99" in line and "format 2," in line and str(description) in line, line
         assert description.read_bytes() == held
+        assert not lease.exists(), f"{argv}: a lease was taken in a lake it refuses"
