@@ -38,7 +38,8 @@ from pipeline.lake.commit import (
     staging_folder,
     stamped_id,
 )
-from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.confine import DamagedLakeFile
+from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.files import LakeOutput
 from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
@@ -118,7 +119,7 @@ def check_run_id(config: JobConfig) -> dict[str, Any] | None:
     path = manifest_path(config.lake, config.run.run_id)
     if not FileSystems.exists(path):
         return None
-    earlier = read_json(path)
+    earlier = read_document(path, "a run manifest")
     if earlier.get("status") != "succeeded":
         return None  # a failed run committed nothing: its id may be used again
     if request_digest(earlier.get("request") or {}) == request_digest(config.request):
@@ -290,6 +291,8 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
         state = pipeline.run().wait_until_finish()
     except Exception as error:  # the runner's failure, whatever its type, ends the run
         abandon_run(config.lake, run_id, generation)
+        if isinstance(error, DamagedLakeFile):  # a file of the lake: said in one line, as is
+            raise
         raise JobFailed(
             f"run {run_id} failed in the pipeline: {type(error).__name__}: {error}; "
             "nothing was committed; rerun with --verbose for Beam's log"

@@ -13,6 +13,8 @@ from pipeline.cli.batch import command_run, command_watch
 from pipeline.cli.common import UsageError, stdout_closed
 from pipeline.cli.compact import command_compact
 from pipeline.cli.read import command_inspect, command_validate
+from pipeline.cli.repair import command_repair
+from pipeline.lake.confine import DamagedLakeFile, NewerLakeFormat
 
 __all__ = ["main"]
 
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         "compact": command_compact,
         "validate": command_validate,
         "inspect": command_inspect,
+        "repair": command_repair,
     }
     if argv[:1] == ["--version"]:
         from pipeline.core.version import __version__
@@ -34,12 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: feedlake {run,watch,compact,validate,inspect} [options] | --version\n"
+            "usage: feedlake {run,watch,compact,validate,inspect,repair} [options] | --version\n"
             "  run       drops and feeds into the lake ('feedlake run --help' for the options)\n"
             "  watch     keep the lake current: a batch whenever a drop or feed is new\n"
             "  compact   merge each partition folder's small files into few large ones\n"
             "  validate  parse drops and report what they hold, writing nothing\n"
-            "  inspect   what a lake holds, or --sql over it (DuckDB)"
+            "  inspect   what a lake holds, or --sql over it (DuckDB)\n"
+            "  repair    move damaged metadata aside, say what is lost, rebuild what can be"
         )
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
@@ -51,9 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return commands[command](rest)
-    except UsageError as error:
+    except (UsageError, NewerLakeFormat) as error:
         print(f"feedlake {command}: error: {error}", file=sys.stderr)
         return 2
+    except DamagedLakeFile as error:  # the lake's metadata, not the code: what to do is said
+        print(f"feedlake {command}: error: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         stdout_closed()
         return 0

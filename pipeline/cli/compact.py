@@ -81,7 +81,10 @@ def command_compact(argv: list[str]) -> int:
     from pipeline.cli.output import print_compaction
     from pipeline.jobs import JobFailed, writing
     from pipeline.lake.compact import CompactionFailed, compact_lake, plan_compaction
+    from pipeline.lake.description import read_description
     from pipeline.lake.lease import LeaseError
+
+    read_description(lake)  # a lake of a newer format is refused before anything is written
 
     if args.dry_run:
         plan = plan_compaction(lake, since, until, int(args.target_mb * 1_000_000))

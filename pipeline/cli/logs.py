@@ -15,6 +15,7 @@ import logging
 import sys
 from typing import Any
 
+from pipeline.lake.confine import DamagedLakeFile
 from pipeline.watch.log import WATCH_LOGGER
 
 __all__ = ["FORMATS", "JsonFormatter", "configure"]
@@ -49,6 +50,7 @@ def configure(quiet: bool, verbose: bool, fmt: str = "text", watching: bool = Fa
     json_lines = fmt == "json"
     root = logging.getLogger()
     root.handlers[:] = [_handler(json_lines, "%(levelname)s %(name)s: %(message)s")]
+    root.handlers[0].addFilter(_not_said_by_feedlake)
     root.setLevel(logging.INFO if verbose else logging.ERROR)
     ours = _handler(json_lines, "feedlake: %(message)s")
     level = logging.WARNING if quiet or (watching and not verbose) else logging.INFO
@@ -59,6 +61,12 @@ def configure(quiet: bool, verbose: bool, fmt: str = "text", watching: bool = Fa
         logger.setLevel(level)
     watch_level = logging.DEBUG if verbose else logging.INFO
     logging.getLogger(WATCH_LOGGER).setLevel(logging.WARNING if quiet else watch_level)
+
+
+def _not_said_by_feedlake(record: logging.LogRecord) -> bool:
+    """Whether to keep a library's record: Beam's error line and traceback for a damaged file
+    of the lake are left out, feedlake says it in one line naming the file."""
+    return not (record.exc_info and isinstance(record.exc_info[1], DamagedLakeFile))
 
 
 def _handler(json_lines: bool, text_format: str) -> logging.Handler:

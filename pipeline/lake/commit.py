@@ -36,8 +36,9 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake import fencing
+from pipeline.lake.confine import check_manifest, check_run_name
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
-from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.fileops import is_local, publish, remove_files, remove_folder, sync_lake
 from pipeline.lake.files import count_records
@@ -63,6 +64,7 @@ __all__ = [
     "operation_manifest",
     "recover",
     "staged_path",
+    "staged_runs",
     "staging_folder",
     "stamped_id",
 ]
@@ -294,15 +296,25 @@ class Recovered:
 
 def recover(lake: str) -> list[Recovered]:
     """Finish committed runs and undo uncommitted ones left in ``_staging``; call it only
-    under the writer lease, before the run opens."""
+    under the writer lease, before the run opens.
+
+    Raises:
+        DamagedLakeFile: a staged run's manifest or marker cannot be read, a folder in
+            ``_staging`` is no run id feedlake makes, or a manifest names a path outside the
+            lake (:mod:`pipeline.lake.confine`); nothing was changed for that run.
+    """
     done = []
-    for name in _staged_runs(lake):
+    for name in staged_runs(lake):
         if (staged := parse_staging_name(name)) is not None:
             done.append(_recover_decided(lake, *staged))
             continue
-        run_id = name
+        run_id = check_run_name(name, staging_folder(lake, name, None))
         path = manifest_path(lake, run_id)
-        manifest = read_json(path) if FileSystems.exists(path) else None
+        manifest = (
+            check_manifest(lake, read_document(path, "a run manifest"), path)
+            if FileSystems.exists(path)
+            else None
+        )
         if manifest is not None and manifest.get("status") == "succeeded":
             finish_run(lake, manifest, check=True)
             done.append(Recovered(run_id, "finished", len(manifest.get("outputs", []))))
@@ -322,7 +334,9 @@ def _recover_decided(lake: str, run_id: str, generation: int) -> Recovered:
         _remove_staging(lake, staging_folder(lake, run_id, generation))
         committed = decided is not None and decided["decision"] == fencing.COMMITTED
         return Recovered(run_id, "finished" if committed else "undone", 0)
-    write_json(manifest_path(lake, run_id), manifest)  # the same manifest, if its writer did
+    path = manifest_path(lake, run_id)
+    manifest = check_manifest(lake, manifest, path)  # as written there by its writer, or now
+    write_json(path, manifest)  # the same manifest, if its writer did
     finish_run(lake, manifest, check=True)
     return Recovered(run_id, "finished", len(manifest.get("outputs", [])))
 
@@ -346,8 +360,9 @@ def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
     return damaged
 
 
-def _staged_runs(lake: str) -> list[str]:
-    """Every run with something under ``_staging``: files, or (local disk) empty folders."""
+def staged_runs(lake: str) -> list[str]:
+    """The name of every folder in ``_staging`` holding files, or (local disk) any folder;
+    unchecked: :func:`recover` checks each is a run id before it acts on it."""
     root = FileSystems.join(lake, STAGING)
     runs = {
         metadata.path[len(root) :].lstrip("/").split("/", 1)[0] for metadata in files_below(root)
@@ -361,7 +376,9 @@ def _undo_protocol_1(lake: str, run_id: str) -> int:
     """Remove the files a run of the first protocol published before it was killed (it
     renamed them into place before committing). A run of today's protocol published none."""
     marker = FileSystems.join(staging_folder(lake, run_id, None), RUNNING_MARKER)
-    if not FileSystems.exists(marker) or read_json(marker).get("commit_protocol", 1) >= 2:
+    if not FileSystems.exists(marker):
+        return 0
+    if read_document(marker, "a run's marker").get("commit_protocol", 1) != 1:
         return 0
     name = re.compile(re.escape(run_id) + r"-\d{5}-of-\d{5}\.avro")  # the run's, by name
     found = [files_below(FileSystems.join(lake, kind), "**/*.avro") for kind in _DATA_KINDS]

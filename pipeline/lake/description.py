@@ -1,5 +1,10 @@
 """The lake's description of itself, ``<lake>/_lake.json``: its format, its partition keys,
 what made it. Written when a run (or an upgrade) commits, read before any run writes.
+
+Guarantees: a lake of a newer format than this feedlake knows is refused
+(:class:`NewerLakeFormat`, naming both versions) by every command before it reads or writes
+anything else, and its ``_lake.json`` is never rewritten; one that is not a description at
+all is :class:`~pipeline.lake.confine.DamagedLakeFile`.
 """
 
 from __future__ import annotations
@@ -10,13 +15,15 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.core.version import __version__
-from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.confine import NewerLakeFormat, damaged
+from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.storage import files_below
 
 __all__ = [
     "COMMIT_PROTOCOL",
     "FORMAT_VERSION",
     "LAKE_FILE",
+    "NewerLakeFormat",
     "has_history",
     "read_description",
     "write_description",
@@ -32,9 +39,27 @@ COMMIT_PROTOCOL = 4
 
 
 def read_description(lake: str) -> dict[str, Any] | None:
-    """The lake's ``_lake.json``; None for a new lake, or one made before it existed."""
+    """The lake's ``_lake.json``; None for a new lake, or one made before it existed.
+
+    Raises:
+        NewerLakeFormat: the lake's format is newer than :data:`FORMAT_VERSION`.
+        DamagedLakeFile: ``_lake.json`` is not a description of a lake.
+    """
     path = FileSystems.join(lake, LAKE_FILE)
-    return read_json(path) if FileSystems.exists(path) else None
+    if not FileSystems.exists(path):
+        return None
+    described = read_document(path, "a lake's description")
+    version = described.get("format_version", 1)
+    partition_by = described.get("partition_by")
+    if not isinstance(version, int) or not isinstance(partition_by, list):
+        raise damaged(path, "is not a lake's description (format_version or partition_by)")
+    if version > FORMAT_VERSION:
+        raise NewerLakeFormat(
+            f"the lake {lake} is of format {version} ({path}), newer than format "
+            f"{FORMAT_VERSION}, the newest this feedlake {__version__} reads and writes; use a "
+            "newer feedlake (nothing was read or changed)"
+        )
+    return described
 
 
 def write_description(lake: str, partition_by: tuple[str, ...]) -> None:

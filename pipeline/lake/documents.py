@@ -26,12 +26,14 @@ from typing import Any
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake.confine import damaged
 from pipeline.lake.fileops import is_local, make_folder, open_new, sync_file, sync_folder
 from pipeline.lake.storage import create_generation, replace_generation, s3_client
 
 __all__ = [
     "create_json_exclusive",
     "create_json_generation",
+    "read_document",
     "read_json",
     "replace_json_generation",
     "write_json",
@@ -47,6 +49,22 @@ def read_json(path: str) -> Any:
     """The document at ``path`` (any Beam filesystem)."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
         return json.loads(fh.read().decode("utf-8"))
+
+
+def read_document(path: str, what: str) -> dict[str, Any]:
+    """The JSON object at ``path``, one of the lake's documents (``what`` names its kind for
+    the message).
+
+    Raises:
+        DamagedLakeFile: it is not a JSON object (cut short, garbled, another document).
+    """
+    try:
+        document = read_json(path)
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise damaged(path, f"is not {what} (not JSON: {error})") from None
+    if not isinstance(document, dict):
+        raise damaged(path, f"is not {what} (JSON, but not an object)")
+    return document
 
 
 def write_json(path: str, document: Any) -> None:

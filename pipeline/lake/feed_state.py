@@ -3,14 +3,16 @@
 Guarantees: the state is one JSON document written atomically (:mod:`pipeline.lake.documents`),
 saved only after a run commits (:mod:`pipeline.lake.commit`), and it keeps the ``etag``,
 ``last_modified`` and content hash of feeds read or found unchanged: a feed that failed keeps
-its earlier validators, so the next fetch asks again from where the lake last was.
+its earlier validators, so the next fetch asks again from where the lake last was. A state
+that is not such a document is :class:`~pipeline.lake.confine.DamagedLakeFile`, never used.
 """
 
 from __future__ import annotations
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.documents import read_json, write_json
+from pipeline.lake.confine import damaged
+from pipeline.lake.documents import read_document, write_json
 
 __all__ = ["load_feed_state", "save_feed_state", "state_path"]
 
@@ -21,11 +23,18 @@ def state_path(lake: str) -> str:
 
 
 def load_feed_state(lake: str) -> dict[str, dict[str, str]]:
-    """Per feed URL, the ``etag`` and ``last_modified`` of its last successful fetch."""
+    """Per feed URL, the ``etag`` and ``last_modified`` of its last successful fetch.
+
+    Raises:
+        DamagedLakeFile: the state is not a JSON object of one object per feed.
+    """
     path = state_path(lake)
     if not FileSystems.exists(path):
         return {}
-    return read_json(path)
+    state = read_document(path, "the feeds' conditional-GET state")
+    if not all(isinstance(validators, dict) for validators in state.values()):
+        raise damaged(path, "is not the feeds' conditional-GET state (a feed's entry is no object)")
+    return state
 
 
 def save_feed_state(lake: str, reports: list[dict]) -> None:

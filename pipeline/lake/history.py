@@ -12,14 +12,21 @@ Index format 2 (this module): ``_index/ids/``, ``_index/links/`` and
 packed in bytes. Format 1 (feedlake before 0.2) kept one ``_index/<run_id>-*.avro`` file of
 :class:`feedlake.IndexEntry` records per run; :func:`legacy_index_files` finds them for the
 migration (:mod:`pipeline.lake.meta`).
+
+A file of the index or the catalog that does not read back as its records (cut short,
+garbled) raises :class:`~pipeline.lake.confine.DamagedLakeFile` naming it, never fastavro's
+own error: ``feedlake repair`` moves it aside and rebuilds what it held.
 """
 
 from __future__ import annotations
 
 import binascii
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import struct
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,10 +34,12 @@ import fastavro
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from fastavro.read import SchemaResolutionError
 
 import schemas
 from pipeline.core import minhash
 from pipeline.core.records import IndexBatch, IndexEntry
+from pipeline.lake.confine import DamagedLakeFile, damaged
 from pipeline.lake.storage import files_below
 
 __all__ = [
@@ -41,6 +50,7 @@ __all__ = [
     "KnownItems",
     "LakeHistory",
     "catalog_entries",
+    "catalog_file",
     "history_files",
     "history_for",
     "ids_of",
@@ -50,6 +60,7 @@ __all__ = [
     "read_blocks",
     "read_catalog",
     "read_index_file",
+    "reading_records",
     "tiered_files",
 ]
 
@@ -120,15 +131,51 @@ class _Block:
         return self.since_epoch.astype(np.int64) + _EPOCH
 
 
+# What fastavro (and a block's own checks) raise on bytes that are not the records they claim.
+_UNREADABLE = (
+    ValueError,
+    EOFError,
+    KeyError,
+    IndexError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    SchemaResolutionError,
+)
+
+
+@contextlib.contextmanager
+def reading_records(path: str, what: str) -> Iterator[None]:
+    """Read ``path``, a file of ``what`` records, inside this: bytes that are not those
+    records raise :class:`~pipeline.lake.confine.DamagedLakeFile` naming it."""
+    try:
+        yield
+    except DamagedLakeFile:
+        raise
+    except _UNREADABLE as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise damaged(path, f"does not read back as {what} records ({problem})") from None
+
+
+def _avro_records(path: str, schema: str) -> Iterator[dict[str, Any]]:
+    with (
+        reading_records(path, schema),
+        FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh,
+    ):
+        yield from fastavro.reader(fh, reader_schema=schemas.load(schema))
+
+
 def read_blocks(path: str) -> Iterator[_Block]:
     """The IndexBlock records of one index file, as arrays.
 
     Raises:
-        ValueError: the file is not an index file, or a block's arrays disagree with its count.
+        DamagedLakeFile: the file is not an index file, or a block's arrays disagree with its
+            count.
     """
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        for record in fastavro.reader(fh, reader_schema=schemas.load("IndexBlock")):
-            yield _block(path, record)
+    for record in _avro_records(path, "IndexBlock"):
+        with reading_records(path, "IndexBlock"):
+            block = _block(path, record)
+        yield block
 
 
 def _block(path: str, record: dict[str, Any]) -> _Block:
@@ -347,9 +394,10 @@ def legacy_index_files(lake: str) -> list[str]:
 
 def read_index_file(path: str) -> list[IndexEntry]:
     """Every entry of one index file of format 1."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-        reader = fastavro.reader(fh, reader_schema=schemas.load("IndexEntry"))
-        return [IndexEntry(r["id"], r["bands"], r["sketch"], tuple(r["links"])) for r in reader]
+    return [
+        IndexEntry(r["id"], r["bands"], r["sketch"], tuple(r["links"]))
+        for r in _avro_records(path, "IndexEntry")
+    ]
 
 
 Catalog = dict[str, dict[str, Any]]  # sha256: {uri, size, modified, run_id}
@@ -359,10 +407,18 @@ def read_catalog(lake: str) -> Catalog:
     """Every drop committed runs read, by SHA-256, from the drop catalog's few files."""
     catalog: Catalog = {}
     for path in tiered_files(FileSystems.join(lake, CATALOG_FOLDER, "drops")):
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            for entry in fastavro.reader(fh, reader_schema=schemas.load("CatalogEntry")):
-                catalog[entry["sha256"]] = entry
+        for entry in catalog_file(path):
+            catalog[entry["sha256"]] = entry
     return catalog
+
+
+def catalog_file(path: str) -> Iterator[dict[str, Any]]:
+    """The entries of one file of the drop catalog.
+
+    Raises:
+        DamagedLakeFile: the file is not a catalog file.
+    """
+    return _avro_records(path, "CatalogEntry")
 
 
 def catalog_entries(manifests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ folders, each with its files, bytes and records (counted from the Avro framing).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 from typing import Any
@@ -18,7 +19,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.core.avro_binary import count_container_records
-from pipeline.lake.documents import read_json
+from pipeline.lake.confine import damaged
+from pipeline.lake.description import read_description
+from pipeline.lake.documents import read_document
+from pipeline.lake.history import reading_records
 from pipeline.lake.sql import KINDS, avro_files, connect, lake_views
 from pipeline.lake.storage import files_below
 
@@ -77,24 +81,27 @@ def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
     paths = [metadata.path for metadata in files_below(folder, "*.json")]
     summaries = []
     for path in paths[-recent:] if recent else paths:
-        manifest = read_json(path)
-        counts = manifest.get("counts", {})
-        summaries.append(
-            {
-                "run_id": manifest["run_id"],
-                "kind": manifest.get("kind", "run"),  # or compaction, tiers, upgrade
-                "status": manifest["status"],
-                "started": manifest["started"],
-                "seconds": manifest.get("seconds"),
-                **{
-                    k: counts.get(k, 0)
-                    for k in ("drops", "feeds", "articles", "duplicates", "rejects")
-                },
-                "feeds_by_outcome": counts.get("feeds_by_outcome", {}),
-                "rejects_by_reason": counts.get("rejects_by_reason", {}),
-            }
-        )
+        try:
+            summaries.append(_summary(read_document(path, "a run manifest")))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise damaged(
+                path, f"is not a run manifest ({type(error).__name__}: {error})"
+            ) from None
     return summaries
+
+
+def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    counts = manifest.get("counts", {})
+    return {
+        "run_id": manifest["run_id"],
+        "kind": manifest.get("kind", "run"),  # or compaction, tiers, upgrade
+        "status": manifest["status"],
+        "started": manifest["started"],
+        "seconds": manifest.get("seconds"),
+        **{k: counts.get(k, 0) for k in ("drops", "feeds", "articles", "duplicates", "rejects")},
+        "feeds_by_outcome": counts.get("feeds_by_outcome", {}),
+        "rejects_by_reason": counts.get("rejects_by_reason", {}),
+    }
 
 
 def partitions(lake: str) -> list[dict[str, Any]]:
@@ -107,10 +114,7 @@ def partitions(lake: str) -> list[dict[str, Any]]:
         for metadata in avro_files(lake, kind):
             relative = metadata.path[len(top) :].strip("/")
             entry = found[kind, relative.rsplit("/", 1)[0] if "/" in relative else ""]
-            with FileSystems.open(
-                metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
-            ) as fh:
-                entry["records"] += count_container_records(fh)
+            entry["records"] += _records(metadata.path, kind)
             entry["files"] += 1
             entry["bytes"] += metadata.size_in_bytes
     return [
@@ -119,11 +123,20 @@ def partitions(lake: str) -> list[dict[str, Any]]:
     ]
 
 
+def _records(path: str, kind: str) -> int:
+    """The records of one file, counted from its Avro framing; an index file that does not
+    read back is :class:`~pipeline.lake.confine.DamagedLakeFile`."""
+    checked = reading_records(path, "IndexBlock") if kind == "_index" else contextlib.nullcontext()
+    with checked, FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
+        return count_container_records(fh)
+
+
 def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, Any]:
     """Every summary ``feedlake inspect`` prints, as plain data; with ``daily``, also the
     day-by-day counts the HTML report draws, and every run."""
     if "://" not in lake and not os.path.isdir(lake):
         raise FileNotFoundError(f"{lake} is not a folder; give --lake a lake's root")
+    read_description(lake)  # a lake of a newer format is refused, not misread
     con = connect(lake)
     files = lake_views(con, lake)
     report: dict[str, Any] = {"lake": lake, "files": files, "partitions": partitions(lake)}
@@ -135,6 +148,7 @@ def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, 
 
 def run_sql(lake: str, sql: str) -> tuple[list[str], list[tuple]]:
     """Run ``sql`` over the tables ``articles``, ``duplicates`` and ``rejects``."""
+    read_description(lake)
     con = connect(lake)
     lake_views(con, lake)
     result = con.execute(sql)

@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 import schemas
 from pipeline.core.version import __version__
 from pipeline.lake.commit import COMMIT_PROTOCOL, staged_path, staging_folder
-from pipeline.lake.documents import read_json
+from pipeline.lake.documents import read_document
 from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER, catalog_entries, legacy_index_files, read_catalog
 from pipeline.lake.storage import files_below
@@ -195,7 +195,10 @@ def ingested_drops(lake: str) -> dict[str, dict[str, Any]]:
     catalog = read_catalog(lake)
     if catalog or not legacy_index_files(lake):
         return catalog
-    manifests = (read_json(m.path) for m in files_below(FileSystems.join(lake, "_runs"), "*.json"))
+    manifests = (
+        read_document(m.path, "a run manifest")
+        for m in files_below(FileSystems.join(lake, "_runs"), "*.json")
+    )
     return {entry["sha256"]: entry for entry in catalog_entries(manifests)}
 
 

@@ -22,7 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.core.records import IndexBatch
 from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
 from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
-from pipeline.lake.documents import read_json
+from pipeline.lake.documents import read_document
 from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.history import (
     CATALOG_FOLDER,
@@ -131,7 +131,7 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:
     found = {}
     for metadata in files_below(FileSystems.join(lake, "_runs"), "*.json"):
-        manifest = read_json(metadata.path)
+        manifest = read_document(metadata.path, "a run manifest")
         found[manifest.get("run_id", "")] = manifest
     return found
 

@@ -21,12 +21,9 @@ import re
 from collections import defaultdict
 from typing import Any
 
-import fastavro
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-import schemas
 from pipeline.lake.commit import (
     commit_run,
     operation_id,
@@ -38,6 +35,7 @@ from pipeline.lake.files import LakeOutput, count_records, write_dicts
 from pipeline.lake.history import (
     CATALOG_FOLDER,
     INDEX_FOLDER,
+    catalog_file,
     index_records,
     read_blocks,
     tiered_files,
@@ -130,9 +128,8 @@ def _merged_blocks(kind: str, paths: tuple[str, ...]) -> list[dict[str, Any]]:
 def _merged_catalog(paths: tuple[str, ...]) -> list[dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}
     for path in paths:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as fh:
-            for entry in fastavro.reader(fh, reader_schema=schemas.load("CatalogEntry")):
-                entries.setdefault(entry["sha256"], entry)
+        for entry in catalog_file(path):
+            entries.setdefault(entry["sha256"], entry)
     return list(entries.values())
 
 

@@ -1,0 +1,152 @@
+"""A lake's own files are input: whoever can write one file in a shared lake must not be able
+to make the next writer write or delete anywhere else on its machine, nor make it destroy the
+lake. Each case plants a crafted file in a real lake, with a victim folder beside the lake, and
+runs the real command: it is refused with one line naming the file, the victim is untouched
+and the lake's data is whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import fastavro
+import pytest
+
+import schemas
+from pipeline.lake.paths import staged_name
+from tests.conftest import SAMPLE_DROP, published_files
+from tests.e2e.test_cli_errors import feedlake, one_line
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def committed_lake(tmp_path_factory) -> Path:
+    """A lake holding one committed run of the sample drop."""
+    root = tmp_path_factory.mktemp("committed")
+    done = feedlake("run", "--drops", str(SAMPLE_DROP), "--lake", str(root / "lake"), "--quiet")
+    assert done.returncode == 0, done.stderr
+    return root / "lake"
+
+
+@pytest.fixture
+def lake(committed_lake, tmp_path) -> Path:
+    copy = tmp_path / "lake"
+    shutil.copytree(committed_lake, copy)
+    return copy
+
+
+@pytest.fixture
+def victim(tmp_path) -> Path:
+    """A folder beside the lake, with a file and a subfolder: nothing may touch it."""
+    folder = tmp_path / "victim"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "keep.txt").write_text("keep me\n")
+    (folder / "sub" / "inner.txt").write_text("and me\n")
+    return folder
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Every file below ``folder`` with the SHA-256 of its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def empty_container(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        fastavro.writer(fh, fastavro.parse_schema(schemas.expanded("Article")), [])
+
+
+def plant_committed_run(lake: Path, manifest: dict) -> Path:
+    """A committed manifest ``_runs/evil.json`` and a staging folder ``_staging/evil/`` holding
+    a staged file for each output it names: what recovery finishes."""
+    for output in manifest.get("outputs", []):
+        relative = output["path"][len(str(lake)) :].lstrip("/")
+        empty_container(lake / "_staging" / "evil" / "files" / staged_name(relative))
+    (lake / "_staging" / "evil").mkdir(parents=True, exist_ok=True)
+    path = lake / "_runs" / "evil.json"
+    path.write_text(
+        json.dumps({"run_id": "evil", "status": "succeeded", "commit_protocol": 3, **manifest})
+    )
+    return path
+
+
+def hostile_manifests(lake: Path, victim: Path) -> dict[str, dict]:
+    return {
+        "an output through ..": {
+            "outputs": [
+                {
+                    "path": f"{lake}/../{victim.name}/planted.avro",
+                    "kind": "articles",
+                    "partition": "",
+                    "records": 0,
+                }
+            ]
+        },
+        "a replaced file elsewhere": {"replaced": [str(victim / "keep.txt")]},
+        "a run id that climbs out": {"run_id": f"../../{victim.name}"},
+    }
+
+
+def runs_again(lake: Path):
+    return feedlake("run", "--drops", str(SAMPLE_DROP), "--lake", str(lake), "--quiet")
+
+
+@pytest.mark.parametrize(
+    "case", ["an output through ..", "a replaced file elsewhere", "a run id that climbs out"]
+)
+def test_a_manifest_pointing_outside_the_lake_is_refused_and_nothing_outside_changes(
+    lake, victim, case
+):
+    before, data = tree(victim.parent / victim.name), published_files(lake)
+    planted = plant_committed_run(lake, hostile_manifests(lake, victim)[case])
+    done = runs_again(lake)
+    assert tree(victim) == before, f"{case}: the victim folder beside the lake was changed"
+    assert published_files(lake) == data
+    assert done.returncode == 1, done.stderr
+    line = one_line(done.stderr)
+    assert str(planted) in line and "outside the lake" in line and "feedlake repair" in line
+
+
+def test_a_staging_entry_that_is_no_run_id_is_refused_and_no_data_file_goes(lake):
+    data = published_files(lake)
+    assert data
+    marker = lake / "_staging" / "*" / "RUNNING"
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"commit_protocol": 1}))
+    done = runs_again(lake)
+    assert published_files(lake) == data, "recovery deleted the lake's data files"
+    assert done.returncode == 1, done.stderr
+    line = one_line(done.stderr)
+    assert str(marker.parent) in line and "feedlake repair" in line
+
+
+def test_a_lake_of_a_newer_format_is_refused_and_never_rewritten(lake, tmp_path):
+    description = lake / "_lake.json"
+    newer = {**json.loads(description.read_text()), "format_version": 99, "future": [1, 2]}
+    description.write_text(json.dumps(newer))
+    held = description.read_bytes()
+    lease = lake / "_lease"
+    shutil.rmtree(lease, ignore_errors=True)
+    for argv in (
+        ["run", "--drops", str(SAMPLE_DROP), "--reprocess"],
+        ["compact"],
+        ["compact", "--dry-run"],
+        ["repair"],
+        ["repair", "--dry-run"],
+        ["inspect"],
+        ["inspect", "--sql", "SELECT 1"],
+        ["watch", "--drops", str(tmp_path / "none"), "--poll-interval", "0.1"],
+    ):
+        done = feedlake(*argv, "--lake", str(lake), timeout=120)
+        assert done.returncode == 2, (argv, done.stderr)
+        line = one_line(done.stderr)
+        assert "format 99" in line and "format 2," in line and str(description) in line, line
+        assert description.read_bytes() == held
+        assert not lease.exists(), f"{argv}: a lease was taken in a lake it refuses"
