@@ -12,8 +12,9 @@ the run *finishes*: each staged file is renamed into its partition, the files it
 deleted, the feed state is saved, the staging folder is removed. Each
 finishing step can be done again with the same result, so a writer that dies at any point
 leaves a lake the next writer repairs, under the writer lease, before it does anything else
-(:func:`recover`): a committed run is finished, an uncommitted one removed. Recovery never
-touches a live run, because it runs only under the lease that live run would hold.
+(:func:`recover`): a committed run is finished, an uncommitted one abandoned and removed.
+Recovery runs only under the lease, so the only live run it can meet is one whose writer lost
+the lease (paused past its expiry), and that run is abandoned before anything of it goes.
 
 Crash points: the crash tests set ``FEEDLAKE_CRASH_AT`` to one of :data:`CRASH_POINTS`, and
 the process ends there at once (``os._exit``: no cleanup runs, as with SIGKILL). The fencing

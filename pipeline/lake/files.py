@@ -33,6 +33,7 @@ from pipeline.core.records import Article, IndexEntry, Reject
 from pipeline.core.version import __version__
 from pipeline.lake.fileops import open_new, open_read
 from pipeline.lake.history import CATALOG_FOLDER, INDEX_FOLDER
+from pipeline.lake.names import run_id_problem
 from pipeline.lake.paths import PublishedFile, file_name, staged_file
 
 __all__ = [
@@ -118,8 +119,8 @@ class LakeOutput:
             raise ValueError(f"codec must be one of {', '.join(CODECS)}, not {self.codec!r}")
         if not 1 <= self.level <= 9:
             raise ValueError(f"deflate level must be 1 to 9, not {self.level}")
-        if not self.run_id or "/" in self.run_id:
-            raise ValueError(f"run_id must be a plain name, not {self.run_id!r}")
+        if (problem := run_id_problem(self.run_id)) is not None:
+            raise ValueError(f"run_id: {problem}")
 
 
 class EncodedBlock(NamedTuple):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import subprocess
 import sys
 import threading
@@ -196,3 +198,40 @@ def test_an_exclusive_create_refuses_a_name_that_exists(tmp_path):
     assert not create_json_exclusive(path, {"n": 2})
     assert json.loads(Path(path).read_text()) == {"n": 1}
     assert [p.name for p in Path(path).parent.iterdir()] == ["doc.json"]
+
+
+def here(**changes) -> dict:
+    """This host, boot and PID namespace, as a holder records them, with ``changes``."""
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+        boot_id = fh.read().strip()
+    where = {
+        "host": socket.gethostname(),
+        "boot_id": boot_id,
+        "pid_namespace": os.readlink("/proc/self/ns/pid"),
+    }
+    return {**where, **changes}
+
+
+def a_pid_that_is_gone() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return int(done.stdout)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"pid_namespace": "pid:[1]"}, {"boot_id": "another-boot"}, {"pid_namespace": None}, {}],
+)
+def test_a_pid_is_judged_gone_only_when_host_boot_and_namespace_are_ours(tmp_path, changes):
+    holder = here(**changes) if changes else {"host": socket.gethostname()}  # {}: old record
+    foreign_lease(tmp_path, now() - dt.timedelta(seconds=1), pid=a_pid_that_is_gone(), **holder)
+    with pytest.raises(LeaseHeld):  # not comparable: its fresh heartbeat keeps it
+        WriterLease(str(tmp_path), "run", "next").acquire(wait=0)
+
+
+def test_a_holder_of_this_host_boot_and_namespace_whose_pid_is_gone_is_taken_at_once(tmp_path):
+    foreign_lease(tmp_path, now() - dt.timedelta(seconds=1), pid=a_pid_that_is_gone(), **here())
+    lease = WriterLease(str(tmp_path), "run", "next")
+    lease.acquire(wait=0)
+    assert lease.held
+    lease.release()
