@@ -28,7 +28,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.confine import check_manifest, check_run_name
+from pipeline.lake.confine import check_manifest, check_run_name, damaged
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
@@ -47,6 +47,7 @@ __all__ = [
     "DamagedRun",
     "Recovered",
     "abandon_run",
+    "check_staged",
     "commit_run",
     "finish_run",
     "manifest_path",
@@ -264,7 +265,7 @@ def recover(lake: str) -> list[Recovered]:
             lake (:mod:`pipeline.lake.confine`); nothing was changed for that run.
     """
     done = []
-    for run_id in [check_run_name(name, staging_folder(lake, name)) for name in staged_runs(lake)]:
+    for run_id in [check_staged(lake, name) for name in staged_runs(lake)]:
         path = manifest_path(lake, run_id)
         manifest = (
             check_manifest(lake, read_document(path, "a run manifest"), path)
@@ -298,6 +299,19 @@ def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
         if expected is not None and found != expected:
             damaged.append(f"{path} holds {found} records, the manifest says {expected}")
     return damaged
+
+
+def check_staged(lake: str, name: str) -> str:
+    """``name``, an entry of ``_staging``, when it is a run's staging folder.
+
+    Raises:
+        DamagedLakeFile: it is no run id feedlake makes, or (local disk) not a folder.
+    """
+    folder = staging_folder(lake, name)
+    check_run_name(name, folder)
+    if is_local(folder) and not os.path.isdir(folder):
+        raise damaged(folder, "is a file where a run's staging folder belongs")
+    return name
 
 
 def staged_runs(lake: str) -> list[str]:

@@ -21,7 +21,13 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.commit import RUNNING_MARKER, manifest_path, staged_runs, staging_folder
+from pipeline.lake.commit import (
+    RUNNING_MARKER,
+    check_staged,
+    manifest_path,
+    staged_runs,
+    staging_folder,
+)
 from pipeline.lake.confine import DamagedLakeFile, check_manifest, is_run_name
 from pipeline.lake.description import LAKE_FILE, read_description
 from pipeline.lake.documents import read_document, write_json
@@ -145,13 +151,10 @@ def _manifests(lake: str) -> Iterator[Damage | None]:
 def _staging(lake: str) -> Iterator[Damage | None]:
     for name in staged_runs(lake):
         folder = staging_folder(lake, name)
-        if not is_run_name(name):
-            yield Damage(
-                folder,
-                "a folder in _staging",
-                "is named like no run id feedlake makes (a path or a pattern)",
-                _LOST["staging"],
-            )
+        try:
+            check_staged(lake, name)
+        except DamagedLakeFile as error:
+            yield Damage(folder, "an entry of _staging", _problem(error), _LOST["staging"])
             continue
         marker = FileSystems.join(folder, RUNNING_MARKER)
         if FileSystems.exists(marker) and not _committed(manifest_path(lake, name)):
