@@ -37,7 +37,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake import fencing
-from pipeline.lake.confine import check_manifest, check_run_name
+from pipeline.lake.confine import check_manifest, check_run_name, damaged
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
@@ -57,6 +57,7 @@ __all__ = [
     "DamagedRun",
     "Recovered",
     "abandon_run",
+    "check_staged",
     "commit_run",
     "finish_run",
     "manifest_path",
@@ -305,11 +306,10 @@ def recover(lake: str) -> list[Recovered]:
             lake (:mod:`pipeline.lake.confine`); nothing was changed for that run.
     """
     done = []
-    for name in staged_runs(lake):
-        if (staged := parse_staging_name(name)) is not None:
-            done.append(_recover_decided(lake, *staged))
+    for run_id, generation in [check_staged(lake, name) for name in staged_runs(lake)]:
+        if generation is not None:
+            done.append(_recover_decided(lake, run_id, generation))
             continue
-        run_id = check_run_name(name, staging_folder(lake, name, None))
         path = manifest_path(lake, run_id)
         manifest = (
             check_manifest(lake, read_document(path, "a run manifest"), path)
@@ -359,6 +359,21 @@ def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
         if expected is not None and found != expected:
             damaged.append(f"{path} holds {found} records, the manifest says {expected}")
     return damaged
+
+
+def check_staged(lake: str, name: str) -> tuple[str, int | None]:
+    """The run id and lease generation of ``name``, an entry of ``_staging``, when it is a
+    run's staging folder: ``<run id>@<generation>``, or ``<run id>`` (generation None) for a
+    run of commit protocol 3 or earlier.
+
+    Raises:
+        DamagedLakeFile: it is no name feedlake makes, or (local disk) not a folder.
+    """
+    folder = FileSystems.join(lake, STAGING, name)
+    run_id, generation = parse_staging_name(name) or (check_run_name(name, folder), None)
+    if is_local(folder) and not os.path.isdir(folder):
+        raise damaged(folder, "is a file where a run's staging folder belongs")
+    return run_id, generation
 
 
 def staged_runs(lake: str) -> list[str]:

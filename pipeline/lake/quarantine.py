@@ -21,7 +21,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.commit import RUNNING_MARKER, STAGING, manifest_path, staged_runs
+from pipeline.lake.commit import RUNNING_MARKER, STAGING, check_staged, manifest_path, staged_runs
 from pipeline.lake.confine import DamagedLakeFile, check_manifest
 from pipeline.lake.description import LAKE_FILE, read_description
 from pipeline.lake.documents import read_document, write_json
@@ -35,7 +35,7 @@ from pipeline.lake.history import (
     read_blocks,
     read_index_file,
 )
-from pipeline.lake.names import is_run_id, parse_staging_name
+from pipeline.lake.names import parse_staging_name
 from pipeline.lake.storage import files_below
 
 __all__ = ["DAMAGED_FOLDER", "Damage", "move_aside", "survey"]
@@ -144,14 +144,10 @@ def _manifests(lake: str) -> Iterator[Damage | None]:
 def _staging(lake: str) -> Iterator[Damage | None]:
     for name in staged_runs(lake):
         folder = FileSystems.join(lake, STAGING, name)
-        run_id = (parse_staging_name(name) or (name, None))[0]
-        if not is_run_id(run_id):
-            yield Damage(
-                folder,
-                "a folder in _staging",
-                "is named like no run id feedlake makes (a path or a pattern)",
-                _LOST["staging"],
-            )
+        try:
+            run_id, _ = check_staged(lake, name)
+        except DamagedLakeFile as error:
+            yield Damage(folder, "an entry of _staging", _problem(error), _LOST["staging"])
             continue
         marker = FileSystems.join(folder, RUNNING_MARKER)
         if FileSystems.exists(marker) and not _committed(manifest_path(lake, run_id)):

@@ -114,17 +114,39 @@ def test_a_manifest_pointing_outside_the_lake_is_refused_and_nothing_outside_cha
     assert str(planted) in line and "outside the lake" in line and "feedlake repair" in line
 
 
-def test_a_staging_entry_that_is_no_run_id_is_refused_and_no_data_file_goes(lake):
-    data = published_files(lake)
-    assert data
+def pattern_folder(lake: Path) -> Path:
+    """A folder named ``*`` whose marker says the first commit protocol: recovery of such a
+    run deletes the files it published, found by its name."""
     marker = lake / "_staging" / "*" / "RUNNING"
     marker.parent.mkdir(parents=True)
     marker.write_text(json.dumps({"commit_protocol": 1}))
+    return marker.parent
+
+
+def file_in_staging(lake: Path) -> Path:
+    path = lake / "_staging" / "junk"
+    path.parent.mkdir()
+    path.write_text("not a run's folder")
+    return path
+
+
+@pytest.mark.parametrize("plant", [pattern_folder, file_in_staging])
+def test_a_staging_entry_that_is_no_run_is_refused_no_data_file_goes_and_repair_moves_it(
+    lake, plant
+):
+    data = published_files(lake)
+    assert data
+    entry = plant(lake)
     done = runs_again(lake)
     assert published_files(lake) == data, "recovery deleted the lake's data files"
     assert done.returncode == 1, done.stderr
     line = one_line(done.stderr)
-    assert str(marker.parent) in line and "feedlake repair" in line
+    assert str(entry) in line and "feedlake repair" in line
+    repaired = feedlake("repair", "--lake", str(lake))
+    assert repaired.returncode == 0, repaired.stderr
+    assert not entry.exists() and list((lake / "_damaged").glob(f"*/_staging/{entry.name}"))
+    assert runs_again(lake).returncode == 0
+    assert published_files(lake) == data
 
 
 def test_a_lake_of_a_newer_format_is_refused_and_never_rewritten(lake, tmp_path):

@@ -46,6 +46,7 @@ def damage(lake: Path) -> dict[str, bytes]:
         "_staging/*/RUNNING": json.dumps({"commit_protocol": 1}).encode(),
         "_staging/r4/RUNNING": b"{",
         "_staging/r3/files/x.avro": b"staged by a run whose manifest is garbage",
+        "_staging/r5": b"a file where a run's folder belongs",
     }
     for relative, data in planted.items():
         (lake / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -63,11 +64,13 @@ def test_each_damaged_file_is_found_with_what_is_lost(lake):
         "_staging/*",
         "_staging/r3",
         "_staging/r4",
+        "_staging/r5",
         "_state/feeds.json",
     ]
     assert "outside the lake" in found["_runs/r1.json"].problem
     assert "conditional GET starts over" in found["_state/feeds.json"].lost
     assert "no run id" in found["_staging/*"].problem
+    assert "a file where" in found["_staging/r5"].problem
     assert "r3.json" in found["_staging/r3"].problem
     assert all(d.rebuild is None for d in found.values())
 
@@ -81,7 +84,7 @@ def test_moving_aside_keeps_every_byte_and_leaves_a_lake_with_nothing_damaged(la
         assert (folder / relative).read_bytes() == data
         assert not (lake / relative).exists()
     report = json.loads((folder / "repair.json").read_text())
-    assert len(report["moved"]) == 7
+    assert len(report["moved"]) == 8
     assert survey(str(lake)) == []
     assert (lake / "_runs" / "r2.json").exists()
 
