@@ -4,8 +4,12 @@ Guarantees: reads only, and reads any lake this package wrote, whatever its ``--
 layouts, on local disk, S3 or GCS (listed and read through Beam's filesystems, queried by
 DuckDB through httpfs): counts by date, region and topic come from the records' own fields
 (the partition values are derived from the same fields), and partitions are listed from the
-folders, each with its files, bytes and records (counted from the Avro framing). Backs
-``feedlake inspect`` and its ``--html`` report.
+folders, each with its files, bytes and records (counted from the Avro framing); the index's
+folders with their entries (ids, feed items or sketches, not blocks). It reads one listing
+of the lake (:mod:`pipeline.lake.listing`): folders that are not partitions feedlake writes
+are left out and named, a compaction's swap is read as one state, and a read whose files
+vanished under it is tried again on a new listing. Backs ``feedlake inspect`` and its
+``--html`` report.
 """
 
 from __future__ import annotations
@@ -14,15 +18,25 @@ import os
 from collections import defaultdict
 from typing import Any
 
+import fastavro
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.core.avro_binary import count_container_records
 from pipeline.lake.documents import read_json
-from pipeline.lake.sql import KINDS, avro_files, connect, lake_views
+from pipeline.lake.history import INDEX_FOLDER
+from pipeline.lake.listing import KINDS, LakeFile, Listing, list_lake, read_settled
+from pipeline.lake.sql import connect, lake_views
 
-__all__ = ["inspect_lake", "partitions", "run_sql", "runs"]
+__all__ = ["index_folders", "inspect_lake", "partitions", "run_sql", "runs"]
 
+# An index block read for its count alone (fastavro skips the other fields).
+_COUNTS = {
+    "type": "record",
+    "name": "IndexBlock",
+    "namespace": "feedlake",
+    "fields": [{"name": "count", "type": "int"}],
+}
 # The record fields the partition values are made of (pipeline.lake.paths.partition_of).
 _DT = "CAST(published_date AS VARCHAR)"
 _REGION = "location.region"
@@ -69,14 +83,15 @@ def _rows(con, sql: str) -> list[dict[str, Any]]:
 
 
 def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
-    """The last ``recent`` runs' manifests (every run with None), oldest first, summarised."""
+    """The last ``recent`` runs' manifests (every run with None, none with 0), oldest first,
+    summarised."""
     folder = FileSystems.join(lake, "_runs")
-    if "://" not in lake and not os.path.isdir(folder):
+    if recent == 0 or ("://" not in lake and not os.path.isdir(folder)):
         return []
     matched = FileSystems.match([FileSystems.join(folder, "*.json")])[0].metadata_list
     paths = sorted(m.path for m in matched)
     summaries = []
-    for path in paths[-recent:] if recent else paths:
+    for path in paths if recent is None else paths[-recent:]:
         manifest = read_json(path)
         counts = manifest.get("counts", {})
         summaries.append(
@@ -97,45 +112,99 @@ def runs(lake: str, recent: int | None = None) -> list[dict[str, Any]]:
     return summaries
 
 
-def partitions(lake: str) -> list[dict[str, Any]]:
-    """Every partition folder of each kind (and the index) with its files, records, bytes."""
+def _open(path: str):
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def _entries(file: LakeFile) -> int:
+    """The index entries of one index file: its blocks' counts (format 2), or its records
+    (format 1: one entry a record, loose in ``_index/``)."""
+    with _open(file.path) as fh:
+        if not file.folder:
+            return count_container_records(fh)
+        return sum(block["count"] for block in fastavro.reader(fh, reader_schema=_COUNTS))
+
+
+def partitions(lake: str, listing: Listing | None = None) -> list[dict[str, Any]]:
+    """Every partition folder of each kind with its files, records and bytes."""
     found: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"files": 0, "records": 0, "bytes": 0}
     )
-    for kind in (*KINDS, "_index"):
-        top = FileSystems.join(lake, kind)
-        for metadata in avro_files(lake, kind):
-            relative = metadata.path[len(top) :].strip("/")
-            entry = found[kind, relative.rsplit("/", 1)[0] if "/" in relative else ""]
-            with FileSystems.open(
-                metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
-            ) as fh:
+    for file in (listing or list_lake(lake)).files:
+        if file.kind in KINDS:
+            entry = found[file.kind, file.folder]
+            with _open(file.path) as fh:
                 entry["records"] += count_container_records(fh)
             entry["files"] += 1
-            entry["bytes"] += metadata.size_in_bytes
+            entry["bytes"] += file.size
     return [
         {"kind": kind, "partition": folder, **entry}
         for (kind, folder), entry in sorted(found.items())
     ]
 
 
-def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, Any]:
-    """Every summary ``feedlake inspect`` prints, as plain data; with ``daily``, also the
-    day-by-day counts the HTML report draws, and every run."""
-    if "://" not in lake and not os.path.isdir(lake):
-        raise FileNotFoundError(f"{lake} is not a folder; give --lake a lake's root")
+def index_folders(lake: str, listing: Listing | None = None) -> list[dict[str, Any]]:
+    """Every folder of the deduplication index with its files, entries and bytes."""
+    found: dict[str, dict[str, Any]] = defaultdict(lambda: {"files": 0, "entries": 0, "bytes": 0})
+    for file in (listing or list_lake(lake)).of(INDEX_FOLDER):
+        entry = found[file.folder]
+        entry["entries"] += _entries(file)
+        entry["files"] += 1
+        entry["bytes"] += file.size
+    return [{"folder": folder, **entry} for folder, entry in sorted(found.items())]
+
+
+def _skipped(listing: Listing) -> list[dict[str, Any]]:
+    return [{"folder": folder, "files": count} for folder, count in listing.skipped.items()]
+
+
+def _read(lake: str, listing: Listing, daily: bool) -> dict[str, Any]:
     con = connect(lake)
-    files = lake_views(con, lake)
-    report: dict[str, Any] = {"lake": lake, "files": files, "partitions": partitions(lake)}
+    files = lake_views(con, lake, listing)
+    folders = partitions(lake, listing)
+    report: dict[str, Any] = {
+        "lake": lake,
+        "records": {
+            kind: sum(row["records"] for row in folders if row["kind"] == kind) for kind in KINDS
+        },
+        "files": files,
+        "skipped": _skipped(listing),
+        "partitions": folders,
+        "index": index_folders(lake, listing),
+    }
     for name, sql in {**_QUERIES, **(DAILY if daily else {})}.items():
         report[name] = _rows(con, sql)
+    return report
+
+
+def inspect_lake(lake: str, recent: int = 10, daily: bool = False) -> dict[str, Any]:
+    """Every summary ``feedlake inspect`` prints, as plain data; with ``daily``, also the
+    day-by-day counts the HTML report draws, and every run.
+
+    Raises:
+        LakeKeptChanging: files vanished between listing and reading, every time.
+    """
+    if "://" not in lake and not os.path.isdir(lake):
+        raise FileNotFoundError(f"{lake} is not a folder; give --lake a lake's root")
+    report = read_settled(lake, lambda listing: _read(lake, listing, daily))
     report["runs"] = runs(lake, None if daily else recent)
     return report
 
 
-def run_sql(lake: str, sql: str) -> tuple[list[str], list[tuple]]:
-    """Run ``sql`` over the tables ``articles``, ``duplicates`` and ``rejects``."""
-    con = connect(lake)
-    lake_views(con, lake)
-    result = con.execute(sql)
-    return [column[0] for column in result.description], result.fetchall()
+def run_sql(lake: str, sql: str) -> tuple[list[str], list[tuple], list[dict[str, Any]]]:
+    """Run ``sql`` over the tables ``articles``, ``duplicates`` and ``rejects``: the columns'
+    names, the rows, and the folders left out (as in :func:`inspect_lake`'s ``skipped``).
+
+    Raises:
+        LakeKeptChanging: files vanished between listing and reading, every time.
+        duckdb.Error: the query failed.
+    """
+
+    def query(listing: Listing) -> tuple[list[str], list[tuple], list[dict[str, Any]]]:
+        con = connect(lake)
+        lake_views(con, lake, listing)
+        result = con.execute(sql)
+        names = [column[0] for column in result.description]
+        return names, result.fetchall(), _skipped(listing)
+
+    return read_settled(lake, query)
