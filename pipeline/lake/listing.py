@@ -110,16 +110,22 @@ def _unfinished_compactions(lake: str) -> list[dict[str, Any]]:
     return found
 
 
-def _one_state(paths: set[str], manifest: dict[str, Any]) -> set[str]:
+def _one_state(lake: str, paths: set[str], manifest: dict[str, Any]) -> set[str]:
     """The paths to leave out so that ``paths`` show each folder the compaction of
-    ``manifest`` touches either before its swap or after it, never both."""
+    ``manifest`` touches either before its swap or after it, never both. The manifest's
+    paths are below the lake's root as its writer named it, which may differ from ``lake``."""
+    root = manifest.get("lake", lake)
+
+    def here(path: str) -> str:
+        return lake + path[len(root) :] if path.startswith(root + "/") else path
+
     outputs: dict[str, set[str]] = {}
     for output in manifest.get("outputs", []):
-        outputs.setdefault(output["path"].rsplit("/", 1)[0], set()).add(output["path"])
+        path = here(output["path"])
+        outputs.setdefault(path.rsplit("/", 1)[0], set()).add(path)
     left_out = set()
-    for path in manifest["replaced"]:
-        folder = path.rsplit("/", 1)[0]
-        new = outputs.get(folder, set())
+    for path in map(here, manifest["replaced"]):
+        new = outputs.get(path.rsplit("/", 1)[0], set())
         left_out |= {path} if new and new <= paths else new
     return left_out
 
@@ -143,7 +149,7 @@ def list_lake(lake: str) -> Listing:
     paths = {file.path for file in found}
     left_out: set[str] = set()
     for manifest in _unfinished_compactions(lake):
-        left_out |= _one_state(paths, manifest)
+        left_out |= _one_state(lake, paths, manifest)
     kept = tuple(file for file in found if file.path not in left_out)
     return Listing(lake, kept, skipped)
 
