@@ -37,21 +37,24 @@ _COUNTS = {
     "namespace": "feedlake",
     "fields": [{"name": "count", "type": "int"}],
 }
-# The record fields the partition values are made of (pipeline.lake.paths.partition_of).
-_DT = "CAST(published_date AS VARCHAR)"
-_REGION = "location.region"
-_TOPIC = "coalesce(topics[1].top_level, 'unclassified')"
-
+# The record fields the partition values are made of (pipeline.lake.paths.partition_of),
+# read from the articles' files once: DuckDB opens every file again for each query over
+# the view, about 2 ms a file (a year of hourly runs: 17,520 files, 30 to 60 s a query).
+_ARTICLE_FACTS = (
+    "CREATE TEMP TABLE article_facts AS SELECT CAST(published_date AS VARCHAR) AS dt, "
+    "location.region AS region, coalesce(topics[1].top_level, 'unclassified') AS topic "
+    "FROM articles"
+)
 _QUERIES = {
     "articles_by_dt": (
-        f"SELECT {_DT} AS dt, count(*) AS articles FROM articles GROUP BY ALL ORDER BY dt"
+        "SELECT dt, count(*) AS articles FROM article_facts GROUP BY ALL ORDER BY dt"
     ),
     "articles_by_region": (
-        f"SELECT {_REGION} AS region, count(*) AS articles FROM articles "
+        "SELECT region, count(*) AS articles FROM article_facts "
         "GROUP BY ALL ORDER BY articles DESC, region"
     ),
     "articles_by_topic": (
-        f"SELECT {_TOPIC} AS topic, count(*) AS articles FROM articles "
+        "SELECT topic, count(*) AS articles FROM article_facts "
         "GROUP BY ALL ORDER BY articles DESC, topic"
     ),
     "duplicates_by_kind": (
@@ -66,12 +69,11 @@ _QUERIES = {
 # Day by day, for the report's charts.
 DAILY = {
     "articles_by_dt_region": (
-        f"SELECT {_DT} AS dt, {_REGION} AS region, count(*) AS articles FROM articles "
+        "SELECT dt, region, count(*) AS articles FROM article_facts "
         "GROUP BY ALL ORDER BY dt, region"
     ),
     "articles_by_dt_topic": (
-        f"SELECT {_DT} AS dt, {_TOPIC} AS topic, count(*) AS articles FROM articles "
-        "GROUP BY ALL ORDER BY dt, topic"
+        "SELECT dt, topic, count(*) AS articles FROM article_facts GROUP BY ALL ORDER BY dt, topic"
     ),
 }
 
@@ -172,6 +174,7 @@ def _read(lake: str, listing: Listing, daily: bool) -> dict[str, Any]:
         "partitions": folders,
         "index": index_folders(lake, listing),
     }
+    con.execute(_ARTICLE_FACTS)
     for name, sql in {**_QUERIES, **(DAILY if daily else {})}.items():
         report[name] = _rows(con, sql)
     return report
