@@ -19,6 +19,7 @@ from rich.table import Table
 from pipeline.cli.terminal import inert, plain
 
 __all__ = [
+    "files_text",
     "print_compaction",
     "print_inspect_report",
     "print_rows",
@@ -56,7 +57,8 @@ def print_rows(names: list[str], rows: list[tuple], title: str | None = None) ->
     _console().print(table)
 
 
-def _files(count: int) -> str:
+def files_text(count: int) -> str:
+    """``1 file``, ``2 files``: a count of files as a phrase."""
     return f"{count:,} file" if count == 1 else f"{count:,} files"
 
 
@@ -65,7 +67,7 @@ def print_skipped(command: str, skipped: list[dict[str, Any]]) -> None:
     for folder in skipped:
         print(
             f"feedlake {command}: skipped {inert(folder['folder'])}: not a partition folder "
-            f"feedlake writes; its {_files(folder['files'])} are not read",
+            f"feedlake writes ({files_text(folder['files'])} not read)",
             file=sys.stderr,
         )
 
@@ -78,7 +80,7 @@ def print_inspect_report(report: dict[str, Any]) -> None:
     """``feedlake inspect``'s headline (records and files of each kind), then its tables:
     partitions, index, counts, duplicates, rejects, runs."""
     held = ", ".join(
-        f"{count:,} {kind} in {_files(report['files'][kind])}"
+        f"{count:,} {kind} in {files_text(report['files'][kind])}"
         for kind, count in report["records"].items()
     )
     print(f"lake {inert(report['lake'])}: {held}")

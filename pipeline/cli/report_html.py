@@ -18,6 +18,7 @@ import html
 import json
 from typing import Any
 
+from pipeline.cli.output import files_text
 from pipeline.cli.report_charts import Chart, charts
 
 __all__ = ["lake_report_html", "script_json"]
@@ -63,7 +64,7 @@ def _vega_scripts() -> str:
 
 def _headline(report: dict[str, Any]) -> str:
     held = ", ".join(
-        f"{count:,} {kind} in {report['files'][kind]:,} files"
+        f"{count:,} {kind} in {files_text(report['files'][kind])}"
         for kind, count in report["records"].items()
     )
     return f"{held}; {len(report['runs']):,} runs"
@@ -73,7 +74,7 @@ def _skipped(report: dict[str, Any]) -> str:
     if not report["skipped"]:
         return ""
     items = "".join(
-        f"<li>{html.escape(folder['folder'])} ({folder['files']:,} files)</li>"
+        f"<li>{html.escape(folder['folder'])} ({files_text(folder['files'])})</li>"
         for folder in report["skipped"]
     )
     return (
