@@ -65,7 +65,7 @@ def command_validate(argv: list[str]) -> int:
     if empty := [glob for glob, count in listing.matched.items() if not count]:
         raise UsageError(f"{empty[0]!r} matches no file")
     for path, skip in sorted(listing.skipped.items()):
-        print(f"feedlake validate: skip {path}: {skip.message}", file=sys.stderr)
+        print(f"feedlake validate: skip {inert(path)}: {inert(skip.message)}", file=sys.stderr)
     if not listing.names:
         raise UsageError("every file matched is skipped (the reasons are above)")
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)

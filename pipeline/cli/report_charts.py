@@ -34,7 +34,8 @@ FOLDERS_SHOWN = 20
 OTHER = "other"
 _WIDTH = 640
 _HEIGHT = 220
-_COUNT_AXIS = {"tickMinStep": 1, "format": "d"}
+_TICKS = 6  # at most, on a count axis
+_CATEGORY_STEP = (12, 48)  # pixels a day or run takes on a category axis, least and most
 _FULL_LABELS = alt.Legend(labelLimit=0)
 # The kinds of records, each its own colour, far apart on every chart that shows them.
 _COLOURS = {"articles": "#4c78a8", "duplicates": "#f58518", "rejects": "#e45756"}
@@ -54,8 +55,26 @@ class Chart:
     note: str = ""
 
 
-def _count(title: str) -> alt.Axis:
-    return alt.Axis(title=title, **_COUNT_AXIS)
+def _whole_ticks(largest: int) -> list[int]:
+    """Ticks for a count axis up to ``largest``: whole numbers 1, 2 or 5 times a power of
+    ten apart, at most :data:`_TICKS`, the last one at or above ``largest``."""
+    step = 1
+    while -(-max(largest, 1) // step) > _TICKS - 1:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2  # 1, 2, 5, 10, 20, ...
+    return list(range(0, -(-max(largest, 1) // step) * step + 1, step))
+
+
+def _count(field: str, title: str, rows: list[dict[str, Any]], by: str | None) -> dict:
+    """The encoding of a count axis summing ``field`` of ``rows`` (stacked by ``by``'s
+    values): whole-number ticks only, and a domain that ends on a tick, so nothing is cut."""
+    totals: Counter = Counter()
+    for row in rows:
+        totals[row[by] if by else id(row)] += row[field]
+    ticks = _whole_ticks(max(totals.values(), default=0))
+    return {
+        "axis": alt.Axis(title=title, values=ticks, format="d"),
+        "scale": alt.Scale(domain=[0, ticks[-1]]),
+    }
 
 
 def _grouped(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -88,8 +107,15 @@ def _day_axis(field: str, days: set[str], title: str) -> alt.X:
     return alt.X(f"yearmonthdate({field}):T", title=title)
 
 
-def _base(rows: list[dict[str, Any]]) -> alt.Chart:
-    return alt.Chart(alt.Data(values=rows)).properties(width=_WIDTH, height=_HEIGHT)
+def _base(rows: list[dict[str, Any]], x: alt.X) -> alt.Chart:
+    """A chart of ``rows``: a category axis gives each value a bar of its own width (one
+    day is a bar, not the whole width), a time axis the chart's width."""
+    width: Any = _WIDTH
+    if str(x.shorthand).endswith(":O"):
+        values = len({row[x.shorthand.split(":")[0]] for row in rows})
+        least, most = _CATEGORY_STEP
+        width = alt.Step(max(least, min(most, _WIDTH // max(values, 1))))
+    return alt.Chart(alt.Data(values=rows)).properties(width=width, height=_HEIGHT)
 
 
 def _daily(rows: list[dict[str, Any]], key: str, title: str) -> Chart:
@@ -97,12 +123,13 @@ def _daily(rows: list[dict[str, Any]], key: str, title: str) -> Chart:
     if not grouped:
         return Chart(f"by_{key}", title, note="No article yet.")
     order = [r[key] for r in sorted(grouped, key=lambda r: (r[key] == OTHER, -r["articles"]))]
+    x = _day_axis("dt", {r["dt"] for r in grouped}, "published date")
     spec = (
-        _base(grouped)
+        _base(grouped, x)
         .mark_bar()
         .encode(
-            x=_day_axis("dt", {r["dt"] for r in grouped}, "published date"),
-            y=alt.Y("sum(articles):Q", axis=_count("articles")),
+            x=x,
+            y=alt.Y("sum(articles):Q", **_count("articles", "articles", grouped, "dt")),
             color=alt.Color(
                 f"{key}:N",
                 title=key,
@@ -153,11 +180,11 @@ def _runs_chart(
     ]
     colour = alt.Color("what:N", title=None, legend=_FULL_LABELS, scale=scale or alt.Undefined)
     spec = (
-        _base(rows)
+        _base(rows, x)
         .mark_bar()
         .encode(
             x=x,
-            y=alt.Y("sum(count):Q", axis=_count(y_title)),
+            y=alt.Y("sum(count):Q", **_count("count", y_title, rows, "when")),
             color=colour,
             tooltip=["when:N", "what:N", "count:Q", "runs:Q"],
         )
@@ -188,7 +215,10 @@ def _compaction(partitions: list[dict[str, Any]]) -> Chart:
         .mark_bar()
         .encode(
             y=alt.Y("folder:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
-            x=alt.X("files:Q", axis=_count("files in the folder (feedlake compact merges them)")),
+            x=alt.X(
+                "files:Q",
+                **_count("files", "files in the folder (feedlake compact merges them)", rows, None),
+            ),
             color=alt.Color("kind:N", title="kind", scale=_kinds(*_COLOURS), legend=_FULL_LABELS),
             tooltip=[
                 "folder:N",

@@ -67,7 +67,8 @@ def _headline(report: dict[str, Any]) -> str:
         f"{count:,} {kind} in {files_text(report['files'][kind])}"
         for kind, count in report["records"].items()
     )
-    return f"{held}; {len(report['runs']):,} runs"
+    runs = len(report["runs"])
+    return f"{held}; {runs:,} {'run' if runs == 1 else 'runs'}"
 
 
 def _skipped(report: dict[str, Any]) -> str:

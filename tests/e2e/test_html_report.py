@@ -74,10 +74,12 @@ def drawn(page: Path, tmp_path: Path) -> dict[str, Node]:
 
 
 def assert_readable(section: Node) -> None:
-    """Count axes tick whole numbers; no legend or axis label is cut short."""
+    """Count axes tick whole numbers, each once, rising; no legend or axis label is cut."""
     for title, labels in axis_labels(section).items():
         if title in COUNT_AXES:
             assert labels and all(re.fullmatch(r"[\d,]+", label) for label in labels), labels
+            counts = [int(label.replace(",", "")) for label in labels]
+            assert counts == sorted(set(counts)), labels
         assert not any(label.endswith("…") for label in labels), labels
     assert not any(label.endswith("…") for label in legend_labels(section))
 
