@@ -16,6 +16,7 @@ from pipeline.cli.common import (
     parse_date,
     stdout_closed,
 )
+from pipeline.cli.terminal import inert
 
 __all__ = ["command_inspect", "command_validate", "inspect_parser", "validate_parser"]
 
@@ -64,7 +65,7 @@ def command_validate(argv: list[str]) -> int:
     if empty := [glob for glob, count in listing.matched.items() if not count]:
         raise UsageError(f"{empty[0]!r} matches no file")
     for path, skip in sorted(listing.skipped.items()):
-        print(f"feedlake validate: skip {path}: {skip.message}", file=sys.stderr)
+        print(f"feedlake validate: skip {inert(path)}: {inert(skip.message)}", file=sys.stderr)
     if not listing.names:
         raise UsageError("every file matched is skipped (the reasons are above)")
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -105,7 +106,12 @@ def inspect_parser() -> argparse.ArgumentParser:
         help="The lake's root: a local folder, s3:// or gs://. Default: ./lake.",
     )
     parser.add_argument("--sql", help="A query over articles, duplicates and rejects.")
-    parser.add_argument("--runs", type=int, default=10, help="How many recent runs to list.")
+    parser.add_argument(
+        "--runs",
+        default="10",
+        metavar="N",
+        help="How many recent runs to list (0: none). Default: %(default)s.",
+    )
     parser.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
     parser.add_argument(
         "--html",
@@ -117,9 +123,16 @@ def inspect_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise UsageError(f"--runs {text!r}: give how many recent runs to list, 0 or more")
+    return int(text)
+
+
 def command_inspect(argv: list[str]) -> int:
     configure_logging(quiet=True, verbose=False)
     args, beam_args = inspect_parser().parse_known_args(argv)
+    recent = _run_count(args.runs)
     filesystem_options(beam_args, [args.lake])
     lake = lake_root(args.lake)
     if "://" in lake and lake.split("://", 1)[0] not in ("s3", "gs"):
@@ -130,31 +143,45 @@ def command_inspect(argv: list[str]) -> int:
     if args.html and args.sql:
         raise UsageError("--html draws the whole lake; it takes no --sql")
 
+    from pipeline.lake.listing import LakeKeptChanging
+
+    try:
+        return _inspect(lake, args, recent)
+    except LakeKeptChanging as error:
+        print(f"feedlake inspect: error: {inert(error)}", file=sys.stderr)
+        return 1
+
+
+def _inspect(lake: str, args: argparse.Namespace, recent: int) -> int:
     import duckdb
 
-    from pipeline.cli.output import print_inspect_report, print_rows
+    from pipeline.cli.output import print_inspect_report, print_rows, print_skipped
     from pipeline.lake.inspect import inspect_lake, run_sql
 
     if args.html:
         from pipeline.cli.report_html import lake_report_html
 
-        page = lake_report_html(inspect_lake(lake, daily=True))
+        report = inspect_lake(lake, daily=True)
+        print_skipped("inspect", report["skipped"])
+        page = lake_report_html(report)
         Path(args.html).write_text(page, encoding="utf-8")
-        print(f"wrote {args.html} ({len(page.encode()):,} bytes)")
+        print(f"wrote {inert(args.html)} ({len(page.encode()):,} bytes)")
         return 0
     if args.sql:
         try:
-            names, rows = run_sql(lake, args.sql)
+            names, rows, skipped = run_sql(lake, args.sql)
         except duckdb.Error as error:
-            print(f"feedlake inspect: the query failed: {error}", file=sys.stderr)
+            print(f"feedlake inspect: the query failed: {inert(error)}", file=sys.stderr)
             return 1
+        print_skipped("inspect", skipped)
         if args.json:
             rows_json = [dict(zip(names, row, strict=True)) for row in rows]
             print(json.dumps(rows_json, indent=2, default=str))
             return 0
         print_rows(names, rows)
         return 0
-    report = inspect_lake(lake, args.runs)
+    report = inspect_lake(lake, recent)
+    print_skipped("inspect", report["skipped"])
     if args.json:
         print(json.dumps(report, indent=2, default=str))
         return 0

@@ -1,126 +1,117 @@
 """The lake in pictures: ``feedlake inspect --html FILE`` writes one self-contained page.
 
-Guarantees: the page opens offline and fetches nothing: the charts are Vega-Lite specs
-(altair) with their data inline, and vega, vega-lite and vega-embed are inlined from
-``vl-convert-python``'s bundle. It draws, from what :func:`pipeline.lake.inspect.inspect_lake`
-reads: articles per day by region and by topic, duplicates and rejects per run, feed outcomes
-per run over time, and each partition's files against its mean file size (small-file health:
-many small files in a partition slow every reader). A lake with nothing yet gives empty
-charts, not an error.
+Guarantees: the page opens offline and fetches nothing: the charts
+(:mod:`pipeline.cli.report_charts`) are Vega-Lite specs with their data inline, drawn as SVG
+by vega, vega-lite and vega-embed, inlined from ``vl-convert-python``'s bundle.
+
+Nothing from the lake, the command line or the file system (the lake's path, folder names,
+run ids, outcomes, reasons, regions, topics, dates) can run in the page or end an element
+early: it reaches the page as HTML text escaped by :func:`html.escape`, or inside one JSON
+document (:func:`script_json`) whose ``<``, ``>``, ``&`` and line separators are written as
+``\\u`` escapes, so that neither ``</script>`` nor ``<!--`` can appear in a script element;
+the page parses it with ``JSON.parse``, and vega draws text as text.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from typing import Any
 
-import altair as alt
+from pipeline.cli.output import files_text
+from pipeline.cli.report_charts import Chart, charts
 
-__all__ = ["chart_rows", "lake_charts", "lake_report_html"]
+__all__ = ["lake_report_html", "script_json"]
 
-_WIDTH = 640
-_HEIGHT = 220
-# Runs in the order they started (ISO times sort so), labelled by their start.
-_RUN_AXIS = alt.X("run:O", title="run (start, UTC)", axis=alt.Axis(labelAngle=-40))
-
-
-def chart_rows(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """The rows each chart draws, from an ``inspect_lake(..., daily=True)`` report."""
-    runs = [{**run, "run": run["started"][:19].replace("T", " ")} for run in report["runs"]]
-    return {
-        "by_region": report["articles_by_dt_region"],
-        "by_topic": report["articles_by_dt_topic"],
-        "per_run": [
-            {"run": run["run"], "run_id": run["run_id"], "what": what, "count": run[what]}
-            for run in runs
-            for what in ("duplicates", "rejects")
-        ],
-        "feeds": [
-            {"run": run["run"], "run_id": run["run_id"], "outcome": outcome, "feeds": n}
-            for run in runs
-            for outcome, n in run["feeds_by_outcome"].items()
-        ],
-        "partitions": [
-            {
-                "kind": row["kind"],
-                "partition": f"{row['kind']}/{row['partition']}".rstrip("/"),
-                "files": row["files"],
-                "records": row["records"],
-                "mean_file_bytes": row["bytes"] // row["files"],
-            }
-            for row in report["partitions"]
-        ],
-    }
+_IN_SCRIPT = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; }
+h1 { font-size: 1.4em; overflow-wrap: anywhere; }
+h2 { font-size: 1.1em; margin: 1.6em 0 0.4em; }
+.note { color: #555; }
+li { overflow-wrap: anywhere; }
+"""
+_DRAW = """
+const specs = JSON.parse(document.getElementById("feedlake-charts").textContent);
+for (const [id, spec] of Object.entries(specs)) {
+  vegaEmbed(document.getElementById(id), spec, {renderer: "svg", actions: false})
+    .catch(console.error);
+}
+"""
 
 
-def _chart(rows: list[dict[str, Any]], title: str) -> alt.Chart:
-    return alt.Chart(alt.Data(values=rows), title=title).properties(width=_WIDTH, height=_HEIGHT)
+def script_json(value: Any) -> str:
+    """``value`` as JSON that can stand inside a ``<script>`` element: no character of it
+    can close the element, open a comment or end a line of the script."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return "".join(_IN_SCRIPT.get(char, char) for char in text)
 
 
-def _daily(rows: list[dict[str, Any]], key: str, title: str) -> alt.Chart:
+def _vega_scripts() -> str:
+    """vega, vega-lite and vega-embed, for the Vega-Lite version altair writes."""
+    import vl_convert
+    from altair.utils._importers import vl_version_for_vl_convert
+
+    bundle = vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert())
+    return bundle.replace("</script", "<\\/script")  # none today; never able to end the element
+
+
+def _headline(report: dict[str, Any]) -> str:
+    held = ", ".join(
+        f"{count:,} {kind} in {files_text(report['files'][kind])}"
+        for kind, count in report["records"].items()
+    )
+    runs = len(report["runs"])
+    return f"{held}; {runs:,} {'run' if runs == 1 else 'runs'}"
+
+
+def _skipped(report: dict[str, Any]) -> str:
+    if not report["skipped"]:
+        return ""
+    items = "".join(
+        f"<li>{html.escape(folder['folder'])} ({files_text(folder['files'])})</li>"
+        for folder in report["skipped"]
+    )
     return (
-        _chart(rows, title)
-        .mark_bar()
-        .encode(
-            x=alt.X("yearmonthdate(dt):T", title="published date"),
-            y=alt.Y("sum(articles):Q", title="articles"),
-            color=alt.Color(f"{key}:N", scale=alt.Scale(scheme="category20"), title=key),
-            tooltip=["dt:N", f"{key}:N", "articles:Q"],
-        )
+        '<p class="note">Folders that are not partitions feedlake writes, left out of every '
+        f"count:</p><ul>{items}</ul>"
     )
 
 
-def lake_charts(report: dict[str, Any]) -> alt.VConcatChart:
-    """Every chart of the page, one above the other."""
-    rows = chart_rows(report)
-    per_run = (
-        _chart(rows["per_run"], "Duplicates and rejects per run")
-        .mark_bar()
-        .encode(
-            x=_RUN_AXIS,
-            xOffset="what:N",
-            y=alt.Y("count:Q", title="records"),
-            color=alt.Color("what:N", title=None),
-            tooltip=["run_id:N", "what:N", "count:Q"],
-        )
-    )
-    feeds = (
-        _chart(rows["feeds"], "Feed outcomes per run")
-        .mark_bar()
-        .encode(
-            x=_RUN_AXIS,
-            y=alt.Y("sum(feeds):Q", title="feeds"),
-            color=alt.Color("outcome:N", title="outcome"),
-            tooltip=["run_id:N", "outcome:N", "feeds:Q"],
-        )
-    )
-    partitions = (
-        _chart(rows["partitions"], "Files per partition against their mean size")
-        .mark_point(filled=True, size=60)
-        .encode(
-            x=alt.X("files:Q", title="files in the partition"),
-            y=alt.Y("mean_file_bytes:Q", title="mean bytes per file", scale=alt.Scale(type="log")),
-            color=alt.Color("kind:N", title="kind"),
-            tooltip=["partition:N", "files:Q", "records:Q", "mean_file_bytes:Q"],
-        )
-    )
-    return alt.vconcat(
-        _daily(rows["by_region"], "region", "Articles per day by region"),
-        _daily(rows["by_topic"], "topic", "Articles per day by topic"),
-        per_run,
-        feeds,
-        partitions,
-        title=alt.Title(
-            f"feedlake: {report['lake']}",
-            subtitle=f"{len(report['runs'])} runs; data files: "
-            + ", ".join(f"{n} {kind}" for kind, n in report["files"].items()),
-            anchor="start",
-        ),
-    ).resolve_scale(color="independent")
+def _section(chart: Chart) -> str:
+    note = f'<p class="note">{html.escape(chart.note)}</p>' if chart.note else ""
+    drawing = f'<div id="{chart.id}"></div>' if chart.spec else ""
+    return f"<section><h2>{html.escape(chart.title)}</h2>{note}{drawing}</section>"
 
 
 def lake_report_html(report: dict[str, Any]) -> str:
-    """The whole page: the charts with every script they need inlined."""
-    page = lake_charts(report).to_html(inline=True, embed_options={"actions": False})
+    """The whole page, from an ``inspect_lake(..., daily=True)`` report."""
+    drawn = charts(report)
     title = html.escape(f"feedlake: {report['lake']}")
-    return page.replace("<head>", f"<head>\n<title>{title}</title>", 1)
+    specs = {chart.id: chart.spec for chart in drawn if chart.spec}
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            '<head><meta charset="utf-8">',
+            f"<title>{title}</title>",
+            f"<style>{_STYLE}</style>",
+            f"<script>\n{_vega_scripts()}\n</script>",
+            "</head>",
+            "<body>",
+            f"<h1>{title}</h1>",
+            f"<p>{html.escape(_headline(report))}</p>",
+            _skipped(report),
+            *(_section(chart) for chart in drawn),
+            f'<script type="application/json" id="feedlake-charts">{script_json(specs)}</script>',
+            f"<script>{_DRAW}</script>",
+            "</body>",
+            "</html>",
+        ]
+    )

@@ -4,7 +4,9 @@ Nothing is downloaded: autoinstall and autoload are off and the extension binary
 ``duckdb-extension-avro`` wheel, which is built for this exact DuckDB version. Tables are views
 over ``read_avro(..., hive_partitioning = true)``, so partition folders become columns. A lake
 on S3 or GCS is read through ``httpfs`` (:mod:`pipeline.lake.sql_stores`), its files listed
-by Beam's filesystems with the options ``run`` takes and read by name.
+by Beam's filesystems with the options ``run`` takes. Every file is read by its name, as
+:func:`pipeline.lake.listing.list_lake` lists it: folders that are not partitions feedlake
+writes are left out, and a compaction's swap shows one state.
 
 Guarantees: the tables ``articles``, ``duplicates`` and ``rejects`` always exist. A lake
 written with several ``--partition-by`` layouts (DuckDB refuses to mix them in one read) is
@@ -23,15 +25,13 @@ import tempfile
 import duckdb
 import duckdb_extension_avro
 import fastavro
-from apache_beam.io.filesystems import FileSystems
 
 import schemas
+from pipeline.lake.listing import KINDS, Listing, list_lake
 from pipeline.lake.sql_stores import read_from_store
-from pipeline.lake.storage import files_below
 
-__all__ = ["KINDS", "avro_files", "connect", "lake_views", "partition_keys"]
+__all__ = ["KINDS", "connect", "lake_views", "partition_keys"]
 
-KINDS = ("articles", "duplicates", "rejects")
 RECORDS = {"articles": "Article", "duplicates": "Article", "rejects": "Reject"}
 # The partition columns of the default layout (pipeline.lake.paths.PARTITION_KEYS for articles).
 EMPTY_PARTITIONS = {
@@ -68,28 +68,20 @@ def connect(lake: str | None = None) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def avro_files(lake: str, kind: str) -> list:
-    """Beam's metadata (path, size) of every Avro file below ``<lake>/<kind>``, any depth."""
-    folder = FileSystems.join(lake, kind)
-    if "://" not in lake and not os.path.isdir(folder):
-        return []
-    return files_below(folder, "**.avro")
-
-
-def lake_views(con: duckdb.DuckDBPyConnection, lake: str) -> dict[str, int]:
-    """Create the tables ``articles``, ``duplicates`` and ``rejects``; files found per table."""
+def lake_views(
+    con: duckdb.DuckDBPyConnection, lake: str, listing: Listing | None = None
+) -> dict[str, int]:
+    """Create the tables ``articles``, ``duplicates`` and ``rejects`` over the files of
+    ``listing`` (the lake listed now when None); files read per table."""
+    listing = listing or list_lake(lake)
     found = {}
     for kind in KINDS:
-        folder = FileSystems.join(lake, kind)
         layouts: dict[tuple[str, ...], list[str]] = {}
-        files = avro_files(lake, kind)
-        for metadata in files:
-            relative = metadata.path[len(folder) :].strip("/")
-            keys = partition_keys(relative.rsplit("/", 1)[0] if "/" in relative else "")
-            layouts.setdefault(keys, []).append(metadata.path)
-        found[kind] = len(files)
+        for file in listing.of(kind):
+            layouts.setdefault(partition_keys(file.folder), []).append(file.path)
+        found[kind] = sum(len(paths) for paths in layouts.values())
         if layouts:
-            reads = [_read_layout(folder, keys, layouts[keys]) for keys in sorted(layouts)]
+            reads = [_read_layout(keys, layouts[keys]) for keys in sorted(layouts)]
             con.execute(f"CREATE OR REPLACE VIEW {kind} AS {' UNION ALL BY NAME '.join(reads)}")
         else:
             _empty_table(con, kind)
@@ -101,16 +93,12 @@ def partition_keys(folder: str) -> tuple[str, ...]:
     return tuple(part.split("=", 1)[0] for part in folder.split("/") if "=" in part)
 
 
-def _read_layout(folder: str, keys: tuple[str, ...], paths: list[str]) -> str:
-    """A local layout by a glob; one on an object store, or whose folder's path holds a
-    pattern character, by its files' names (DuckDB's glob there would list the store again,
-    and read a ``*`` or ``[`` in the lake's name as a pattern)."""
-    hive = str(bool(keys)).lower()
-    if "://" in folder or set("*?[") & set(folder):
-        names = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
-        return f"SELECT * FROM read_avro([{names}], hive_partitioning = {hive})"
-    glob = os.path.join(folder, *(f"{key}=*" for key in keys), "*.avro").replace("'", "''")
-    return f"SELECT * FROM read_avro('{glob}', hive_partitioning = {hive})"
+def _read_layout(keys: tuple[str, ...], paths: list[str]) -> str:
+    """One layout's files, read by their names: a glob would list the folder again (and
+    take files the listing left out) and read a ``*`` or ``[`` in the lake's name as a
+    pattern."""
+    names = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    return f"SELECT * FROM read_avro([{names}], hive_partitioning = {str(bool(keys)).lower()})"
 
 
 def _empty_table(con: duckdb.DuckDBPyConnection, kind: str) -> None:

@@ -4,6 +4,8 @@ tables have their columns, and what it prints is tables of plain values at full 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from benchmarks.corpus import generate
 from pipeline.cli import main
 from tests.conftest import ROOT, SAMPLE_DROP
+from tests.support.lake import index_ids
 
 pytestmark = pytest.mark.e2e
 
@@ -109,3 +112,65 @@ def test_tables_are_not_cut_when_stdout_is_not_a_terminal(mixed_lake):
     run_ids = [p.stem for p in (mixed_lake / "_runs").glob("*.json")]
     assert all(run_id in done.stdout for run_id in run_ids)
     assert "…" not in done.stdout
+
+
+def test_runs_lists_that_many_and_zero_lists_none(mixed_lake, capsys):
+    assert len(inspect_json(capsys, "--lake", str(mixed_lake), "--runs", "1")["runs"]) == 1
+    assert inspect_json(capsys, "--lake", str(mixed_lake), "--runs", "0")["runs"] == []
+
+
+@pytest.mark.parametrize("value", ["-1", "-5", "x"])
+def test_runs_refuses_what_is_not_a_count_in_one_line(mixed_lake, capsys, value):
+    capsys.readouterr()
+    assert main(["inspect", "--lake", str(mixed_lake), "--runs", value]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--runs" in err, err
+
+
+def test_the_headline_counts_records_and_says_files_where_it_means_files(mixed_lake, capsys):
+    capsys.readouterr()
+    assert main(["inspect", "--lake", str(mixed_lake)]) == 0
+    headline = capsys.readouterr().out.splitlines()[0]
+    files = len(list((mixed_lake / "articles").rglob("*.avro")))
+    duplicates = len(list((mixed_lake / "duplicates").rglob("*.avro")))
+    assert "30 articles" in headline and f"{files} articles" not in headline, headline
+    assert f"30 articles in {files} files" in headline, headline
+    assert re.search(rf"\d+ duplicates in {duplicates} files?\b", headline), headline
+
+
+def test_the_index_counts_entries_not_blocks(mixed_lake, capsys):
+    report = inspect_json(capsys, "--lake", str(mixed_lake))
+    ids = [row for row in report["index"] if row["folder"] == "ids"]
+    assert sum(row["entries"] for row in ids) == len(index_ids(mixed_lake)) == 10
+    assert not any(row["kind"] == "_index" for row in report["partitions"])
+    assert main(["inspect", "--lake", str(mixed_lake)]) == 0
+    assert "entries" in capsys.readouterr().out
+
+
+ODD_FOLDERS = (
+    "articles/dt=2025-08-29/region=<img src=x onerror=alert(1)>/topic=politics",
+    "articles/region=a=b",
+    "articles/notes",
+    "duplicates/dt=2025-08-29/extra=1",
+)
+
+
+def test_folders_that_are_not_partitions_are_skipped_and_named(mixed_lake, tmp_path, capsys):
+    lake = tmp_path / "lake"
+    shutil.copytree(mixed_lake, lake)
+    some_file = next((lake / "articles").rglob("*.avro"))
+    for folder in ODD_FOLDERS:
+        (lake / folder).mkdir(parents=True)
+        shutil.copy(some_file, lake / folder / "copied.avro")
+    capsys.readouterr()
+    assert main(["inspect", "--lake", str(lake)]) == 0
+    out, err = capsys.readouterr()
+    assert "30 articles" in out.splitlines()[0]
+    lines = err.strip().splitlines()
+    assert len(lines) == len(ODD_FOLDERS), err
+    for folder in ODD_FOLDERS:
+        assert sum(folder in line for line in lines) == 1, (folder, err)
+    sql = "SELECT count(*) AS n FROM articles"
+    assert inspect_json(capsys, "--lake", str(lake), "--sql", sql) == [{"n": 30}]
+    report = inspect_json(capsys, "--lake", str(lake))
+    assert sorted(row["folder"] for row in report["skipped"]) == sorted(ODD_FOLDERS)
