@@ -14,6 +14,7 @@ __all__ = [
     "UsageError",
     "add_output_flags",
     "check_beam_args",
+    "check_is_lake",
     "check_lake_writable",
     "check_runner",
     "configure_logging",
@@ -68,18 +69,18 @@ def lake_root(lake: str) -> str:
     return lake.rstrip("/") if "://" in lake else str(Path(lake).resolve())
 
 
-def check_beam_args(beam_args: list[str]) -> None:
+def check_beam_args(
+    beam_args: list[str], command_flags: list[str] = (), prog: str = "feedlake run"
+) -> None:
+    """The flags a command leaves to Beam are pipeline options Beam knows, with values it
+    takes; else a usage error naming the closest of ``command_flags`` and Beam's flags."""
     from pipeline.cli.options import bad_value, unknown_flags
+    from pipeline.cli.usage import unknown_option
 
     if refused := bad_value(beam_args):
         raise UsageError(refused.removeprefix("argument "))
     if unknown := unknown_flags(beam_args):
-        flag, close = unknown[0]
-        hint = f"did you mean {close}? " if close else ""
-        raise UsageError(
-            f"unknown option {flag}; {hint}see 'feedlake run --help' for feedlake's options "
-            "(Beam's pipeline options pass through)"
-        )
+        raise unknown_option(unknown[0][0], command_flags, prog)
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
         raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
@@ -151,6 +152,27 @@ def check_lake_writable(lake: str) -> None:
         f"--lake {lake}: {why}; give --lake a folder on writable storage, or remount or "
         "grant write access to it (inspect reads a read-only lake)"
     )
+
+
+# What a lake holds from its first run on (an older lake has no _lake.json); a folder with
+# none of these is not a lake, and commands that only work on a lake create nothing in it.
+_LAKE_MARKERS = ("_lake.json", "_runs", "_staging", "articles", "_index")
+
+
+def check_is_lake(lake: str) -> None:
+    """``lake`` is the root of a feedlake lake; else a usage error, before anything is made."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" in lake:
+        found = any(FileSystems.exists(FileSystems.join(lake, name)) for name in _LAKE_MARKERS)
+    else:
+        found = Path(lake).is_dir() and any((Path(lake) / name).exists() for name in _LAKE_MARKERS)
+    if not found:
+        what = "not a folder" if "://" not in lake and not Path(lake).is_dir() else "no lake"
+        raise UsageError(
+            f"--lake {lake}: not a feedlake lake ({what}: none of {', '.join(_LAKE_MARKERS)} "
+            "is there); give the root of a lake 'feedlake run' wrote"
+        )
 
 
 def stdout_closed() -> None:

@@ -16,8 +16,10 @@ __all__ = [
     "DropOptions",
     "FeedOptions",
     "LakeOptions",
+    "add_run_id",
     "add_wait_for_lock",
     "bad_value",
+    "beam_flags",
     "unknown_flags",
 ]
 
@@ -167,13 +169,17 @@ class LakeOptions(PipelineOptions):
             "is the same. 1 decides in one step, the fastest on one machine. Default: "
             "%(default)s.",
         )
-        parser.add_argument(
-            "--run-id",
-            help="Name of this run (files and manifest carry it), unique for ever: a run id a "
-            "committed run has is refused, unless the same request is retried (then nothing "
-            "is done). Default: the start time in UTC and a random suffix.",
-        )
         add_wait_for_lock(parser)
+
+
+def add_run_id(parser) -> None:
+    """``--run-id``, of ``feedlake run`` only (a watcher makes a run per batch)."""
+    parser.add_argument(
+        "--run-id",
+        help="Name of this run (files and manifest carry it), unique for ever: a run id a "
+        "committed run has is refused, unless the same request is retried (then nothing "
+        "is done). Default: the start time in UTC and a random suffix.",
+    )
 
 
 def add_wait_for_lock(parser) -> None:
@@ -186,6 +192,11 @@ def add_wait_for_lock(parser) -> None:
         help="When another feedlake process is writing the lake, wait up to this long for "
         "it to finish instead of exiting with code 3. Default: %(default)s.",
     )
+
+
+def beam_flags() -> list[str]:
+    """Every pipeline option Beam and feedlake define, as a flag (``--runner``)."""
+    return [f"--{name}" for name in PipelineOptions([]).get_all_options()]
 
 
 def unknown_flags(argv: list[str]) -> list[tuple[str, str | None]]:

@@ -19,7 +19,14 @@ from pipeline.cli.common import (
     parse_date,
 )
 
-__all__ = ["SAMPLE_DROPS", "SAMPLE_FEEDS", "prepare", "run_parser", "settled"]
+__all__ = [
+    "SAMPLE_DROPS",
+    "SAMPLE_FEEDS",
+    "batch_parser",
+    "prepare",
+    "run_parser",
+    "settled",
+]
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 SAMPLE_DROPS = SAMPLES / "drops"
@@ -27,21 +34,31 @@ SAMPLE_FEEDS = SAMPLES / "feeds.txt"
 _LOG = logging.getLogger("feedlake")
 
 
-def run_parser() -> argparse.ArgumentParser:
+def batch_parser(prog: str, description: str, epilog: str):
+    """The flags ``run`` and ``watch`` share: drops, feeds, the lake and the output."""
     from pipeline.cli.options import DropOptions, FeedOptions, LakeOptions
+    from pipeline.cli.usage import CommandParser
 
-    parser = argparse.ArgumentParser(
-        prog="feedlake run",
-        description="Read MIL-OSI drops and RSS/Atom feeds, parse, classify and deduplicate "
-        "their articles, and write them to a Hive-partitioned Avro lake. With no arguments: "
-        "the bundled sample drop and feed into ./lake.",
-        epilog="Every other flag is a Beam pipeline option and passes through, e.g. "
-        "--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing.",
-    )
+    parser = CommandParser(prog=prog, description=description, epilog=epilog)
     DropOptions._add_argparse_args(parser)
     FeedOptions._add_argparse_args(parser)
     LakeOptions._add_argparse_args(parser)
     add_output_flags(parser)
+    return parser
+
+
+def run_parser():
+    from pipeline.cli.options import add_run_id
+
+    parser = batch_parser(
+        "feedlake run",
+        "Read MIL-OSI drops and RSS/Atom feeds, parse, classify and deduplicate "
+        "their articles, and write them to a Hive-partitioned Avro lake. With no arguments: "
+        "the bundled sample drop and feed into ./lake.",
+        "Every other flag is a Beam pipeline option and passes through, e.g. "
+        "--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing.",
+    )
+    add_run_id(parser)
     return parser
 
 
@@ -64,7 +81,7 @@ def _inputs(
     urls = _listed_feeds(feeds) if feeds else []
     if not drops:
         return [], urls, {}
-    from connectors.drop_listing import also_feeds
+    from connectors.drop_listing import also_feeds, printable
 
     listing = _matched_drops(drops, lake, follow_symlinks, watching)
     skipped = {**listing.skipped, **also_feeds(listing.names, urls)}
@@ -72,7 +89,8 @@ def _inputs(
     if not names and not urls and not watching:
         path, skip = next(iter(skipped.items()))
         raise UsageError(
-            f"--drops: every file matched is skipped ({len(skipped)}), e.g. {path}: {skip.message}"
+            f"--drops: every file matched is skipped ({len(skipped)}), e.g. {printable(path)}: "
+            f"{skip.message}"
         )
     return names, urls, skipped
 
@@ -106,6 +124,8 @@ def _matched_drops(
 def _report_skipped(skipped: dict, reported: set | None) -> None:
     """Log each file matched but not read, and why (the lake's own files in one line); a
     watcher says each once."""
+    from connectors.drop_listing import printable
+
     notes = {
         (path, skip.reason): skip for path, skip in skipped.items() if skip.reason != "in_lake"
     }
@@ -118,7 +138,7 @@ def _report_skipped(skipped: dict, reported: set | None) -> None:
                 continue
             reported.add(key)
         level = logging.INFO if reason in ("temporary", "also_a_feed") else logging.WARNING
-        _LOG.log(level, "skip %s: %s", what, skip.message)
+        _LOG.log(level, "skip %s: %s", printable(what), skip.message)
 
 
 def _fetch_policy(args: argparse.Namespace):
@@ -179,7 +199,7 @@ def prepare(
     names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)
     _report_skipped(skipped, reported)
     started = dt.datetime.now(dt.timezone.utc)
-    run_id = args.run_id or new_run_id(started)
+    run_id = getattr(args, "run_id", None) or new_run_id(started)
     if "/" in run_id:
         raise UsageError(f"--run-id {run_id!r} must not contain '/'")
     if repeated := repeated_inputs(names, feeds):
