@@ -8,6 +8,7 @@ import logging
 import time
 
 from pipeline.cli.common import EXIT_LAKE_BUSY, UsageError, configure_logging
+from pipeline.cli.failures import explain_failure
 from pipeline.cli.interrupts import Interrupted, interrupted
 from pipeline.cli.prepare import batch_parser, prepare, run_parser, settled
 
@@ -33,7 +34,8 @@ def command_run(argv: list[str]) -> int:
     except JobFailed as failed:
         if interrupted():  # Beam reports the interrupt as the failure of a step
             raise Interrupted(_what_stood(job)) from None
-        _LOG.error("%s", failed)
+        run_id = job.config.run.run_id
+        _LOG.error("%s", explain_failure(failed, job.config.lake, run_id) or failed)
         return 1
 
 
@@ -184,18 +186,27 @@ def command_watch(argv: list[str]) -> int:
                 f"--metrics-port {args.metrics_port}: cannot listen on "
                 f"{args.metrics_address}: {error.strerror or error}; choose another port"
             ) from None
-        metrics_url = f"http://{args.metrics_address}:{server.server_port}/metrics"
+        host = f"[{args.metrics_address}]" if ":" in args.metrics_address else args.metrics_address
+        metrics_url = f"http://{host}:{server.server_port}/metrics"
         observers.append(metrics)
     watched = []
     if args.drops:
         watched.append(f"drops {', '.join(args.drops)} ({first.drop_count} files now)")
     if args.feeds:
         watched.append(f"{len(first.config.feeds)} feed(s) of {args.feeds}")
-    observers.insert(0, WatchLog(" and ".join(watched), metrics_url))
+    log = WatchLog(" and ".join(watched), metrics_url)
+    observers.insert(0, log)
 
     stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if stop.is_set():  # the second: stop now; the next start undoes an uncommitted batch
+            raise KeyboardInterrupt
+        stop.set()
+        log.stopping(signal.Signals(signum).name)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, on_signal)
 
     def report(manifest: dict) -> None:
         if args.json:

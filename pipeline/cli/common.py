@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 __all__ = [
+    "DATE_RANGE",
     "EXIT_LAKE_BUSY",
     "UsageError",
     "add_output_flags",
@@ -56,13 +57,22 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The dates a command line may give (a drop's reference date, compaction's --since/--until).
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
+
+
 def parse_date(text: str | None, flag: str) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        date = dt.date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{flag} {text!r} is not a date; write it as YYYY-MM-DD") from None
+    if not DATE_RANGE[0] <= date <= DATE_RANGE[1]:
+        raise UsageError(
+            f"{flag} {text} is out of range; give a date from {DATE_RANGE[0]} to {DATE_RANGE[1]}"
+        )
+    return date
 
 
 def lake_root(lake: str) -> str:

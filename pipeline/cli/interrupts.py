@@ -47,6 +47,7 @@ def stop_on_sigint() -> None:
 def end_interrupted(command: str, message: str) -> int:
     """Say ``message`` on one line and end: at once when Beam's threads are still running
     (they would keep the process alive), else by returning the exit code."""
+    logging.disable(logging.CRITICAL)
     print(f"feedlake {command}: {message}", file=sys.stderr, flush=True)
     main = threading.main_thread()
     if any(not thread.daemon for thread in threading.enumerate() if thread is not main):

@@ -6,6 +6,7 @@ import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+from connectors.drops import DEFAULT_MAX_DROP_BYTES
 from pipeline.dedup.decide import DEFAULT_THRESHOLD
 from pipeline.lake.files import CODECS, DEFLATE_LEVEL
 from pipeline.lake.history import NEAR_WINDOW_DAYS
@@ -57,6 +58,16 @@ class DropOptions(PipelineOptions):
             "(by SHA-256); by default they are skipped.",
         )
         parser.add_argument(
+            "--max-drop-bytes",
+            type=int,
+            default=DEFAULT_MAX_DROP_BYTES,
+            metavar="BYTES",
+            help="Largest drop, counted once inflated (.gz, .bz2, .xz, .zst...); a drop holding "
+            "more is not read but rejected (drop_too_large), its first 64 KiB kept, so that a "
+            "small file inflating to gigabytes cannot fill memory. Default: %(default)s "
+            "(128 MiB).",
+        )
+        parser.add_argument(
             "--max-segment-bytes",
             type=int,
             default=DEFAULT_MAX_SEGMENT_BYTES,
@@ -101,7 +112,8 @@ class FeedOptions(PipelineOptions):
             "--feed-max-bytes",
             type=int,
             default=20 * 1024 * 1024,
-            help="Largest feed body read; a longer one is abandoned. Default: %(default)s.",
+            help="Largest feed read, counted once inflated (a gzip Content-Encoding, a local "
+            "file); a longer one is abandoned, outcome too_large. Default: %(default)s.",
         )
         parser.add_argument(
             "--feed-min-interval",

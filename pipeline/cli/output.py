@@ -159,13 +159,18 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
     table.add_row("time", f"{seconds:.1f} s", "")
     console = _console()
     console.print(table)
+    # URLs and servers' messages are text, never rich markup ("http://[/]" would raise).
     for feed in manifest["inputs"]:
         if feed["type"] == "feed" and feed["outcome"] not in ("ok", "not_modified"):
-            console.print(f"feed failed: {feed['uri']}: {feed['outcome']}: {feed['message']}")
+            console.print(
+                f"feed failed: {feed['uri']}: {feed['outcome']}: {feed['message']}", markup=False
+            )
         elif feed["type"] == "feed" and feed.get("message"):
-            console.print(f"feed note: {feed['uri']}: {feed['message']}")
-    console.print(f"manifest: {manifest_file}")
-    console.print(f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)")
+            console.print(f"feed note: {feed['uri']}: {feed['message']}", markup=False)
+    console.print(f"manifest: {manifest_file}", markup=False)
+    console.print(
+        f"lake:     {lake}  (articles/, duplicates/, rejects/, _index/, _runs/)", markup=False
+    )
 
 
 def print_compaction(summary: dict[str, Any], dry_run: bool = False) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
+import re
 import time
 from pathlib import Path
 
@@ -141,6 +143,26 @@ def _report_skipped(skipped: dict, reported: set | None) -> None:
         _LOG.log(level, "skip %s: %s", printable(what), skip.message)
 
 
+def _report_missing(patterns: list[str], reported: set) -> None:
+    """Warn once about each local drop location that does not exist, and again each time it
+    vanishes after it appeared: a watcher polls it all the same."""
+    for pattern in patterns:
+        if "://" in pattern:
+            continue
+        fixed = re.split(r"[\[*?]", pattern, maxsplit=1)[0]
+        place = os.path.abspath(fixed if fixed == pattern else os.path.dirname(fixed) or ".")
+        key = (pattern, "missing")
+        if os.path.exists(place):
+            reported.discard(key)
+        elif key not in reported:
+            reported.add(key)
+            _LOG.warning(
+                "--drops %s: %s does not exist; watching for it all the same (check the path)",
+                pattern,
+                place,
+            )
+
+
 def _fetch_policy(args: argparse.Namespace):
     from connectors.http import FetchPolicy, feedlake_agent
     from pipeline.core.version import __version__
@@ -189,6 +211,8 @@ def prepare(
         raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
+    if args.max_drop_bytes < 1:
+        raise UsageError("--max-drop-bytes must be positive")
     if args.near_window_days < 0:
         raise UsageError("--near-window-days must be 0 or more")
     if args.dedup_shards < 1:
@@ -198,6 +222,8 @@ def prepare(
     check_lake_writable(lake)
     names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)
     _report_skipped(skipped, reported)
+    if watching and reported is not None:
+        _report_missing(args.drops or [], reported)
     started = dt.datetime.now(dt.timezone.utc)
     run_id = getattr(args, "run_id", None) or new_run_id(started)
     if "/" in run_id:
@@ -215,6 +241,7 @@ def prepare(
         "reference_date": args.reference_date,
         "reprocess": args.reprocess,
         "max_segment_bytes": args.max_segment_bytes,
+        "max_drop_bytes": args.max_drop_bytes,
         "codec": args.codec,
         "deflate_level": args.deflate_level,
         "partition_by": list(partition_by),
@@ -232,6 +259,7 @@ def prepare(
         codec=args.codec,
         deflate_level=args.deflate_level,
         max_segment_bytes=args.max_segment_bytes,
+        max_drop_bytes=args.max_drop_bytes,
         partition_by=partition_by,
         near_threshold=args.near_threshold,
         near_window_days=args.near_window_days,
