@@ -21,7 +21,6 @@ __all__ = ["main"]
 _INTERRUPTED = {  # what an interrupt before the command's own report leaves
     "run": "interrupted: nothing was committed",
     "compact": "interrupted: the next writer finishes or undoes what it left",
-    "watch": "stopped at once: a batch that had not committed is undone at the next start",
 }
 
 

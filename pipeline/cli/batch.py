@@ -9,7 +9,7 @@ import time
 
 from pipeline.cli.common import EXIT_LAKE_BUSY, UsageError, configure_logging
 from pipeline.cli.failures import explain_failure
-from pipeline.cli.interrupts import Interrupted, interrupted
+from pipeline.cli.interrupts import Interrupted, interrupted, stop_now
 from pipeline.cli.prepare import batch_parser, prepare, run_parser, settled
 
 __all__ = ["command_run", "command_watch", "watch_parser"]
@@ -201,7 +201,10 @@ def command_watch(argv: list[str]) -> int:
 
     def on_signal(signum, frame) -> None:
         if stop.is_set():  # the second: stop now; the next start undoes an uncommitted batch
-            raise KeyboardInterrupt
+            stop_now(
+                "feedlake watch: stopped at once: a batch that had not committed is undone "
+                "at the next start"
+            )
         stop.set()
         log.stopping(signal.Signals(signum).name)
 

@@ -15,7 +15,14 @@ import signal
 import sys
 import threading
 
-__all__ = ["EXIT_INTERRUPTED", "Interrupted", "end_interrupted", "interrupted", "stop_on_sigint"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "Interrupted",
+    "end_interrupted",
+    "interrupted",
+    "stop_now",
+    "stop_on_sigint",
+]
 
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 _SEEN = threading.Event()
@@ -30,9 +37,16 @@ def interrupted() -> bool:
     return _SEEN.is_set()
 
 
+def stop_now(line: str) -> None:
+    """End the process at once (a second signal): ``line`` on stderr, exit 130, no cleanup."""
+    logging.disable(logging.CRITICAL)
+    print(line, file=sys.stderr, flush=True)
+    os._exit(EXIT_INTERRUPTED)
+
+
 def _on_sigint(signum, frame) -> None:
     if _SEEN.is_set():
-        os._exit(EXIT_INTERRUPTED)
+        stop_now("feedlake: interrupted again: stopped at once")
     _SEEN.set()
     logging.disable(logging.CRITICAL)
     raise KeyboardInterrupt
