@@ -201,9 +201,7 @@ def test_an_interrupted_validate_is_one_line(tmp_path):
     assert last_line(check) == "feedlake validate: interrupted"
 
 
-def test_a_watch_batch_is_let_commit_then_a_second_interrupt_stops_at_once(
-    tmp_path, server, drops
-):
+def test_a_watch_batch_is_let_commit_then_a_second_interrupt_stops_at_once(tmp_path, server, drops):
     lake = tmp_path / "lake"
     feeds = feed_list(tmp_path, server, "/held.xml")
     flags = ["--feeds", str(feeds), "--lake", str(lake), "--poll-interval", "0.2"]

@@ -53,6 +53,17 @@ def peak_rss(*argv: str) -> tuple[int, int, str]:
         return child.returncode, usage.ru_maxrss * 1024, err.read().decode()
 
 
+def watching(*argv: str) -> subprocess.Popen:
+    """``feedlake watch argv`` in the background, its stderr a text pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "watch", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def records(lake: Path, kind: str) -> list[dict]:
     found = []
     for path in sorted(lake.glob(f"{kind}/**/*.avro")):
@@ -86,25 +97,15 @@ def test_a_drop_whose_name_is_not_utf8_is_skipped_and_said_and_the_others_read(t
 def test_watch_goes_on_past_a_drop_whose_name_is_not_utf8(tmp_path, drops):
     (drops / UNDECODABLE).write_bytes(SAMPLE_DROP.read_bytes())
     lake = tmp_path / "lake"
-    watcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "watch",
-            "--drops",
-            str(drops),
-            "--lake",
-            str(lake),
-            "--poll-interval",
-            "0.2",
-            "--settle-seconds",
-            "0",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    watcher = watching(
+        "--drops",
+        str(drops),
+        "--lake",
+        str(lake),
+        "--poll-interval",
+        "0.2",
+        "--settle-seconds",
+        "0",
     )
     lines = []
     for line in watcher.stderr:  # until the first batch commits, or the watcher ends
@@ -258,3 +259,34 @@ def test_the_rerun_check_knows_a_rejected_bomb(tmp_path):
     assert again.returncode == 0 and "nothing new" in again.stdout, again.stderr
     (manifest,) = manifests(lake)
     assert manifest["counts"]["rejects_by_reason"] == {"drop_too_large": 1}
+
+
+def test_watch_warns_once_of_a_drop_folder_that_is_missing_and_again_when_it_vanishes(tmp_path):
+    folder = tmp_path / "incoming"
+    lake = tmp_path / "lake"
+    watcher = watching(
+        "--drops", str(folder), "--lake", str(lake), "--poll-interval", "0.1", "--verbose"
+    )
+    said: list[str] = []
+
+    def polls_until(condition) -> None:
+        """Read the watcher's lines until ``condition`` holds, then through two more polls."""
+        while not condition():
+            said.append(watcher.stderr.readline())
+            assert watcher.poll() is None, "".join(said)
+        polls = sum("poll: " in line for line in said)
+        while sum("poll: " in line for line in said) < polls + 2:
+            said.append(watcher.stderr.readline())
+
+    def warnings() -> int:
+        return sum(f"--drops {folder}: {folder} does not exist" in line for line in said)
+
+    polls_until(lambda: warnings() == 1)
+    folder.mkdir()
+    polls_until(lambda: True)
+    folder.rmdir()
+    polls_until(lambda: warnings() == 2)
+    watcher.send_signal(signal.SIGTERM)
+    watcher.communicate(timeout=120)
+    assert watcher.returncode == 0
+    assert warnings() == 2, "".join(said)
