@@ -7,6 +7,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -80,7 +81,7 @@ def lake_root(lake: str) -> str:
 
 
 def check_beam_args(
-    beam_args: list[str], command_flags: list[str] = (), prog: str = "feedlake run"
+    beam_args: list[str], command_flags: Sequence[str] = ("--drops",), prog: str = "feedlake run"
 ) -> None:
     """The flags a command leaves to Beam are pipeline options Beam knows, with values it
     takes; else a usage error naming the closest of ``command_flags`` and Beam's flags."""
@@ -93,7 +94,8 @@ def check_beam_args(
         raise unknown_option(unknown[0][0], command_flags, prog)
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
-        raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+        hint = "drops are given with --drops" if "--drops" in command_flags else "see --help"
+        raise UsageError(f"unexpected argument {stray[0]!r}; {hint}")
 
 
 def filesystem_options(beam_args: list[str], paths: list[str]):

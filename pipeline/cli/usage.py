@@ -23,16 +23,26 @@ _AMBIGUOUS = re.compile(r"ambiguous option: (\S+) could match")
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice nearest to ``word`` in spelling (``difflib``), if any is near."""
-    found = difflib.get_close_matches(word, [str(choice) for choice in choices], n=1, cutoff=0.6)
-    return found[0] if found else None
+    """The choice nearest to ``word`` in spelling (``difflib``'s ratio, ``-`` and ``_`` alike),
+    if any is near; of equally near ones, the first."""
+
+    def spelled(text: str) -> str:
+        return str(text).replace("_", "-")
+
+    best, best_ratio = None, 0.6
+    for choice in choices:
+        ratio = difflib.SequenceMatcher(None, spelled(word), spelled(choice)).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = str(choice), ratio
+    return best
 
 
 def unknown_option(flag: str, command_flags: Iterable[str], prog: str) -> UsageError:
-    """The error for a flag neither the command nor Beam defines, with the closest of both."""
+    """The error for a flag neither the command nor Beam defines, with the closest of both
+    (the command's first)."""
     from pipeline.cli.options import beam_flags
 
-    close = closest(flag, command_flags) or closest(flag, beam_flags())
+    close = closest(flag, [*command_flags, *beam_flags()])
     hint = f": did you mean {close}?" if close else "."
     return UsageError(
         f"unknown option {flag}{hint} See '{prog} --help' (Beam's pipeline options pass "
