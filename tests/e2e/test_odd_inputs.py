@@ -131,16 +131,21 @@ def test_a_reference_date_out_of_range_is_a_usage_error(tmp_path, drops, command
     assert not (tmp_path / "lake").exists()
 
 
-def test_a_drop_dated_at_the_end_of_the_calendar_parses(tmp_path):
-    # Issue 27: with 9999-12-31 as the reference, a dateline "Jan. 1" made every segment a
-    # parser_error ("a feedlake bug"); a file's clock can say the same.
-    drop = tmp_path / "nodate.txt"
-    drop.write_bytes(SAMPLE_DROP.read_bytes())
-    end = dt.datetime(9999, 12, 31, 12, tzinfo=dt.timezone.utc).timestamp()
-    os.utime(drop, (end, end))
-    done = feedlake("validate", str(drop))
+def test_a_drop_dated_at_the_end_of_the_calendar_parses():
+    # Issue 27: with 9999-12-31 as the reference, a dateline "Aug. 29" made every segment a
+    # parser_error ("a feedlake bug"); a file's clock can say that date (ext4 stops at 2446,
+    # tmpfs holds it).
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as at:
+        drop = Path(at) / "nodate.txt"
+        drop.write_bytes(SAMPLE_DROP.read_bytes())
+        end = dt.datetime(9999, 12, 31, 12, tzinfo=dt.timezone.utc).timestamp()
+        os.utime(drop, (end, end))
+        if dt.datetime.fromtimestamp(drop.stat().st_mtime).year != 9999:
+            pytest.skip("no filesystem here holds a modification time in year 9999")
+        done = feedlake("validate", str(drop))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "10 articles, 0 rejects" in done.stdout and "file_mtime" in done.stdout
+    assert "10 articles, 0 rejects" in done.stdout
+    assert "reference date: 9999-12-31 (from file_mtime)" in done.stdout
 
 
 def test_a_document_that_is_no_feed_and_a_redirect_to_markup_are_feed_outcomes(tmp_path):
