@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -19,11 +20,13 @@ __all__ = [
     "check_is_lake",
     "check_lake_writable",
     "check_runner",
+    "closest",
     "configure_logging",
     "filesystem_options",
     "lake_root",
     "parse_date",
     "stdout_closed",
+    "unknown_option",
 ]
 
 EXIT_LAKE_BUSY = 3
@@ -31,6 +34,34 @@ EXIT_LAKE_BUSY = 3
 
 class UsageError(Exception):
     """The command line asks for something that cannot be done; exit code 2."""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice nearest to ``word`` in spelling (``difflib``'s ratio, ``-`` and ``_`` alike),
+    if any is near; of equally near ones, the first."""
+
+    def spelled(text: str) -> str:
+        return str(text).replace("_", "-")
+
+    best, best_ratio = None, 0.6
+    for choice in choices:
+        ratio = difflib.SequenceMatcher(None, spelled(word), spelled(choice)).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = str(choice), ratio
+    return best
+
+
+def unknown_option(flag: str, command_flags: Iterable[str], prog: str) -> UsageError:
+    """The error for a flag neither the command nor Beam defines, with the closest of both
+    (the command's first)."""
+    from pipeline.cli.options import beam_flags
+
+    close = closest(flag, [*command_flags, *beam_flags()])
+    hint = f": did you mean {close}?" if close else "."
+    return UsageError(
+        f"unknown option {flag}{hint} See '{prog} --help' (Beam's pipeline options pass "
+        "through too)"
+    )
 
 
 def configure_logging(
@@ -86,7 +117,6 @@ def check_beam_args(
     """The flags a command leaves to Beam are pipeline options Beam knows, with values it
     takes; else a usage error naming the closest of ``command_flags`` and Beam's flags."""
     from pipeline.cli.options import bad_value, unknown_flags
-    from pipeline.cli.usage import unknown_option
 
     if refused := bad_value(beam_args):
         raise UsageError(refused.removeprefix("argument "))

@@ -2,52 +2,22 @@
 
 Guarantees: a flag is spelled whole (``--lak`` is not ``--lake``: abbreviations are off); a
 mistake is one :class:`~pipeline.cli.common.UsageError` line naming the flag or value and the
-closest one the command knows, never argparse's usage block; a flag the command does not
-define passes through only when Beam knows it (a pipeline option), else it is refused the
+closest one the command or Beam knows, never argparse's usage block; a flag the command does
+not define passes through only when Beam knows it (a pipeline option), else it is refused the
 same way.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
-from collections.abc import Iterable
 
-from pipeline.cli.common import UsageError
+from pipeline.cli.common import UsageError, check_beam_args, closest, unknown_option
 
-__all__ = ["CommandParser", "closest", "unknown_option"]
+__all__ = ["CommandParser"]
 
 _UNRECOGNIZED = "unrecognized arguments: "
 _AMBIGUOUS = re.compile(r"ambiguous option: (\S+) could match")
-
-
-def closest(word: str, choices: Iterable[str]) -> str | None:
-    """The choice nearest to ``word`` in spelling (``difflib``'s ratio, ``-`` and ``_`` alike),
-    if any is near; of equally near ones, the first."""
-
-    def spelled(text: str) -> str:
-        return str(text).replace("_", "-")
-
-    best, best_ratio = None, 0.6
-    for choice in choices:
-        ratio = difflib.SequenceMatcher(None, spelled(word), spelled(choice)).ratio()
-        if ratio > best_ratio:
-            best, best_ratio = str(choice), ratio
-    return best
-
-
-def unknown_option(flag: str, command_flags: Iterable[str], prog: str) -> UsageError:
-    """The error for a flag neither the command nor Beam defines, with the closest of both
-    (the command's first)."""
-    from pipeline.cli.options import beam_flags
-
-    close = closest(flag, [*command_flags, *beam_flags()])
-    hint = f": did you mean {close}?" if close else "."
-    return UsageError(
-        f"unknown option {flag}{hint} See '{prog} --help' (Beam's pipeline options pass "
-        "through too)"
-    )
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -61,8 +31,6 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(allow_abbrev=False, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
-        from pipeline.cli.common import check_beam_args
-
         parsed, rest = super().parse_known_args(args, namespace)
         check_beam_args(rest, self._own_flags(), self.prog)
         return parsed, rest

@@ -7,9 +7,9 @@ import errno
 
 import pytest
 
-from pipeline.cli.common import UsageError, parse_date
+from pipeline.cli.common import UsageError, closest, parse_date
 from pipeline.cli.failures import explain_failure
-from pipeline.cli.usage import CommandParser, closest
+from pipeline.cli.usage import CommandParser
 
 
 def parser() -> CommandParser:
