@@ -13,7 +13,9 @@ Skipped, each with the reason said, never in silence:
 - ``in_lake``: anything under the lake's root, whatever the pattern: the lake's own files
   are never read as drops;
 - ``temporary``: a name a wildcard or folder matched that is hidden (``.*``, or under a
-  hidden folder) or ends ``.tmp`` or ``.part``: a file still being written, by convention.
+  hidden folder) or ends ``.tmp`` or ``.part``: a file still being written, by convention;
+- ``not_utf8_name``: a local file whose name is not valid UTF-8 (``milosi-\\xff.txt``): no
+  record, manifest or Beam step can carry it; its message shows the bytes escaped.
 
 A path named exactly (no wildcard) is taken as given, links included: the person chose it.
 
@@ -38,6 +40,7 @@ __all__ = [
     "also_feeds",
     "as_glob",
     "list_drops",
+    "printable",
 ]
 
 SKIP_REASONS = {
@@ -45,6 +48,8 @@ SKIP_REASONS = {
     "in_lake": "inside the lake {lake}: the lake's own files are never drops",
     "temporary": "a temporary name (.*, *.tmp, *.part): rename it when it is complete",
     "also_a_feed": "listed in --feeds too: read once, as a feed",
+    "not_utf8_name": "its name is not valid UTF-8 (such bytes are shown escaped, \\xff); "
+    "rename it (convmv) and it is read at the next run",
 }
 _WILDCARD = re.compile(r"[\[*?]")
 _TEMPORARY_SUFFIXES = (".tmp", ".part")
@@ -107,6 +112,12 @@ def _is_temporary(path: str, location: str) -> bool:
     return any(part.startswith(".") for part in parts) or parts[-1].endswith(_TEMPORARY_SUFFIXES)
 
 
+def printable(path: str) -> str:
+    """A path as text that prints anywhere: bytes of its name that are not UTF-8 (held by
+    Python as surrogates) shown as ``\\xff``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _skip(reason: str, **details: str) -> Skip:
     return Skip(reason, SKIP_REASONS[reason].format(**details))
 
@@ -115,6 +126,8 @@ def _skip_reason(
     path: str, location: str | None, lake: str | None, follow_symlinks: bool
 ) -> Skip | None:
     local = "://" not in path
+    if local and printable(path) != path:
+        return _skip("not_utf8_name")
     real = os.path.realpath(path) if local else path
     if lake is not None:
         lake_real = os.path.realpath(lake) if local and "://" not in lake else lake

@@ -141,7 +141,7 @@ def due_feeds(
         if "://" in url:
             report, _, _ = fetcher.fetch(url, known)
         else:
-            report, _, _ = _read_local(url)
+            report, _, _ = _read_local(url, fetcher.policy.max_bytes)
         if on_outcome is not None:
             on_outcome(url, report.outcome)
         if report.outcome == "ok" and (report.sha256 != known.get("sha256") or not known):
@@ -177,6 +177,30 @@ def _item_of(entry, base: FeedItem) -> FeedItem:
     )
 
 
+def _not_a_feed(
+    uri: str, body: bytes, headers: dict[str, str], report: FeedReport, parsed
+) -> tuple[FeedReport, list[FeedItem]]:
+    """A document with no RSS or Atom root (an HTML page, a Markdown file, even one whose
+    text mentions ``<item>``): ``not_a_feed``, and one item holding its bytes, rejected."""
+    kind = headers.get("content-type", "unknown content type")
+    reason = str(parsed.get("bozo_exception") or "no feed elements")
+    message = f"not an RSS or Atom feed ({kind}; {reason}); check the URL"
+    document = FeedItem(
+        uri,
+        report.sha256 or "",
+        0,
+        "",
+        "",
+        raw=body,
+        offset=0,
+        encoding=parsed.get("encoding") or "utf-8",
+        problem=f"the document is {message}",
+        refusal="not_a_feed",
+    )
+    report = dataclasses.replace(report, outcome="not_a_feed", message=message, items=1)
+    return report, [document] if body else []
+
+
 def parse_feed(
     uri: str, body: bytes, headers: dict[str, str], report: FeedReport
 ) -> tuple[FeedReport, list[FeedItem]]:
@@ -189,11 +213,8 @@ def parse_feed(
     """
     parsed = feedparser.parse(body, response_headers={"content-location": uri, **headers})
     version = parsed.get("version") or ""
-    if not parsed.entries and not version.startswith(_FEED_TYPES):
-        kind = headers.get("content-type", "unknown content type")
-        reason = str(parsed.get("bozo_exception") or "no feed elements")
-        message = f"not an RSS or Atom feed ({kind}; {reason}); check the URL"
-        return dataclasses.replace(report, outcome="not_a_feed", message=message), []
+    if not version.startswith(_FEED_TYPES):
+        return _not_a_feed(uri, body, headers, report, parsed)
     notes = []
     if parsed.bozo:
         notes.append(f"malformed feed, readable entries kept: {parsed.bozo_exception}")
@@ -224,14 +245,18 @@ def parse_feed(
     return dataclasses.replace(report, items=len(items), message=message), items
 
 
-def _read_local(path: str) -> tuple[FeedReport, bytes, dict[str, str]]:
-    """A feed file on disk; its type comes from its name, as a server's header would."""
+def _read_local(path: str, max_bytes: int) -> tuple[FeedReport, bytes, dict[str, str]]:
+    """A feed file on disk, read up to ``max_bytes`` (as a served feed is); its type comes
+    from its name, as a server's header would."""
     started = time.monotonic()
     try:
         with open(path, "rb") as fh:
-            body = fh.read()
+            body = fh.read(max_bytes + 1)
     except OSError as error:
         return FeedReport(uri=path, outcome="connection_error", message=str(error)), b"", {}
+    if len(body) > max_bytes:
+        message = f"file abandoned: more than {max_bytes:,} bytes (--feed-max-bytes)"
+        return FeedReport(uri=path, outcome="too_large", message=message, attempts=1), b"", {}
     report = FeedReport(
         uri=path,
         outcome="ok",
@@ -256,7 +281,7 @@ def read_feed(
         if "://" in url:
             report, body, headers = fetcher.fetch(url, validators)
         else:
-            report, body, headers = _read_local(os.path.abspath(url))
+            report, body, headers = _read_local(os.path.abspath(url), fetcher.policy.max_bytes)
         if report.outcome != "ok":
             return report, []
         report, items = parse_feed(report.uri, body, headers, report)

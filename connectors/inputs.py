@@ -27,6 +27,7 @@ class Drop:
     modified: dt.datetime | None
     reference_date: dt.date | None
     year_from: str | None
+    too_large: bool = False  # past --max-drop-bytes: ``data`` is only its first bytes
 
     @property
     def size(self) -> int:
@@ -47,7 +48,9 @@ class FeedItem:
     ``raw`` is the entry's element exactly as served, ``feed[offset:offset + len(raw)]`` in
     ``encoding``; where the element cannot be located (a feed that is not well-formed XML)
     ``offset`` is None, ``encoding`` is ``json`` and ``raw`` a JSON serialisation of every
-    field feedparser read. ``problem`` says why the entry's fields could not be read, if so.
+    field feedparser read. ``problem`` says why the entry's fields could not be read, if so,
+    and ``refusal`` is then the reject's reason (``not_a_feed``: the item is the whole
+    document, which is no feed).
     """
 
     feed_url: str
@@ -65,6 +68,7 @@ class FeedItem:
     offset: int | None = None
     encoding: str = "json"
     problem: str | None = None
+    refusal: str = "unreadable_item"  # the reject's reason when there is a problem
 
     @property
     def where(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from connectors.drops import ReadDrops
+from connectors.drops import DEFAULT_MAX_DROP_BYTES, ReadDrops
 from connectors.feeds import FeedReport, FetchPolicy, ReadFeeds
 from pipeline.classify.classifier import ClassifyArticles
 from pipeline.core.records import Reject, RunContext
@@ -58,6 +58,7 @@ class JobConfig:
     codec: str = "deflate"
     deflate_level: int = DEFLATE_LEVEL
     max_segment_bytes: int = DEFAULT_MAX_SEGMENT_BYTES
+    max_drop_bytes: int = DEFAULT_MAX_DROP_BYTES  # a drop inflating past it is rejected
     partition_by: tuple[str, ...] = PARTITION_KEYS
     near_threshold: float = DEFAULT_THRESHOLD
     near_window_days: int = NEAR_WINDOW_DAYS
@@ -131,7 +132,9 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig) -> dict[str, beam
     staging = staging_folder(config.lake, config.run.run_id, config.lease_generation)
     parsed_articles, rejects_by_source, summaries = [], [], []
     if config.drops:
-        drops = pipeline | "Read drops" >> ReadDrops(list(config.drops), config.reference_date)
+        drops = pipeline | "Read drops" >> ReadDrops(
+            list(config.drops), config.reference_date, config.max_drop_bytes
+        )
         split = drops | "Split into articles" >> SplitDrops(config.max_segment_bytes)
         parsed = split["segments"] | "Parse articles" >> ParseArticles(config.run)
         parsed_articles.append(parsed["articles"])

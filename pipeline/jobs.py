@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -139,9 +140,8 @@ def skip_ingested(job: Job, quiet: bool = False) -> tuple[Job, dict[str, str]]:
     drops = list(job.config.drops)
     if not drops:
         return job, {}
-    skipped = already_ingested(
-        drops, ingested_drops(job.config.lake), file_metadata(drops), file_sha256
-    )
+    digest = functools.partial(file_sha256, max_bytes=job.config.max_drop_bytes)
+    skipped = already_ingested(drops, ingested_drops(job.config.lake), file_metadata(drops), digest)
     log = _LOG.debug if quiet else _LOG.info
     for path, earlier in skipped.items():
         log("skip %s: already ingested by run %s (--reprocess to read it again)", path, earlier)

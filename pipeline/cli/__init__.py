@@ -2,7 +2,8 @@
 ``validate`` drops, ``inspect`` the lake.
 
 Exit codes: 0 done, 1 the run failed, 2 a usage error (the message says what to fix), 3 the
-lake is being written by another writer (or its lease file cannot be read).
+lake is being written by another writer (or its lease file cannot be read), 130 interrupted
+(Ctrl-C; the message says whether the run committed).
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import sys
 from pipeline.cli.batch import command_run, command_watch
 from pipeline.cli.common import UsageError, stdout_closed
 from pipeline.cli.compact import command_compact
+from pipeline.cli.interrupts import Interrupted, end_interrupted, stop_on_sigint
 from pipeline.cli.read import command_inspect, command_validate
 from pipeline.cli.repair import command_repair
 from pipeline.lake.confine import DamagedLakeFile, NewerLakeFormat
 
 __all__ = ["main"]
+
+_INTERRUPTED = {  # what an interrupt before the command's own report leaves
+    "run": "interrupted: nothing was committed",
+    "compact": "interrupted: the next writer finishes or undoes what it left",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             "  repair    move damaged metadata aside, say what is lost, rebuild what can be"
         )
         return 0 if argv else 2
+    stop_on_sigint()
     command, rest = argv[0], argv[1:]
     if command not in commands:
         print(
@@ -55,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return commands[command](rest)
+    except Interrupted as stopped:
+        return end_interrupted(command, str(stopped))
+    except KeyboardInterrupt:
+        return end_interrupted(command, _INTERRUPTED.get(command, "interrupted"))
     except (UsageError, NewerLakeFormat) as error:
         print(f"feedlake {command}: error: {error}", file=sys.stderr)
         return 2

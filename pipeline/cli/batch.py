@@ -8,7 +8,9 @@ import logging
 import time
 
 from pipeline.cli.common import EXIT_LAKE_BUSY, UsageError, configure_logging
-from pipeline.cli.prepare import prepare, run_parser, settled
+from pipeline.cli.failures import explain_failure
+from pipeline.cli.interrupts import Interrupted, interrupted, stop_now
+from pipeline.cli.prepare import batch_parser, prepare, run_parser, settled
 
 __all__ = ["command_run", "command_watch", "watch_parser"]
 
@@ -22,12 +24,44 @@ def command_run(argv: list[str]) -> int:
     configure_logging(args.quiet, args.verbose, args.log_format)
     job = prepare(args, beam_args)
 
+    from pipeline.jobs import JobFailed
+
+    clock = time.monotonic()
+    try:
+        return _run_and_report(job, args, clock)
+    except KeyboardInterrupt:
+        raise Interrupted(_what_stood(job)) from None
+    except JobFailed as failed:
+        if interrupted():  # Beam reports the interrupt as the failure of a step
+            raise Interrupted(_what_stood(job)) from None
+        run_id = job.config.run.run_id
+        _LOG.error("%s", explain_failure(failed, job.config.lake, run_id) or failed)
+        return 1
+
+
+def _what_stood(job) -> str:
+    """What an interrupt left: the run committed (its manifest says succeeded), or nothing."""
+    from pipeline.lake.commit import manifest_path
+    from pipeline.lake.documents import read_json
+
+    path = manifest_path(job.config.lake, job.config.run.run_id)
+    try:
+        committed = read_json(path).get("status") == "succeeded"
+    except (OSError, ValueError):
+        committed = False
+    if committed:
+        return f"interrupted after the commit: run {job.config.run.run_id} is in the lake ({path})"
+    return (
+        "interrupted: nothing was committed; the next run on this lake clears what this one staged"
+    )
+
+
+def _run_and_report(job, args: argparse.Namespace, clock: float) -> int:
     from pipeline.cli.output import print_run_summary
-    from pipeline.jobs import JobFailed, RunIdTaken, run_batch
+    from pipeline.jobs import RunIdTaken, run_batch
     from pipeline.lake.commit import manifest_path
     from pipeline.lake.lease import LeaseError
 
-    clock = time.monotonic()
     try:
         outcome = run_batch(job, "run", args.wait_for_lock, args.reprocess)
     except RunIdTaken as taken:
@@ -35,9 +69,6 @@ def command_run(argv: list[str]) -> int:
     except LeaseError as busy:
         _LOG.error("%s", busy)
         return EXIT_LAKE_BUSY
-    except JobFailed as failed:
-        _LOG.error("%s", failed)
-        return 1
     manifest, run_id = outcome.manifest, job.config.run.run_id
     if outcome.status == "already_committed":
         if args.json:
@@ -70,11 +101,12 @@ def command_run(argv: list[str]) -> int:
 
 
 def watch_parser() -> argparse.ArgumentParser:
-    parser = run_parser()
-    parser.prog = "feedlake watch"
-    parser.description = (
+    parser = batch_parser(
+        "feedlake watch",
         "Keep the lake current: poll the drop locations and feeds, and run a batch over what "
-        "is new. SIGINT or SIGTERM ends it after the batch in hand commits."
+        "is new. SIGINT or SIGTERM ends it after the batch in hand commits; a second one "
+        "ends it at once.",
+        "Every other flag is a Beam pipeline option and passes through, as for 'feedlake run'.",
     )
     parser.add_argument(
         "--poll-interval",
@@ -117,6 +149,8 @@ def watch_parser() -> argparse.ArgumentParser:
 
 def command_watch(argv: list[str]) -> int:
     configure_logging("--quiet" in argv, "--verbose" in argv, watching=True)
+    if any(arg.split("=", 1)[0] == "--run-id" for arg in argv):
+        raise UsageError("--run-id names one run ('feedlake run'); watch makes a run per batch")
     args, beam_args = watch_parser().parse_known_args(argv)
     configure_logging(args.quiet, args.verbose, args.log_format, watching=True)
     if args.poll_interval <= 0:
@@ -125,8 +159,6 @@ def command_watch(argv: list[str]) -> int:
         raise UsageError("--settle-seconds must be 0 or more")
     if args.compact_every < 0:
         raise UsageError("--compact-every must be 0 (never) or more hours")
-    if args.run_id:
-        raise UsageError("--run-id names one run; watch makes a run per batch")
     if not args.drops and not args.feeds:
         raise UsageError("watch needs --drops, --feeds or both")
     reported: set[tuple[str, str]] = set()
@@ -154,18 +186,30 @@ def command_watch(argv: list[str]) -> int:
                 f"--metrics-port {args.metrics_port}: cannot listen on "
                 f"{args.metrics_address}: {error.strerror or error}; choose another port"
             ) from None
-        metrics_url = f"http://{args.metrics_address}:{server.server_port}/metrics"
+        host = f"[{args.metrics_address}]" if ":" in args.metrics_address else args.metrics_address
+        metrics_url = f"http://{host}:{server.server_port}/metrics"
         observers.append(metrics)
     watched = []
     if args.drops:
         watched.append(f"drops {', '.join(args.drops)} ({first.drop_count} files now)")
     if args.feeds:
         watched.append(f"{len(first.config.feeds)} feed(s) of {args.feeds}")
-    observers.insert(0, WatchLog(" and ".join(watched), metrics_url))
+    log = WatchLog(" and ".join(watched), metrics_url)
+    observers.insert(0, log)
 
     stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if stop.is_set():  # the second: stop now; the next start undoes an uncommitted batch
+            stop_now(
+                "feedlake watch: stopped at once: a batch that had not committed is undone "
+                "at the next start"
+            )
+        stop.set()
+        log.stopping(signal.Signals(signum).name)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, on_signal)
 
     def report(manifest: dict) -> None:
         if args.json:

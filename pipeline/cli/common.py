@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 __all__ = [
+    "DATE_RANGE",
     "EXIT_LAKE_BUSY",
     "UsageError",
     "add_output_flags",
     "check_beam_args",
+    "check_is_lake",
     "check_lake_writable",
     "check_runner",
+    "closest",
     "configure_logging",
     "filesystem_options",
     "lake_root",
     "parse_date",
     "stdout_closed",
+    "unknown_option",
 ]
 
 EXIT_LAKE_BUSY = 3
@@ -28,6 +34,34 @@ EXIT_LAKE_BUSY = 3
 
 class UsageError(Exception):
     """The command line asks for something that cannot be done; exit code 2."""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice nearest to ``word`` in spelling (``difflib``'s ratio, ``-`` and ``_`` alike),
+    if any is near; of equally near ones, the first."""
+
+    def spelled(text: str) -> str:
+        return str(text).replace("_", "-")
+
+    best, best_ratio = None, 0.6
+    for choice in choices:
+        ratio = difflib.SequenceMatcher(None, spelled(word), spelled(choice)).ratio()
+        if ratio > best_ratio:
+            best, best_ratio = str(choice), ratio
+    return best
+
+
+def unknown_option(flag: str, command_flags: Iterable[str], prog: str) -> UsageError:
+    """The error for a flag neither the command nor Beam defines, with the closest of both
+    (the command's first)."""
+    from pipeline.cli.options import beam_flags
+
+    close = closest(flag, [*command_flags, *beam_flags()])
+    hint = f": did you mean {close}?" if close else "."
+    return UsageError(
+        f"unknown option {flag}{hint} See '{prog} --help' (Beam's pipeline options pass "
+        "through too)"
+    )
 
 
 def configure_logging(
@@ -55,34 +89,43 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The dates a command line may give (a drop's reference date, compaction's --since/--until).
+DATE_RANGE = (dt.date(1900, 1, 1), dt.date(2999, 12, 31))
+
+
 def parse_date(text: str | None, flag: str) -> dt.date | None:
     if text is None:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        date = dt.date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{flag} {text!r} is not a date; write it as YYYY-MM-DD") from None
+    if not DATE_RANGE[0] <= date <= DATE_RANGE[1]:
+        raise UsageError(
+            f"{flag} {text} is out of range; give a date from {DATE_RANGE[0]} to {DATE_RANGE[1]}"
+        )
+    return date
 
 
 def lake_root(lake: str) -> str:
     return lake.rstrip("/") if "://" in lake else str(Path(lake).resolve())
 
 
-def check_beam_args(beam_args: list[str]) -> None:
+def check_beam_args(
+    beam_args: list[str], command_flags: Sequence[str] = ("--drops",), prog: str = "feedlake run"
+) -> None:
+    """The flags a command leaves to Beam are pipeline options Beam knows, with values it
+    takes; else a usage error naming the closest of ``command_flags`` and Beam's flags."""
     from pipeline.cli.options import bad_value, unknown_flags
 
     if refused := bad_value(beam_args):
         raise UsageError(refused.removeprefix("argument "))
     if unknown := unknown_flags(beam_args):
-        flag, close = unknown[0]
-        hint = f"did you mean {close}? " if close else ""
-        raise UsageError(
-            f"unknown option {flag}; {hint}see 'feedlake run --help' for feedlake's options "
-            "(Beam's pipeline options pass through)"
-        )
+        raise unknown_option(unknown[0][0], command_flags, prog)
     stray = [arg for arg in beam_args if not arg.startswith("-")]
     if stray and not any(arg.startswith("--") for arg in beam_args):
-        raise UsageError(f"unexpected argument {stray[0]!r}; drops are given with --drops")
+        hint = "drops are given with --drops" if "--drops" in command_flags else "see --help"
+        raise UsageError(f"unexpected argument {stray[0]!r}; {hint}")
 
 
 def filesystem_options(beam_args: list[str], paths: list[str]):
@@ -151,6 +194,27 @@ def check_lake_writable(lake: str) -> None:
         f"--lake {lake}: {why}; give --lake a folder on writable storage, or remount or "
         "grant write access to it (inspect reads a read-only lake)"
     )
+
+
+# What a lake holds from its first run on (an older lake has no _lake.json); a folder with
+# none of these is not a lake, and commands that only work on a lake create nothing in it.
+_LAKE_MARKERS = ("_lake.json", "_runs", "_staging", "articles", "_index")
+
+
+def check_is_lake(lake: str) -> None:
+    """``lake`` is the root of a feedlake lake; else a usage error, before anything is made."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" in lake:
+        found = any(FileSystems.exists(FileSystems.join(lake, name)) for name in _LAKE_MARKERS)
+    else:
+        found = Path(lake).is_dir() and any((Path(lake) / name).exists() for name in _LAKE_MARKERS)
+    if not found:
+        what = "not a folder" if "://" not in lake and not Path(lake).is_dir() else "no lake"
+        raise UsageError(
+            f"--lake {lake}: not a feedlake lake ({what}: none of {', '.join(_LAKE_MARKERS)} "
+            "is there); give the root of a lake 'feedlake run' wrote"
+        )
 
 
 def stdout_closed() -> None:

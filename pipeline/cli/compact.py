@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-from pathlib import Path
 
 from pipeline.cli.common import (
     EXIT_LAKE_BUSY,
     UsageError,
+    check_is_lake,
     configure_logging,
     filesystem_options,
     lake_root,
@@ -21,11 +20,12 @@ __all__ = ["command_compact", "compact_parser"]
 _LOG = logging.getLogger("feedlake")
 
 
-def compact_parser() -> argparse.ArgumentParser:
+def compact_parser():
     from pipeline.cli.options import add_wait_for_lock
+    from pipeline.cli.usage import CommandParser
     from pipeline.lake.compact import DEFAULT_TARGET_MB
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="feedlake compact",
         description="Merge each partition folder's small files (articles, duplicates, "
         "rejects) into few large ones, committed as one change under the writer lease: "
@@ -75,8 +75,7 @@ def command_compact(argv: list[str]) -> int:
     if not args.target_mb > 0:
         raise UsageError("--target-mb must be positive")
     lake = lake_root(args.lake)
-    if "://" not in lake and not Path(lake).is_dir():
-        raise UsageError(f"--lake {lake!r} is not a folder")
+    check_is_lake(lake)
 
     from pipeline.cli.output import print_compaction
     from pipeline.jobs import JobFailed, writing

@@ -51,7 +51,9 @@ def configure(quiet: bool, verbose: bool, fmt: str = "text", watching: bool = Fa
     root = logging.getLogger()
     root.handlers[:] = [_handler(json_lines, "%(levelname)s %(name)s: %(message)s")]
     root.handlers[0].addFilter(_not_said_by_feedlake)
-    root.setLevel(logging.INFO if verbose else logging.ERROR)
+    # Without --verbose even Beam's errors stay quiet: a failed run says why in one line
+    # of its own (a full disk's traceback from a worker would bury it).
+    root.setLevel(logging.INFO if verbose else logging.CRITICAL)
     ours = _handler(json_lines, "feedlake: %(message)s")
     level = logging.WARNING if quiet or (watching and not verbose) else logging.INFO
     for name in _OURS:

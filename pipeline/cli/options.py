@@ -6,6 +6,7 @@ import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
+from connectors.drops import DEFAULT_MAX_DROP_BYTES
 from pipeline.dedup.decide import DEFAULT_THRESHOLD
 from pipeline.lake.files import CODECS, DEFLATE_LEVEL
 from pipeline.lake.history import NEAR_WINDOW_DAYS
@@ -16,8 +17,10 @@ __all__ = [
     "DropOptions",
     "FeedOptions",
     "LakeOptions",
+    "add_run_id",
     "add_wait_for_lock",
     "bad_value",
+    "beam_flags",
     "unknown_flags",
 ]
 
@@ -53,6 +56,16 @@ class DropOptions(PipelineOptions):
             action="store_true",
             help="Read drops again even when a committed run already read the same bytes "
             "(by SHA-256); by default they are skipped.",
+        )
+        parser.add_argument(
+            "--max-drop-bytes",
+            type=int,
+            default=DEFAULT_MAX_DROP_BYTES,
+            metavar="BYTES",
+            help="Largest drop, counted once inflated (.gz, .bz2, .xz, .zst...); a drop holding "
+            "more is not read but rejected (drop_too_large), its first 64 KiB kept, so that a "
+            "small file inflating to gigabytes cannot fill memory. Default: %(default)s "
+            "(128 MiB).",
         )
         parser.add_argument(
             "--max-segment-bytes",
@@ -99,7 +112,8 @@ class FeedOptions(PipelineOptions):
             "--feed-max-bytes",
             type=int,
             default=20 * 1024 * 1024,
-            help="Largest feed body read; a longer one is abandoned. Default: %(default)s.",
+            help="Largest feed read, counted once inflated (a gzip Content-Encoding, a local "
+            "file); a longer one is abandoned, outcome too_large. Default: %(default)s.",
         )
         parser.add_argument(
             "--feed-min-interval",
@@ -167,13 +181,17 @@ class LakeOptions(PipelineOptions):
             "is the same. 1 decides in one step, the fastest on one machine. Default: "
             "%(default)s.",
         )
-        parser.add_argument(
-            "--run-id",
-            help="Name of this run (files and manifest carry it), unique for ever: a run id a "
-            "committed run has is refused, unless the same request is retried (then nothing "
-            "is done). Default: the start time in UTC and a random suffix.",
-        )
         add_wait_for_lock(parser)
+
+
+def add_run_id(parser) -> None:
+    """``--run-id``, of ``feedlake run`` only (a watcher makes a run per batch)."""
+    parser.add_argument(
+        "--run-id",
+        help="Name of this run (files and manifest carry it), unique for ever: a run id a "
+        "committed run has is refused, unless the same request is retried (then nothing "
+        "is done). Default: the start time in UTC and a random suffix.",
+    )
 
 
 def add_wait_for_lock(parser) -> None:
@@ -186,6 +204,11 @@ def add_wait_for_lock(parser) -> None:
         help="When another feedlake process is writing the lake, wait up to this long for "
         "it to finish instead of exiting with code 3. Default: %(default)s.",
     )
+
+
+def beam_flags() -> list[str]:
+    """Every pipeline option Beam and feedlake define, as a flag (``--runner``)."""
+    return [f"--{name}" for name in PipelineOptions([]).get_all_options()]
 
 
 def unknown_flags(argv: list[str]) -> list[tuple[str, str | None]]:

@@ -192,6 +192,7 @@ def print_run_summary(manifest: dict, seconds: float, manifest_file: str) -> Non
     table.add_row("time", f"{seconds:.1f} s", "")
     console = _console()
     console.print(table)
+    # URLs and servers' messages are text, never rich markup ("http://[/]" would raise).
     for feed in manifest["inputs"]:
         if feed["type"] == "feed" and feed["outcome"] not in ("ok", "not_modified"):
             console.print(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
+import re
 import time
 from pathlib import Path
 
@@ -19,7 +21,14 @@ from pipeline.cli.common import (
     parse_date,
 )
 
-__all__ = ["SAMPLE_DROPS", "SAMPLE_FEEDS", "prepare", "run_parser", "settled"]
+__all__ = [
+    "SAMPLE_DROPS",
+    "SAMPLE_FEEDS",
+    "batch_parser",
+    "prepare",
+    "run_parser",
+    "settled",
+]
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "samples"
 SAMPLE_DROPS = SAMPLES / "drops"
@@ -27,21 +36,31 @@ SAMPLE_FEEDS = SAMPLES / "feeds.txt"
 _LOG = logging.getLogger("feedlake")
 
 
-def run_parser() -> argparse.ArgumentParser:
+def batch_parser(prog: str, description: str, epilog: str):
+    """The flags ``run`` and ``watch`` share: drops, feeds, the lake and the output."""
     from pipeline.cli.options import DropOptions, FeedOptions, LakeOptions
+    from pipeline.cli.usage import CommandParser
 
-    parser = argparse.ArgumentParser(
-        prog="feedlake run",
-        description="Read MIL-OSI drops and RSS/Atom feeds, parse, classify and deduplicate "
-        "their articles, and write them to a Hive-partitioned Avro lake. With no arguments: "
-        "the bundled sample drop and feed into ./lake.",
-        epilog="Every other flag is a Beam pipeline option and passes through, e.g. "
-        "--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing.",
-    )
+    parser = CommandParser(prog=prog, description=description, epilog=epilog)
     DropOptions._add_argparse_args(parser)
     FeedOptions._add_argparse_args(parser)
     LakeOptions._add_argparse_args(parser)
     add_output_flags(parser)
+    return parser
+
+
+def run_parser():
+    from pipeline.cli.options import add_run_id
+
+    parser = batch_parser(
+        "feedlake run",
+        "Read MIL-OSI drops and RSS/Atom feeds, parse, classify and deduplicate "
+        "their articles, and write them to a Hive-partitioned Avro lake. With no arguments: "
+        "the bundled sample drop and feed into ./lake.",
+        "Every other flag is a Beam pipeline option and passes through, e.g. "
+        "--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing.",
+    )
+    add_run_id(parser)
     return parser
 
 
@@ -64,7 +83,7 @@ def _inputs(
     urls = _listed_feeds(feeds) if feeds else []
     if not drops:
         return [], urls, {}
-    from connectors.drop_listing import also_feeds
+    from connectors.drop_listing import also_feeds, printable
 
     listing = _matched_drops(drops, lake, follow_symlinks, watching)
     skipped = {**listing.skipped, **also_feeds(listing.names, urls)}
@@ -72,7 +91,8 @@ def _inputs(
     if not names and not urls and not watching:
         path, skip = next(iter(skipped.items()))
         raise UsageError(
-            f"--drops: every file matched is skipped ({len(skipped)}), e.g. {path}: {skip.message}"
+            f"--drops: every file matched is skipped ({len(skipped)}), e.g. {printable(path)}: "
+            f"{skip.message}"
         )
     return names, urls, skipped
 
@@ -106,6 +126,8 @@ def _matched_drops(
 def _report_skipped(skipped: dict, reported: set | None) -> None:
     """Log each file matched but not read, and why (the lake's own files in one line); a
     watcher says each once."""
+    from connectors.drop_listing import printable
+
     notes = {
         (path, skip.reason): skip for path, skip in skipped.items() if skip.reason != "in_lake"
     }
@@ -118,7 +140,27 @@ def _report_skipped(skipped: dict, reported: set | None) -> None:
                 continue
             reported.add(key)
         level = logging.INFO if reason in ("temporary", "also_a_feed") else logging.WARNING
-        _LOG.log(level, "skip %s: %s", what, skip.message)
+        _LOG.log(level, "skip %s: %s", printable(what), skip.message)
+
+
+def _report_missing(patterns: list[str], reported: set) -> None:
+    """Warn once about each local drop location that does not exist, and again each time it
+    vanishes after it appeared: a watcher polls it all the same."""
+    for pattern in patterns:
+        if "://" in pattern:
+            continue
+        fixed = re.split(r"[\[*?]", pattern, maxsplit=1)[0]
+        place = os.path.abspath(fixed if fixed == pattern else os.path.dirname(fixed) or ".")
+        key = (pattern, "missing")
+        if os.path.exists(place):
+            reported.discard(key)
+        elif key not in reported:
+            reported.add(key)
+            _LOG.warning(
+                "--drops %s: %s does not exist; watching for it all the same (check the path)",
+                pattern,
+                place,
+            )
 
 
 def _fetch_policy(args: argparse.Namespace):
@@ -160,7 +202,8 @@ def prepare(
 
     # The driver reads and writes the lake too (recovery, manifests, feed state): on an object
     # store it needs the same filesystem options (endpoint, region, credentials) as the workers.
-    if args.run_id is not None and (problem := run_id_problem(args.run_id)) is not None:
+    given = getattr(args, "run_id", None)  # watch names its own runs
+    if given is not None and (problem := run_id_problem(given)) is not None:
         raise UsageError(f"--run-id: {problem}")
     options = filesystem_options(beam_args, [args.lake, *(args.drops or [])])
     reference_date = parse_date(args.reference_date, "--reference-date")
@@ -172,6 +215,8 @@ def prepare(
         raise UsageError("--near-threshold must be in (0, 1]")
     if args.max_segment_bytes < 1024:
         raise UsageError("--max-segment-bytes must be at least 1024")
+    if args.max_drop_bytes < 1:
+        raise UsageError("--max-drop-bytes must be positive")
     if args.near_window_days < 0:
         raise UsageError("--near-window-days must be 0 or more")
     if args.dedup_shards < 1:
@@ -181,8 +226,10 @@ def prepare(
     check_lake_writable(lake)
     names, feeds, skipped = _inputs(args.drops, args.feeds, lake, args.follow_symlinks, watching)
     _report_skipped(skipped, reported)
+    if watching and reported is not None:
+        _report_missing(args.drops or [], reported)
     started = dt.datetime.now(dt.timezone.utc)
-    run_id = args.run_id or new_run_id(started)
+    run_id = getattr(args, "run_id", None) or new_run_id(started)
     if repeated := repeated_inputs(names, feeds):
         raise UsageError(f"{repeated[0]} is given more than once (as drops or feeds); name it once")
     try:
@@ -196,6 +243,7 @@ def prepare(
         "reference_date": args.reference_date,
         "reprocess": args.reprocess,
         "max_segment_bytes": args.max_segment_bytes,
+        "max_drop_bytes": args.max_drop_bytes,
         "codec": args.codec,
         "deflate_level": args.deflate_level,
         "partition_by": list(partition_by),
@@ -213,6 +261,7 @@ def prepare(
         codec=args.codec,
         deflate_level=args.deflate_level,
         max_segment_bytes=args.max_segment_bytes,
+        max_drop_bytes=args.max_drop_bytes,
         partition_by=partition_by,
         near_threshold=args.near_threshold,
         near_window_days=args.near_window_days,

@@ -17,12 +17,13 @@ from pipeline.cli.common import (
     stdout_closed,
 )
 from pipeline.cli.terminal import inert
+from pipeline.cli.usage import CommandParser
 
 __all__ = ["command_inspect", "command_validate", "inspect_parser", "validate_parser"]
 
 
 def validate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="feedlake validate",
         description="Split and parse drop files as 'feedlake run' would and report what they "
         "hold, writing nothing. Exit 0 when every file parsed cleanly, 1 when any segment "
@@ -92,7 +93,7 @@ def command_validate(argv: list[str]) -> int:
 
 
 def inspect_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="feedlake inspect",
         description="What a lake holds: partitions, counts by dt, region and topic, duplicates "
         "by kind, rejects by reason and recent runs, read with DuckDB. With --sql, run a query "

@@ -13,25 +13,25 @@ import argparse
 import contextlib
 import json
 import logging
-from pathlib import Path
 
 from pipeline.cli.common import (
     EXIT_LAKE_BUSY,
-    UsageError,
+    check_is_lake,
     configure_logging,
     filesystem_options,
     lake_root,
 )
+from pipeline.cli.usage import CommandParser
 
 __all__ = ["command_repair", "repair_parser"]
 
 _LOG = logging.getLogger("feedlake")
 
 
-def repair_parser() -> argparse.ArgumentParser:
+def repair_parser() -> CommandParser:
     from pipeline.cli.options import add_wait_for_lock
 
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="feedlake repair",
         description="Move the lake's damaged metadata (manifests, staging folders, feed "
         "state, index and catalog files, _lake.json that no command can read, or that point "
@@ -57,8 +57,7 @@ def command_repair(argv: list[str]) -> int:
     args, beam_args = repair_parser().parse_known_args(argv)
     filesystem_options(beam_args, [args.lake])
     lake = lake_root(args.lake)
-    if "://" not in lake and not Path(lake).is_dir():
-        raise UsageError(f"--lake {lake!r} is not a folder")
+    check_is_lake(lake)  # a folder that is no lake: nothing is made there
 
     from pipeline.lake.confine import DamagedLakeFile
     from pipeline.lake.description import read_description

@@ -84,9 +84,10 @@ def infer_year(month: int, day: int, reference: dt.date) -> dt.date | None:
     A dateline reports news already out when the drop was made, so "Mar. 16" in a drop of
     Nov. 28, 2026 is 2026-03-16, never 2027; "Dec. 31" in a drop of Jan. 2 is last year's,
     and "Jan. 1" in a drop of Dec. 31 next year's (the slack). None when neither year has
-    that day (Feb. 30; Feb. 29 with no leap year since the start of last year).
+    that day (Feb. 30; Feb. 29 with no leap year since the start of last year). A reference
+    within the slack of the calendar's end (9999-12-31, a file's clock) is taken as that end.
     """
-    latest = reference + _SLACK
+    latest = min(reference, dt.date.max - _SLACK) + _SLACK
     for year in range(latest.year, reference.year - 2, -1):
         try:
             date = dt.date(year, month, day)
@@ -174,6 +175,13 @@ def inspect_segment(segment: Segment, run: RunContext) -> Inspection:
 
 
 def _read(segment: Segment, run: RunContext) -> tuple[Article, _Parts]:
+    if segment.ended_by == "too_large":
+        raise Refusal(
+            "drop_too_large",
+            f"{segment.source_uri}: holds more than --max-drop-bytes once inflated, so it was "
+            f"not read; its first {segment.length:,} bytes are kept in this reject and the file "
+            "is left where it is. If it is a real drop, run again with a larger --max-drop-bytes.",
+        )
     if segment.ended_by == "oversize":
         raise Refusal(
             "segment_too_large",

@@ -9,7 +9,8 @@ summary as body). The record's source carries the feed URL, item link, guid, aut
 categories; without a dateline the item's own date is the published date (``feed``), and a
 dateline's year comes from it. Every record's lineage points at the item's element in the
 feed as served. Rejected, with the item's bytes, guid and link: ``unreadable_item`` (its
-fields could not be read), ``empty_item`` (no title and no text), ``no_body`` (a
+fields could not be read), ``not_a_feed`` (the whole document of a feed that is none),
+``empty_item`` (no title and no text), ``no_body`` (a
 title only), ``no_title`` (one paragraph and no title), and the drop parser's refusals
 (``binary_content``, ``footer_only``, ``no_title``, ``no_body``) in a feed item's words.
 """
@@ -142,7 +143,7 @@ def _check_item(item: FeedItem, paragraphs: list[str]) -> None:
     """Refuse what cannot become an article before the drop parser reads it."""
     titled = bool(item.title.strip())
     if item.problem:
-        raise _refusal(item, "unreadable_item", item.problem)
+        raise _refusal(item, item.refusal, item.problem)
     if not titled and not paragraphs:
         raise _refusal(item, "empty_item", "it has no title, and no text in a content or summary")
     if not paragraphs:

@@ -14,7 +14,9 @@ Nothing is rejected here: a run of text longer than ``max_segment_bytes`` is cut
 pieces that end ``"oversize"``, and a file with none of MIL-OSI's markers (no Region or Source
 line, disclaimer, dateline, end marker, footer or NNNN: a README, a feed, a stray file) is not
 cut at all but is one segment that ends ``"not_a_drop"`` (in pieces of ``max_segment_bytes``
-when longer); the parser turns both into rejects. Lines are examined in place, so a 20 MB
+when longer); the parser turns both into rejects. A drop read only in part, past
+``--max-drop-bytes`` (:mod:`connectors.drops`), is one segment of the bytes read that ends
+``"too_large"``, rejected too. Lines are examined in place, so a 20 MB
 line costs no more memory than its pieces.
 """
 
@@ -57,6 +59,7 @@ ENDINGS = (
     "end_of_file",
     "oversize",
     "not_a_drop",
+    "too_large",
 )
 
 _LOG = logging.getLogger(__name__)
@@ -253,7 +256,9 @@ def segments_of(
     """The segments of a drop, in file order, each holding its own bytes."""
     codec = utf16_codec(drop.data)
     text = drop.data if codec is None else _transcoded(drop.data, codec)
-    if not layout.DROP_MARKER.search(text):
+    if drop.too_large:
+        spans = [Span(0, len(drop.data), "too_large")]
+    elif not layout.DROP_MARKER.search(text):
         spans = _not_a_drop(len(drop.data), text, max_segment_bytes)
     elif codec is None:
         spans = split_drop(drop.data, max_segment_bytes)

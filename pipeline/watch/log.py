@@ -1,10 +1,11 @@
 """What ``feedlake watch`` says, on the ``feedlake.watch`` logger.
 
 Guarantees: the watcher says one line when it starts (what it watches, the lake, the
-interval), one per batch and one when it stops; each poll's heartbeat, the pipeline's
-per-drop lines and the skips of drops already ingested only with ``--verbose``; a feed that
-starts failing at a poll once (a warning), and once more when it recovers. The format (plain
-or JSON) is the command's (:mod:`pipeline.cli.logs`).
+interval), one per batch, one as soon as a signal asks it to stop (after the batch in hand
+commits; a second signal stops it at once) and one when it stops; each poll's heartbeat, the
+pipeline's per-drop lines and the skips of drops already ingested only with ``--verbose``; a
+feed that starts failing at a poll once (a warning), and once more when it recovers. The
+format (plain or JSON) is the command's (:mod:`pipeline.cli.logs`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class WatchLog(WatchObserver):
         self.metrics_url = metrics_url
         self.log = logging.getLogger(WATCH_LOGGER)
         self.batches = 0
+        self.in_batch = False
         self.failing: set[str] = set()
 
     def _say(self, level: int, event: str, message: str, **fields: Any) -> None:
@@ -70,10 +72,25 @@ class WatchLog(WatchObserver):
     def poll_failed(self, error: Exception) -> None:
         self._say(logging.ERROR, "poll_failed", f"{error}; the next poll tries again")
 
+    def batch_started(self, run_id: str) -> None:
+        self.in_batch = True
+
+    def stopping(self, signal_name: str) -> None:
+        """A signal asked the watcher to stop: said at once, from the signal handler."""
+        when = "after this batch commits" if self.in_batch else "now"
+        self._say(
+            logging.INFO,
+            "stopping",
+            f"{signal_name}: stopping {when} ({signal_name} again stops at once)",
+            signal=signal_name,
+        )
+
     def batch_idle(self, run_id: str, why: str) -> None:
+        self.in_batch = False
         self._say(logging.WARNING, "batch_idle", f"batch {run_id}: {why}", run_id=run_id)
 
     def batch_committed(self, manifest: dict[str, Any]) -> None:
+        self.in_batch = False
         self.batches += 1
         counts = manifest["counts"]
         self._say(
@@ -88,6 +105,7 @@ class WatchLog(WatchObserver):
         )
 
     def batch_failed(self, run_id: str, error: Exception) -> None:
+        self.in_batch = False
         self._say(
             logging.ERROR,
             "batch_failed",

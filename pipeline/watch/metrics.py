@@ -15,6 +15,7 @@ process-wide default.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -174,11 +175,14 @@ def _app(metrics: WatchMetrics):
 
 def serve(metrics: WatchMetrics, port: int, address: str = "0.0.0.0") -> WSGIServer:
     """Serve ``/metrics`` and ``/healthz`` on ``address:port`` (0: any free port) from a
-    daemon thread; the server's ``server_port`` says which port.
+    daemon thread; the server's ``server_port`` says which port. The socket's family is the
+    address's (IPv4 or IPv6, ``::1``), as ``prometheus_client.start_http_server`` picks it.
 
     Raises:
         OSError: the port cannot be bound (in use, or privileged).
     """
-    server = make_server(address, port, _app(metrics), _Server, handler_class=_QuietHandler)
+    family = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    server_class = type("_Server", (_Server,), {"address_family": family[0][0]})
+    server = make_server(address, port, _app(metrics), server_class, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

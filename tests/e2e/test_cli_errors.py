@@ -162,3 +162,74 @@ def test_a_committed_run_into_a_closed_pipe_exits_0(tmp_path, drops):
     assert "Traceback" not in done.stderr
     (manifest,) = (lake / "_runs").glob("*.json")
     assert json.loads(manifest.read_text())["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "close"),
+    [
+        (["run", "--lak", "x"], "--lak", "--lake"),
+        (["run", "--drop", "x"], "--drop", "--drops"),
+        (["run", "--verbos"], "--verbos", "--verbose"),
+        (["run", "--quite"], "--quite", "--quiet"),
+        (["run", "--jsn"], "--jsn", "--json"),
+        (["run", "--feed", "x"], "--feed", "--feeds"),
+        (["watch", "--drop", "x"], "--drop", "--drops"),
+        (["compact", "--dryrun"], "--dryrun", "--dry-run"),
+        (["validate", "--jsn", "x"], "--jsn", "--json"),
+        (["inspect", "--lak", "x"], "--lak", "--lake"),
+    ],
+)
+def test_an_abbreviated_or_misspelt_flag_is_one_line_with_the_closest(argv, flag, close):
+    done = feedlake(*argv)
+    line = one_line(done.stderr)
+    assert done.returncode == 2
+    assert f"unknown option {flag}: did you mean {close}?" in line
+    assert not (ROOT / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["run", "--codec", "gzip"], "--codec: 'gzip' is not one of deflate, snappy, null"),
+        (["run", "--codec", "snapy"], "did you mean snappy?"),
+        (["run", "--log-format", "jsn"], "did you mean json?"),
+        (["run", "--feed-timeout", "soon"], "--feed-timeout: invalid float value: 'soon'"),
+        (["compact", "--target-mb", "big"], "--target-mb: invalid float value: 'big'"),
+        (["inspect", "--runs", "many"], "--runs 'many': give how many recent runs to list"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_flag(argv, says):
+    done = feedlake(*argv)
+    assert done.returncode == 2
+    assert says in one_line(done.stderr)
+
+
+def test_beam_options_still_pass_through(tmp_path, drops):
+    lake = tmp_path / "lake"
+    done = feedlake(
+        "run", "--drops", str(drops), "--lake", str(lake), "--quiet", "--direct_num_workers=1"
+    )
+    assert done.returncode == 0, done.stderr
+    assert list((lake / "_runs").glob("*.json"))
+
+
+def test_watch_offers_no_run_id():
+    helped = feedlake("watch", "--help")
+    assert helped.returncode == 0 and "--run-id" not in helped.stdout
+    done = feedlake("watch", "--run-id", "mine", "--drops", "x")
+    assert done.returncode == 2
+    assert "watch makes a run per batch" in one_line(done.stderr)
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_compact_on_a_folder_that_is_not_a_lake_creates_nothing(tmp_path, dry_run):
+    notalake = tmp_path / "notalake"
+    notalake.mkdir()
+    (notalake / "notes.txt").write_text("not a lake")
+    for lake in (notalake, tmp_path / "missing"):
+        done = feedlake("compact", "--lake", str(lake), *dry_run)
+        line = one_line(done.stderr)
+        assert done.returncode == 2
+        assert f"--lake {lake}: not a feedlake lake" in line
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notalake"]
+    assert [path.name for path in notalake.iterdir()] == ["notes.txt"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.conftest import SAMPLE_DROP
@@ -29,6 +30,7 @@ YEAR_ZERO = (
 BAD_LOCATIONS = {
     "/redirect-bad-ipv6": "http://[::1/x",
     "/redirect-long-label": "http://" + "a" * 300 + ".example/x",
+    "/redirect-markup": "http://[/]",  # rich markup's closing tag, too
 }
 # One good item, then items that cannot be articles: each reject keeps the item's own bytes.
 UNFIT_ITEMS = {  # guid: (the item as served, the reason it is rejected)
@@ -49,6 +51,12 @@ UNFIT = (
     .replace("</channel>", "".join(item for item, _ in UNFIT_ITEMS.values()) + "</channel>")
     .encode()
 )
+# A Markdown file whose text mentions <item> and <entry>: feedparser finds "entries" in it.
+README_MD = (
+    b"# Notes\n\nA feed has an <item> per story, an Atom feed an <entry>:\n\n"
+    b"- <item><title>one</title></item>\n- <entry>two</entry>\n\nThat is all.\n"
+)
+BOMB_BYTES = 256 << 20  # what /bomb.xml inflates to
 DRIP_SECONDS = 1.0  # between two bytes of /drip.xml and /drip-head.xml
 
 
@@ -56,7 +64,9 @@ class FeedServer:
     """Routes: /rss.xml (ETag, 304), /live.xml (changes when a test says), /atom.xml,
     /malformed.xml, /flaky.xml (500 then 200), /limited.xml (429 with Retry-After then 200),
     /slow.xml (answers after 40 s), /huge.xml (60 MB), /loop (a redirect loop),
-    /page.html (not a feed), /unfit.xml (one article, then ``UNFIT_ITEMS``), /year-zero.xml
+    /page.html and /readme.md (not feeds), /bomb.xml (gzip inflating to 256 MiB), /held.xml
+    (answers its first request, later ones once ``release`` is set), /unfit.xml (one
+    article, then ``UNFIT_ITEMS``), /year-zero.xml
     (an entry dated in year 0 UTC), the redirects of ``BAD_LOCATIONS`` to unparseable URLs,
     /drip.xml (headers, then the body one byte a second) and /drip-head.xml (the status line
     itself one byte a second)."""
@@ -66,6 +76,7 @@ class FeedServer:
         self.live_items: list[dict] = []  # what /live.xml serves; tests change it
         self.requests: list[dict[str, str]] = []
         self.stop = threading.Event()
+        self.release = threading.Event()  # lets /held.xml answer
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -189,6 +200,26 @@ class FeedServer:
 
     def route_redirect_long_label(self, handler, hit: int) -> None:
         self._redirect_to(handler, BAD_LOCATIONS["/redirect-long-label"])
+
+    def route_redirect_markup(self, handler, hit: int) -> None:
+        self._redirect_to(handler, BAD_LOCATIONS["/redirect-markup"])
+
+    def route_readme_md(self, handler, hit: int) -> None:
+        self.send(handler, 200, README_MD, "text/markdown; charset=utf-8")
+
+    def route_bomb_xml(self, handler, hit: int) -> None:
+        """BOMB_BYTES of zeros, gzip-encoded: a few hundred KB on the wire."""
+        packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        zeros = bytes(1 << 20)
+        body = b"".join(packer.compress(zeros) for _ in range(BOMB_BYTES >> 20)) + packer.flush()
+        self.send(handler, 200, body, "application/rss+xml", Content_Encoding="gzip")
+
+    def route_held_xml(self, handler, hit: int) -> None:
+        """The feed at the first request; later ones wait until a test sets ``release``."""
+        if hit > 1:
+            self.release.wait(40)
+        if not self.stop.is_set():
+            self.send(handler, 200, RSS, "application/rss+xml")
 
     def _drip(self, handler, data: bytes) -> None:
         """``data`` one byte every DRIP_SECONDS, until the client hangs up or the server stops."""

@@ -26,6 +26,7 @@ from tests.support.feed_server import (
     DRIP_SECONDS,
     ETAG,
     ITEMS,
+    README_MD,
     YEAR_ZERO,
     FeedServer,
 )
@@ -191,8 +192,17 @@ def test_an_unusable_date_is_ignored_and_the_item_kept():
 def test_an_html_page_is_not_a_feed(server):
     report, body, headers = Fetcher(FAST).fetch(f"{server.url}/page.html")
     report, items = parse_feed(report.uri, body, headers, report)
-    assert (report.outcome, items) == ("not_a_feed", [])
-    assert "text/html" in report.message
+    assert report.outcome == "not_a_feed" and "text/html" in report.message
+    ((page,),) = [items]  # one item, the page, rejected with its bytes
+    assert (page.raw, page.refusal, page.offset) == (body, "not_a_feed", 0)
+
+
+def test_a_markdown_file_that_mentions_items_is_not_a_feed(server):
+    # Issue 27: feedparser found "entries" in it: outcome ok and an empty_item reject each.
+    report, body, headers = Fetcher(FAST).fetch(f"{server.url}/readme.md")
+    report, items = parse_feed(report.uri, body, headers, report)
+    assert (report.outcome, report.items) == ("not_a_feed", 1)
+    assert [(item.raw, item.refusal) for item in items] == [(README_MD, "not_a_feed")]
 
 
 def test_html_becomes_paragraphs():

@@ -262,3 +262,13 @@ def test_cut_segments_are_refused_as_too_large(run):
     with pytest.raises(Refusal) as refused:
         parse_segment(make_segment(b"A title\n\nA body.", ended_by="oversize"), run)
     assert refused.value.reason == "segment_too_large"
+
+
+@pytest.mark.parametrize("reference", [dt.date.max, dt.date.min, dt.date(1, 1, 2)])
+def test_infer_year_at_the_ends_of_the_calendar_is_a_date_or_none_never_an_error(reference):
+    # Issue 27: a reference of 9999-12-31 (a flag, a file's clock) overflowed, and every
+    # segment of the drop became a parser_error that blamed feedlake.
+    for month, day in ((1, 1), (12, 31), (2, 29)):
+        inferred = infer_year(month, day, reference)
+        assert inferred is None or (inferred - reference).days <= 1
+    assert infer_year(1, 1, dt.date.max) == dt.date(9999, 1, 1)
