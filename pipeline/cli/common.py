@@ -69,8 +69,9 @@ def lake_root(lake: str) -> str:
 
 
 def check_beam_args(beam_args: list[str]) -> None:
-    from pipeline.cli.options import bad_value, unknown_flags
+    from pipeline.cli.options import bad_value, load_runner_options, unknown_flags
 
+    load_runner_options(beam_args)
     if refused := bad_value(beam_args):
         raise UsageError(refused.removeprefix("argument "))
     if unknown := unknown_flags(beam_args):
