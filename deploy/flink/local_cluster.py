@@ -139,6 +139,15 @@ def alive(pid: int) -> bool:
         return False
 
 
+def of_cluster(pid: int, folder: Path) -> bool:
+    """The process is a Flink process of this folder's cluster (its command line names the
+    folder's log), not another that took a recorded id later."""
+    try:
+        return str(folder / "log") in Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+    except OSError:
+        return False
+
+
 def end(pid: int) -> None:
     """SIGTERM to the process's group, SIGKILL if it is still there after STOP_TIMEOUT."""
     for sig, grace in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5.0)):
@@ -159,7 +168,8 @@ def stop(folder: Path) -> None:
         return
     state = json.loads(state_file.read_text())
     for pid in reversed(list(state["pids"].values())):
-        end(pid)
+        if of_cluster(pid, folder):
+            end(pid)
     state_file.unlink()
 
 
