@@ -9,11 +9,16 @@ import argparse
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 import grpc
 from apache_beam.portability.api import beam_provision_api_pb2, beam_provision_api_pb2_grpc
 from apache_beam.runners.worker import sdk_worker_main
 from google.protobuf import json_format, text_format
+
+# Where the harness may keep files; one for every worker of this machine, since the runner
+# ends workers with SIGTERM, which leaves no chance to remove a worker's own.
+SCRATCH = Path(tempfile.gettempdir()) / "feedlake-beam-worker"
 
 
 def provision_info(endpoint: str, worker_id: str):
@@ -31,7 +36,7 @@ def harness_environment(worker_id: str, info) -> dict[str, str]:
         "LOGGING_API_SERVICE_DESCRIPTOR": text_format.MessageToString(info.logging_endpoint),
         "CONTROL_API_SERVICE_DESCRIPTOR": text_format.MessageToString(info.control_endpoint),
         "RUNNER_CAPABILITIES": " ".join(info.runner_capabilities),
-        "SEMI_PERSISTENT_DIRECTORY": tempfile.mkdtemp(prefix=f"beam-worker-{worker_id}-"),
+        "SEMI_PERSISTENT_DIRECTORY": str(SCRATCH),
     }
 
 
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--provision_endpoint", required=True, help="HOST:PORT")
     args, _ = parser.parse_known_args()
     info = provision_info(args.provision_endpoint, args.id)
+    SCRATCH.mkdir(exist_ok=True)
     os.environ.update(harness_environment(args.id, info))
     sdk_worker_main.main(sys.argv)
 
