@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench profile format clean
+.PHONY: run test bench profile format clean flink-deps test-flink
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(VENV)/.installed-test  ## lint, format check and the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+flink-deps:  ## Flink 1.19.3 and Beam's Flink job server in .cache/flink (once: Java 17, Maven)
+	PYTHON=$(PYTHON) deploy/flink/deps.sh .cache/flink
+
+test-flink: $(VENV)/.installed-test flink-deps  ## feedlake on a local Flink cluster (minutes)
+	$(BIN)/pytest -m flink tests/cluster
 
 bench: $(VENV)/.installed-test  ## throughput and memory against the plain baseline (minutes)
 	$(BIN)/python -m benchmarks.bench parse --articles 20000

@@ -114,10 +114,12 @@ def lake_root(lake: str) -> str:
 def check_beam_args(
     beam_args: list[str], command_flags: Sequence[str] = ("--drops",), prog: str = "feedlake run"
 ) -> None:
-    """The flags a command leaves to Beam are pipeline options Beam knows, with values it
-    takes; else a usage error naming the closest of ``command_flags`` and Beam's flags."""
-    from pipeline.cli.options import bad_value, unknown_flags
+    """The flags a command leaves to Beam are pipeline options Beam knows (with those of the
+    runner ``--runner`` names), with values it takes; else a usage error naming the closest of
+    ``command_flags`` and Beam's flags."""
+    from pipeline.cli.options import bad_value, load_runner_options, unknown_flags
 
+    load_runner_options(beam_args)
     if refused := bad_value(beam_args):
         raise UsageError(refused.removeprefix("argument "))
     if unknown := unknown_flags(beam_args):

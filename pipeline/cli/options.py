@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
@@ -21,6 +22,7 @@ __all__ = [
     "add_wait_for_lock",
     "bad_value",
     "beam_flags",
+    "load_runner_options",
     "unknown_flags",
 ]
 
@@ -209,6 +211,19 @@ def add_wait_for_lock(parser) -> None:
 def beam_flags() -> list[str]:
     """Every pipeline option Beam and feedlake define, as a flag (``--runner``)."""
     return [f"--{name}" for name in PipelineOptions([]).get_all_options()]
+
+
+def load_runner_options(argv: list[str]) -> None:
+    """Imports the module of the runner ``--runner`` names (a Beam name or a module path),
+    so that the options only it defines are known; a runner that cannot be loaded is left
+    to ``check_runner``, which says why."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.runners.runner import create_runner
+
+    name = PipelineOptions(argv).view_as(StandardOptions).runner
+    if isinstance(name, str):
+        with contextlib.suppress(ValueError, ImportError):
+            create_runner(name)
 
 
 def unknown_flags(argv: list[str]) -> list[tuple[str, str | None]]:
