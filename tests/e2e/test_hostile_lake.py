@@ -172,3 +172,15 @@ def test_a_lake_of_a_newer_format_is_refused_and_never_rewritten(lake, tmp_path)
         assert "format 99" in line and "format 2," in line and str(description) in line, line
         assert description.read_bytes() == held
         assert not lease.exists(), f"{argv}: a lease was taken in a lake it refuses"
+
+
+def test_a_garbled_description_is_one_line_and_repair_lets_the_next_run_write_it_again(lake):
+    description = lake / "_lake.json"
+    description.write_bytes(b'{"format_version": 2, "partition_by": \xff')
+    done = runs_again(lake)
+    assert done.returncode == 1, done.stderr
+    assert str(description) in one_line(done.stderr)
+    assert feedlake("repair", "--lake", str(lake)).returncode == 0
+    done = feedlake("run", "--drops", str(SAMPLE_DROP), "--lake", str(lake), "--reprocess")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(description.read_text())["partition_by"] == ["dt", "region", "topic"]
