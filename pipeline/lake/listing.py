@@ -3,10 +3,11 @@
 Guarantees:
 
 - Only files in partition folders feedlake writes are read (``articles/dt=.../region=...``,
-  each key known and each value one it makes: :func:`pipeline.lake.paths.is_destination`).
-  Any other folder holding Avro files (a second ``=`` in a name, a folder of another tool,
-  files loose in ``articles/``) is left out and named in :attr:`Listing.skipped`, so that
-  one odd folder cannot fail or skew a read of the others.
+  each key known and each value one it makes: :func:`pipeline.lake.paths.is_destination`),
+  and files directly in a kind's folder (a layout without partitions, read without partition
+  columns). Any other folder holding Avro files (a second ``=`` in a name, a folder of
+  another tool) is left out and named in :attr:`Listing.skipped`, so that one odd folder
+  cannot fail or skew a read of the others.
 - Index files (``_index/``) are listed with the data files, as kind ``_index``.
 - A compaction (or an index merge) that has committed but not finished its swap is read as
   one state, folder by folder: where all of its new files are in place, the files they
@@ -147,7 +148,7 @@ def list_lake(lake: str) -> Listing:
             relative = path[len(top) :].strip("/")
             folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
             destination = f"{kind}/{folder}".rstrip("/")
-            if kind == INDEX_FOLDER or is_destination(destination):
+            if kind == INDEX_FOLDER or not folder or is_destination(destination):
                 found.append(LakeFile(path, kind, folder, size))
             else:
                 skipped[destination] = skipped.get(destination, 0) + 1

@@ -64,8 +64,8 @@ def test_folders_feedlake_does_not_write_are_named_not_read(tmp_path):
     for odd in ("articles/region=a=b/x.avro", "articles/loose.avro", "rejects/dt=x/y.avro"):
         touch(tmp_path, odd)
     found = list_lake(str(tmp_path))
-    assert [Path(f.path).name for f in found.files] == ["a.avro"]
-    assert found.skipped == {"articles/region=a=b": 1, "articles": 1, "rejects/dt=x": 1}
+    assert [Path(f.path).name for f in found.files] == ["a.avro", "loose.avro"]
+    assert found.skipped == {"articles/region=a=b": 1, "rejects/dt=x": 1}
 
 
 def test_a_read_whose_file_vanished_is_tried_again_on_a_new_listing(tmp_path):
