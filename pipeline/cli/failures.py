@@ -1,7 +1,7 @@
 """What a failed run says when the cause is the machine, not the data or the code.
 
-Guarantees: a run that failed because its filesystem is full (``ENOSPC``) or over quota
-(``EDQUOT``) is one line naming the lake, the pipeline step that was writing (from Beam's
+Guarantees: a run whose pipeline failed because its filesystem is full (``ENOSPC``) or over
+quota (``EDQUOT``) is one line naming the lake, the step that was writing (from Beam's
 ``[while running '...']``) and what to do; any other failure keeps its own message.
 """
 
@@ -27,23 +27,15 @@ def _chain(error: BaseException | None):
 
 
 def explain_failure(error: BaseException, lake: str, run_id: str) -> str | None:
-    """The one line for a run that failed because the lake's storage is full, else None."""
+    """The one line for a run whose pipeline failed because the lake's storage is full, else
+    None (a failure outside the pipeline, at the commit say, already names its file)."""
     for link in _chain(error):
         text = str(link)
-        why = next(
-            (
-                why
-                for code, why in _FULL.items()
-                if getattr(link, "errno", None) == code or f"[Errno {code}]" in text
-            ),
-            None,
-        )
-        if why is None:
-            continue
         step = _STEP.search(text)
-        where = f" in step '{step[1]}'" if step else ""
-        return (
-            f"run {run_id} failed: {why.lower()} writing the lake {lake}{where}; nothing was "
-            f"committed; free space there (df {lake}) and run again"
-        )
+        full = [why for code, why in _FULL.items() if f"[Errno {code}]" in text]
+        if step and full:
+            return (
+                f"run {run_id} failed: {full[0].lower()} writing the lake {lake} in step "
+                f"'{step[1]}'; nothing was committed; free space there (df {lake}) and run again"
+            )
     return None

@@ -1,11 +1,11 @@
 """What ``feedlake watch`` says, on the ``feedlake.watch`` logger.
 
 Guarantees: the watcher says one line when it starts (what it watches, the lake, the
-interval), one per batch, one as soon as a signal asks it to stop (after the batch in hand
-commits; a second signal stops it at once) and one when it stops; each poll's heartbeat, the
-pipeline's per-drop lines and the skips of drops already ingested only with ``--verbose``; a
-feed that starts failing at a poll once (a warning), and once more when it recovers. The
-format (plain or JSON) is the command's (:mod:`pipeline.cli.logs`).
+interval), one per batch, one as soon as a signal asks it to stop during a batch (it stops
+once the batch commits; a second signal stops it at once) and one when it stops; each
+poll's heartbeat, the pipeline's per-drop lines and the skips of drops already ingested only
+with ``--verbose``; a feed that starts failing at a poll once (a warning), and once more when
+it recovers. The format (plain or JSON) is the command's (:mod:`pipeline.cli.logs`).
 """
 
 from __future__ import annotations
@@ -76,14 +76,16 @@ class WatchLog(WatchObserver):
         self.in_batch = True
 
     def stopping(self, signal_name: str) -> None:
-        """A signal asked the watcher to stop: said at once, from the signal handler."""
-        when = "after this batch commits" if self.in_batch else "now"
-        self._say(
-            logging.INFO,
-            "stopping",
-            f"{signal_name}: stopping {when} ({signal_name} again stops at once)",
-            signal=signal_name,
-        )
+        """A signal asked the watcher to stop: said at once, from the signal handler, when a
+        batch is in hand (an idle watcher says ``stopped`` a moment later)."""
+        if self.in_batch:
+            self._say(
+                logging.INFO,
+                "stopping",
+                f"{signal_name}: stopping after this batch commits ({signal_name} again stops "
+                "at once)",
+                signal=signal_name,
+            )
 
     def batch_idle(self, run_id: str, why: str) -> None:
         self.in_batch = False

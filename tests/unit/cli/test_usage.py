@@ -64,6 +64,10 @@ def test_a_full_disk_under_beams_wrapping_is_named_with_the_lake_and_the_step():
     line = explain_failure(failed, "/srv/lake", "r1")
     assert line.startswith("run r1 failed: no space left on device writing the lake /srv/lake")
     assert "in step 'Publish articles'" in line and "nothing was committed" in line
-    quota = OSError(errno.EDQUOT, "Disk quota exceeded")
-    assert "disk quota exceeded" in explain_failure(quota, "/srv/lake", "r1")
+    quota = RuntimeError(f"OSError: [Errno {errno.EDQUOT}] x [while running 'Write the index/x']")
+    assert "disk quota exceeded writing the lake /srv/lake in step 'Write the index'" in (
+        explain_failure(quota, "/srv/lake", "r1")
+    )
     assert explain_failure(ValueError("a bug"), "/srv/lake", "r1") is None
+    at_commit = OSError(errno.ENOSPC, "No space left on device", "/srv/lake/_runs/r1.json")
+    assert explain_failure(at_commit, "/srv/lake", "r1") is None  # its own message names it
