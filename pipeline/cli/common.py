@@ -207,15 +207,21 @@ def check_is_lake(lake: str) -> None:
     """``lake`` is the root of a feedlake lake; else a usage error, before anything is made."""
     from apache_beam.io.filesystems import FileSystems
 
-    if "://" in lake:
-        found = any(FileSystems.exists(FileSystems.join(lake, name)) for name in _LAKE_MARKERS)
+    if "://" in lake:  # an object store has no folders: its description, or a manifest
+        from pipeline.lake.description import LAKE_FILE, has_history
+
+        found = FileSystems.exists(FileSystems.join(lake, LAKE_FILE)) or has_history(lake)
     else:
         found = Path(lake).is_dir() and any((Path(lake) / name).exists() for name in _LAKE_MARKERS)
     if not found:
-        what = "not a folder" if "://" not in lake and not Path(lake).is_dir() else "no lake"
+        what = (
+            f"{lake} is not a folder"
+            if "://" not in lake and not Path(lake).is_dir()
+            else (f"none of {', '.join(_LAKE_MARKERS)} is there")
+        )
         raise UsageError(
-            f"--lake {lake}: not a feedlake lake ({what}: none of {', '.join(_LAKE_MARKERS)} "
-            "is there); give the root of a lake 'feedlake run' wrote"
+            f"--lake {lake}: not a feedlake lake ({what}); give the root of a lake "
+            "'feedlake run' wrote"
         )
 
 
