@@ -38,5 +38,5 @@ def test_a_runner_module_s_own_option_reaches_the_runner(tmp_path):
 def test_an_option_no_runner_defines_is_still_refused(tmp_path):
     done = feedlake_run("--lake", str(tmp_path / "lake"), "--runner", PROBE, "--probe_nte", "x")
     assert done.returncode == 2
-    assert "unknown option --probe_nte; did you mean --probe_note?" in done.stderr
+    assert "unknown option --probe_nte: did you mean --probe_note?" in done.stderr
     assert not (tmp_path / "lake").exists()
