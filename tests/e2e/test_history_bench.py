@@ -107,8 +107,8 @@ def test_a_run_on_the_history_catches_copies_of_its_newest_and_oldest_stories(ra
     assert oldest <= {of for _kind, of in timed.caught.values()}
 
 
-# What a manifest holds since format 2, which format 1's did not.
-FORMAT_2_KEYS = ("commit_protocol", "request")
+# What a manifest holds since format 2 (and commit protocol 4), which format 1's did not.
+FORMAT_2_KEYS = ("commit_protocol", "request", "lease_generation")
 
 
 def test_history_manifests_are_shaped_like_the_one_the_run_wrote(ran, history):

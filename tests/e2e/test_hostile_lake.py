@@ -164,7 +164,7 @@ def test_a_lake_of_a_newer_format_is_refused_and_never_rewritten(lake, tmp_path)
         ["repair", "--dry-run"],
         ["inspect"],
         ["inspect", "--sql", "SELECT 1"],
-        ["watch", "--drops", str(tmp_path / "none"), "--poll-interval", "0.1"],
+        ["watch", "--drops", str(SAMPLE_DROP), "--poll-interval", "0.1"],
     ):
         done = feedlake(*argv, "--lake", str(lake), timeout=120)
         assert done.returncode == 2, (argv, done.stderr)
