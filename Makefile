@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench profile format clean flink-deps test-flink
+.PHONY: run test test-long bench profile format clean flink-deps test-flink
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,13 +19,16 @@ run: $(VENV)/.installed  ## the bundled sample drop and feed into ./lake, then w
 	$(BIN)/feedlake run --lake lake
 	$(BIN)/feedlake inspect --lake lake
 
-test: $(VENV)/.installed-test  ## lint, format check and the whole test suite
+test: $(VENV)/.installed-test  ## lint, format check and the tests, but for make test-long's and make test-flink's
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 flink-deps:  ## Flink 1.19.3 and Beam's Flink job server in .cache/flink (once: Java 17, Maven)
 	PYTHON=$(PYTHON) deploy/flink/deps.sh .cache/flink
+
+test-long: $(VENV)/.installed-test  ## the adversarial end-to-end suites make test leaves out (CI runs them)
+	$(BIN)/pytest -m long
 
 test-flink: $(VENV)/.installed-test flink-deps  ## feedlake on a local Flink cluster (minutes)
 	$(BIN)/pytest -m flink tests/cluster

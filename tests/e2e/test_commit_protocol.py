@@ -24,7 +24,7 @@ from tests.conftest import ROOT, published_files
 from tests.support.feed_server import ETAG, FeedServer
 from tests.support.lake import assert_whole, committed_manifests, content, manifests, records
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 COMMITTED = CRASH_POINTS[CRASH_POINTS.index("committed") :]
 
 

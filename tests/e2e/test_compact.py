@@ -35,7 +35,7 @@ from tests.support.lake import (
 )
 from tests.support.small_files import small_files_lake
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 KINDS = ("articles", "duplicates", "rejects")
 COMMITTED = CRASH_POINTS[CRASH_POINTS.index("committed") :]
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, SAMPLE_DROP
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 
 def in_small_filesystem(folder: Path, megabytes: int, script: str) -> None:

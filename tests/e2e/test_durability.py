@@ -28,6 +28,7 @@ from tests.support.syscalls import Call, Disk, calls, strace_missing, traced
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.long,
     pytest.mark.skipif(strace_missing() is not None, reason=strace_missing() or ""),
 ]
 SYNCS = ("syncfs", "sync")

@@ -22,7 +22,7 @@ from pipeline.lake.lease import TTL_VARIABLE
 from tests.conftest import ROOT
 from tests.support.lake import assert_whole, manifests, stories_corpus, stories_once
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 BEFORE_COMMIT = CRASH_POINTS[: CRASH_POINTS.index("committed")]
 TTL = "3"  # seconds: B takes A's lease over about 5 s after A stops
 

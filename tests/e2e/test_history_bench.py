@@ -21,7 +21,7 @@ from pipeline.lake.files import count_records
 from pipeline.lake.history import read_index_file
 from pipeline.lake.manifest import ingested_drops
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 TINY = Shape("tiny", runs_per_day=2, kept=40, drops=2, days=4)
 SEED = 3

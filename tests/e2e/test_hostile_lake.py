@@ -19,7 +19,7 @@ from pipeline.lake.paths import staged_name
 from tests.conftest import SAMPLE_DROP, published_files
 from tests.e2e.test_cli_errors import feedlake, one_line
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pipeline.cli import main
 from tests.conftest import ROOT
 from tests.support.lake import assert_whole, manifests, records, stories_corpus, stories_once
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 KINDS = ("articles", "duplicates", "rejects")
 
 

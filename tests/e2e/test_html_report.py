@@ -30,7 +30,7 @@ from tests.support.rendered import (
     render,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NEEDS_CHROMIUM)
 TITLES = (
     "Articles per day by region",

@@ -22,7 +22,7 @@ from tests.conftest import ROOT, SAMPLE_DROP
 from tests.support.feed_server import FeedServer
 from tests.support.lake import manifests
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 INTERRUPTED = 130
 
 

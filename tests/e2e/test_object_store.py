@@ -27,7 +27,7 @@ from pipeline.lake.commit import CRASH_EXIT
 from tests.conftest import ROOT
 from tests.support.lake import assert_whole, read_lake, stories_corpus, stories_once
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 KINDS = ("articles", "duplicates", "rejects")
 
 

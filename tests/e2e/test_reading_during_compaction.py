@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 from tests.support.lake import records
 from tests.support.small_files import small_files_lake
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 KINDS = ("articles", "duplicates", "rejects")
 SLOWER_DELETES = "0.2"  # seconds: a swap of seconds, so that several passes meet it
 

@@ -20,7 +20,7 @@ from tests.e2e.test_cli_errors import feedlake, one_line
 from tests.support.feed_server import FeedServer
 from tests.support.lake import assert_whole, content, records
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pipeline.cli import main
 from tests.support.lake import records
 from tests.support.small_files import small_files_lake
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 pyspark = pytest.importorskip("pyspark")
 
 

@@ -15,7 +15,7 @@ from pipeline.lake import documents
 from pipeline.lake.lease import LeaseHeld, LeaseLost, WriterLease
 from pipeline.lake.storage import GCS_BATCH, S3_BATCH, delete_exactly, share_s3_service_data
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.conftest import ROOT, SAMPLE_DROP, published_files
 from tests.support.feed_server import ITEMS, FeedServer
 from tools.feedgen import drop_items
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 POLL = 4.0
 
 

@@ -20,7 +20,7 @@ from pipeline.lake.lease import WriterLease
 from tests.conftest import ROOT, SAMPLE_DROP
 from tests.support.lake import assert_whole, content, manifests, stories_corpus, stories_once
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 DAG = ROOT / "deploy" / "airflow" / "feedlake_dag.py"
 
 
