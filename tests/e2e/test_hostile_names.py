@@ -5,14 +5,12 @@ named like a pattern, which recovery never reads as one."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import main
-from tests.conftest import ROOT
+from tests.e2e.test_cli_errors import feedlake
 from tests.support.lake import assert_whole, manifests, records, stories_corpus, stories_once
 
 pytestmark = [pytest.mark.e2e, pytest.mark.long]
@@ -23,16 +21,6 @@ KINDS = ("articles", "duplicates", "rejects")
 def corpus(tmp_path_factory):
     """Three drops of 30 articles; a quarter exact copies, some across drops."""
     return stories_corpus(tmp_path_factory.mktemp("corpus"), 90, per_drop=30)
-
-
-def feedlake(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def every_file(lake: Path) -> dict[str, bytes]:

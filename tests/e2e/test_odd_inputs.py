@@ -23,21 +23,12 @@ import pytest
 import zstandard
 
 from tests.conftest import ROOT, SAMPLE_DROP
+from tests.e2e.test_cli_errors import feedlake
 from tests.support.feed_server import README_MD, FeedServer
 from tests.support.lake import manifests
 
 pytestmark = pytest.mark.e2e
 UNDECODABLE = os.fsdecode(b"milosi-2025-08-30-\xff\xfe.txt")
-
-
-def feedlake(*argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def peak_rss(*argv: str) -> tuple[int, int, str]:
