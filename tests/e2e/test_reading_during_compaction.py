@@ -15,6 +15,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.lake import listing
 from pipeline.lake.inspect import inspect_lake
+from pipeline.lake.names import parse_staging_name
 from tests.conftest import ROOT
 from tests.support.lake import records
 from tests.support.small_files import small_files_lake
@@ -33,9 +34,8 @@ def compaction_in_swap(lake: Path) -> bool:
     """Whether a compaction has committed and not finished (its staging folder is there)."""
     staging = lake / "_staging"
     names = [p.name for p in staging.iterdir()] if staging.exists() else []
-    return any(
-        (lake / "_runs" / f"{name}.json").exists() and "compaction" in name for name in names
-    )
+    runs = [staged[0] for name in names if (staged := parse_staging_name(name)) is not None]
+    return any((lake / "_runs" / f"{run}.json").exists() and "compaction" in run for run in runs)
 
 
 def test_inspect_during_a_compaction_counts_every_record_once(small, tmp_path):
