@@ -205,7 +205,8 @@ def test_the_readme_shows_make_run_and_make_test_first():
     assert readme_commands()[:2] == [
         "make run    # set up .venv, run the bundled MIL-OSI sample drop and feed into ./lake, "
         "show what landed",
-        "make test   # set up .venv, lint, format check and the whole test suite",
+        "make test   # set up .venv, lint, format check and the tests "
+        "(the long suites: make test-long)",
     ]
 
 
