@@ -21,7 +21,7 @@ _LOG = logging.getLogger("feedlake")
 
 
 def compact_parser():
-    from pipeline.cli.options import add_wait_for_lock
+    from pipeline.cli.options import add_upkeep_flags
     from pipeline.cli.usage import CommandParser
     from pipeline.lake.compact import DEFAULT_TARGET_MB
 
@@ -55,12 +55,11 @@ def compact_parser():
         help="Largest merged file; files this large already are left alone. Default: "
         "%(default)s (query engines read files of 128 MB to 1 GB best).",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="Say what would be merged; change nothing."
+    add_upkeep_flags(
+        parser,
+        dry_run="Say what would be merged; change nothing.",
+        json="Print the summary as JSON.",
     )
-    add_wait_for_lock(parser)
-    parser.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
-    parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
     return parser
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "FeedOptions",
     "LakeOptions",
     "add_run_id",
+    "add_upkeep_flags",
     "add_wait_for_lock",
     "bad_value",
     "beam_flags",
@@ -206,6 +207,16 @@ def add_wait_for_lock(parser) -> None:
         help="When another feedlake process is writing the lake, wait up to this long for "
         "it to finish instead of exiting with code 3. Default: %(default)s.",
     )
+
+
+def add_upkeep_flags(parser, dry_run: str, json: str) -> None:
+    """``--dry-run``, ``--wait-for-lock``, ``--quiet`` and ``--json``, of the commands that
+    look after a lake already made (compact, repair); ``dry_run`` and ``json`` are their
+    help."""
+    parser.add_argument("--dry-run", action="store_true", help=dry_run)
+    add_wait_for_lock(parser)
+    parser.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
+    parser.add_argument("--json", action="store_true", help=json)
 
 
 def beam_flags() -> list[str]:

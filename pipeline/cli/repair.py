@@ -29,7 +29,7 @@ _LOG = logging.getLogger("feedlake")
 
 
 def repair_parser() -> CommandParser:
-    from pipeline.cli.options import add_wait_for_lock
+    from pipeline.cli.options import add_upkeep_flags
 
     parser = CommandParser(
         prog="feedlake repair",
@@ -43,12 +43,11 @@ def repair_parser() -> CommandParser:
     parser.add_argument(
         "--lake", default="lake", help="The lake's root: a local folder, s3:// or gs://."
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="Say what would be moved; change nothing."
+    add_upkeep_flags(
+        parser,
+        dry_run="Say what would be moved; change nothing.",
+        json="Print what was done as JSON.",
     )
-    add_wait_for_lock(parser)
-    parser.add_argument("--quiet", action="store_true", help="Print nothing but errors.")
-    parser.add_argument("--json", action="store_true", help="Print what was done as JSON.")
     return parser
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.lake.documents import create_json_exclusive, read_json
+from pipeline.lake.documents import create_json_exclusive, read_document
 from pipeline.lake.storage import delete_exactly
 
 __all__ = [
@@ -58,9 +58,13 @@ def _decide(lake: str, staged: str, decision: str, **details: Any) -> bool:
 
 
 def decision_of(lake: str, staged: str) -> dict[str, Any] | None:
-    """The decision on the staged run ``staged`` (``<run>@<generation>``), None if none."""
+    """The decision on the staged run ``staged`` (``<run>@<generation>``), None if none.
+
+    Raises:
+        DamagedLakeFile: the decision's file is not a JSON object.
+    """
     path = _decision_path(lake, staged)
-    return read_json(path) if FileSystems.exists(path) else None
+    return read_document(path, "a commit decision") if FileSystems.exists(path) else None
 
 
 def commit(lake: str, staged: str, manifest: dict[str, Any]) -> None:

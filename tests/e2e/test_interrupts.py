@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SAMPLE_DROP
+from tests.e2e.test_cli_errors import feedlake
 from tests.support.feed_server import FeedServer
 from tests.support.lake import manifests
 
@@ -71,13 +72,7 @@ def last_line(run: Feedlake) -> str:
 
 
 def next_run_proceeds(lake: Path, drops: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "run", "--drops", str(drops), "--lake", str(lake)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake))
     assert done.returncode == 0, done.stderr
     assert not list(lake.glob("_staging/*"))
     assert any(m["status"] == "succeeded" and m["counts"]["articles"] for m in manifests(lake))
@@ -173,13 +168,7 @@ def test_an_interrupt_after_the_commit_says_the_run_is_in_the_lake(tmp_path, dro
         f"({lake / '_runs' / (run_id + '.json')})"
     )
     assert json.loads((lake / "_runs" / f"{run_id}.json").read_text())["status"] == "succeeded"
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "run", "--drops", str(drops), "--lake", str(lake)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = feedlake("run", "--drops", str(drops), "--lake", str(lake))
     assert done.returncode == 0 and "nothing new" in done.stdout, done.stderr
 
 

@@ -38,25 +38,24 @@ def compaction_in_swap(lake: Path) -> bool:
     return any((lake / "_runs" / f"{run}.json").exists() and "compaction" in run for run in runs)
 
 
+def slow_compaction(lake: Path, output: int) -> subprocess.Popen:
+    """``feedlake compact`` on ``lake`` in another process, each delete slowed; its stdout and
+    stderr to ``output`` (a pipe: read as text)."""
+    slowed = [sys.executable, "-m", "tests.support.slow_deletes", SLOWER_DELETES]
+    return subprocess.Popen(
+        [*slowed, "compact", "--lake", str(lake)],
+        cwd=ROOT,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def test_inspect_during_a_compaction_counts_every_record_once(small, tmp_path):
     lake = tmp_path / "lake"
     subprocess.run(["cp", "-a", str(small), str(lake)], check=True)
     held = {kind: len(records(lake, kind)) for kind in KINDS}
-    compaction = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.slow_deletes",
-            SLOWER_DELETES,
-            "compact",
-            "--lake",
-            str(lake),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    compaction = slow_compaction(lake, subprocess.PIPE)
     passes, in_swap, failures = 0, 0, []
     while compaction.poll() is None or passes == 0:
         during = compaction_in_swap(lake)
@@ -86,20 +85,7 @@ def test_the_cli_reads_during_a_compaction_with_exit_0_and_each_record_once(smal
     lake = tmp_path / "lake"
     subprocess.run(["cp", "-a", str(small), str(lake)], check=True)
     articles = len(records(lake, "articles"))
-    compaction = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.slow_deletes",
-            SLOWER_DELETES,
-            "compact",
-            "--lake",
-            str(lake),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    compaction = slow_compaction(lake, subprocess.DEVNULL)
     results = []
     while compaction.poll() is None or not results:
         done = subprocess.run(

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from pipeline.lake import fencing
+from pipeline.lake.confine import DamagedLakeFile
 
 MANIFEST = {"run_id": "r", "status": "succeeded", "outputs": []}
 
@@ -63,3 +64,11 @@ def test_of_a_commit_and_an_abandon_racing_exactly_one_wins(tmp_path):
         assert results["commit"] != results["abandon"]
         decided = fencing.decision_of(lake, staged)["decision"]
         assert decided == ("committed" if results["commit"] else "abandoned")
+
+
+def test_a_decision_that_is_not_json_is_damaged_naming_its_file(tmp_path):
+    lake = str(tmp_path)
+    (tmp_path / "_commits").mkdir()
+    (tmp_path / "_commits" / "r@1.json").write_bytes(b'{"decision": "comm')
+    with pytest.raises(DamagedLakeFile, match=r"_commits/r@1\.json.*not a commit decision"):
+        fencing.decision_of(lake, "r@1")
