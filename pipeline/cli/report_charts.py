@@ -152,8 +152,12 @@ def _runs_axis(runs: list[dict[str, Any]]) -> tuple[str, alt.X]:
     return "per day of runs", _day_axis("when", days, "day the runs started (UTC)")
 
 
-def _when(run: dict[str, Any], one_by_one: bool) -> str:
-    return run["started"][:19].replace("T", " ") if one_by_one else run["started"][:10]
+def _when(run: dict[str, Any], one_by_one: bool, to_the_ms: bool = False) -> str:
+    """A run's place on the x axis: its start to the second (to the millisecond when two runs
+    started in the same second), or its day."""
+    if not one_by_one:
+        return run["started"][:10]
+    return run["started"][: 23 if to_the_ms else 19].replace("T", " ")
 
 
 def _runs_chart(
@@ -168,10 +172,11 @@ def _runs_chart(
     chart_id, title, empty = chart
     per, x = _runs_axis(runs)
     one_by_one = len(runs) <= RUNS_ONE_BY_ONE
+    to_the_ms = one_by_one and len({_when(run, True) for run in runs}) < len(runs)
     summed: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for run in runs:
         for what, n in counts_of(run).items():
-            summed[_when(run, one_by_one), what].update({"count": n, "runs": 1})
+            summed[_when(run, one_by_one, to_the_ms), what].update({"count": n, "runs": 1})
     if not any(totals["count"] for totals in summed.values()):
         return Chart(chart_id, f"{title} {per}", note=empty)
     rows = [

@@ -62,3 +62,25 @@ def test_nothing_to_draw_is_said_not_drawn():
     }
     found = by_id(runs=[run])
     assert all(chart.spec is None and chart.note for chart in found.values())
+
+
+def test_two_runs_started_in_the_same_second_are_two_bars():
+    runs = [
+        {
+            "started": f"2026-12-01T00:00:00.{ms:03d}000+00:00",
+            "run_id": f"r{ms}",
+            "duplicates": ms,
+            "rejects": 1,
+            "feeds_by_outcome": {},
+        }
+        for ms in (120, 870)
+    ]
+    values = by_id(runs=runs)["per_run"].spec["data"]["values"]
+    assert [(v["when"], v["what"], v["count"]) for v in values] == [
+        ("2026-12-01 00:00:00.120", "duplicates", 120),
+        ("2026-12-01 00:00:00.120", "rejects", 1),
+        ("2026-12-01 00:00:00.870", "duplicates", 870),
+        ("2026-12-01 00:00:00.870", "rejects", 1),
+    ]
+    alone = by_id(runs=runs[:1])["per_run"].spec["data"]["values"]
+    assert alone[0]["when"] == "2026-12-01 00:00:00"  # to the second, when that tells them apart
