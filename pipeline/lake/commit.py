@@ -41,12 +41,19 @@ from pipeline.lake.confine import check_manifest, check_run_name, damaged
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
-from pipeline.lake.fileops import is_local, publish, remove_files, remove_folder, sync_lake
+from pipeline.lake.fileops import (
+    is_local,
+    make_top_folder,
+    publish,
+    remove_files,
+    remove_folder,
+    sync_lake,
+)
 from pipeline.lake.files import count_records
 from pipeline.lake.history import INDEX_FOLDER
 from pipeline.lake.lease import LeaseLost, WriterLease
 from pipeline.lake.names import parse_staging_name, staging_name
-from pipeline.lake.paths import staged_file
+from pipeline.lake.paths import staged_file, staged_name
 from pipeline.lake.storage import delete_exactly, files_below
 
 __all__ = [
@@ -60,6 +67,7 @@ __all__ = [
     "check_staged",
     "commit_run",
     "finish_run",
+    "make_staging",
     "manifest_path",
     "open_run",
     "operation_id",
@@ -122,6 +130,15 @@ def staging_folder(lake: str, run_id: str, generation: int | None) -> str:
     return FileSystems.join(lake, STAGING, name)
 
 
+def make_staging(lake: str, run_id: str, generation: int | None) -> str:
+    """The staging folder of a run (:func:`staging_folder`), with ``_staging`` made and marked
+    as the top of a hierarchy, so that each run's folder, and the thousands of files and
+    folders it stages, land in a block group away from what earlier runs removed
+    (:func:`~pipeline.lake.fileops.make_top_folder`)."""
+    make_top_folder(FileSystems.join(lake, STAGING))
+    return staging_folder(lake, run_id, generation)
+
+
 def manifest_path(lake: str, run_id: str) -> str:
     return FileSystems.join(lake, "_runs", f"{run_id}.json")
 
@@ -131,9 +148,9 @@ def staged_path(lake: str, staging: str, path: str, protocol: int = COMMIT_PROTO
     ``path`` (a path below ``lake``), under the commit protocol ``protocol`` (a run that
     crashed under an earlier one is finished where it staged its files)."""
     relative = path[len(lake) :].lstrip("/")
-    if protocol >= 3:
-        return staged_file(staging, relative)
-    return FileSystems.join(staging, "files", *relative.split("/"))
+    if protocol in (3, 4):  # flat, in one folder
+        return f"{staging}/files/{staged_name(relative)}"
+    return staged_file(staging, relative)  # in a tree like the lake's (protocols 2 and 5)
 
 
 def _staging_of(lake: str, manifest: dict[str, Any]) -> str:
@@ -145,7 +162,7 @@ def _staging_of(lake: str, manifest: dict[str, Any]) -> str:
 
 def open_run(lake: str, run_id: str, started: str, lease: WriterLease) -> None:
     """Open the run: its marker says it has not committed, under which protocol and lease."""
-    marker = FileSystems.join(staging_folder(lake, run_id, lease.generation), RUNNING_MARKER)
+    marker = FileSystems.join(make_staging(lake, run_id, lease.generation), RUNNING_MARKER)
     write_json(
         marker,
         {
@@ -207,6 +224,7 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
     assert lease.generation is not None
     manifest["lease_generation"] = lease.generation
     reached("verified")
+    _remove_unlisted(lake, manifest, lease.generation)
     sync_lake(lake)  # what the manifest lists is on the disk before the commit is
     reached("synced")
     lease.check()  # a writer that lost its lease does not try to commit
@@ -222,6 +240,33 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
     write_json(manifest_path(lake, manifest["run_id"]), manifest)
     reached("recorded")
     finish_run(lake, manifest)
+
+
+def _remove_unlisted(lake: str, manifest: dict[str, Any], generation: int) -> None:
+    """Remove any file staged among the run's files that its manifest does not list (none,
+    unless a worker wrote a file and the run did not report it): a folder published whole
+    carries every file below it into the lake, and the lake holds only what manifests list."""
+    if not is_local(lake):
+        return  # object stores publish file by file: what is not listed stays in staging
+    staging = staging_folder(lake, manifest["run_id"], generation)
+    listed = {staged_path(lake, staging, output["path"]) for output in manifest["outputs"]}
+    for path in _files_in(f"{staging}/files"):
+        if path not in listed:
+            _LOG.warning("%s was staged but is not in the run's manifest: removed", path)
+            os.unlink(path)
+
+
+def _files_in(folder: str) -> list[str]:
+    """Every file below ``folder`` (local disk), none when it is missing."""
+    found, folders = [], [folder]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    (folders if entry.is_dir(follow_symlinks=False) else found).append(entry.path)
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None:
@@ -243,8 +288,12 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
         replaced.setdefault(path.rsplit("/", 1)[0], []).append(path)
     outputs = sorted(manifest.get("outputs", []), key=lambda output: output["path"])
     made: set[str] = set()  # the folders made or found so far: each is made once
+    moved: set[str] = set()  # the folders renamed into the lake whole, with their files
+    whole_folders = protocol >= 5 and is_local(lake)
     for n, output in enumerate(outputs):
-        publish(staged_path(lake, staging, output["path"], protocol), output["path"], made)
+        path = output["path"]
+        if not whole_folders or not _publish_folder(lake, staging, path, made, moved):
+            publish(staged_path(lake, staging, path, protocol), path, made)
         if n == 0:
             reached("published_one")
         folder = output["path"].rsplit("/", 1)[0]
@@ -272,6 +321,33 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
     _remove_staging(lake, staging)
     if protocol >= 4:
         fencing.forget_commit(lake, staging_name(run_id, manifest["lease_generation"]))
+
+
+def _publish_folder(lake: str, staging: str, path: str, made: set[str], moved: set[str]) -> bool:
+    """Publish the file at ``path`` (below ``lake``) by renaming the highest folder above it
+    that the lake does not have yet, with everything staged below it (a new day's partition
+    folders and files: one rename); whether it is published (False: every folder above it is
+    in the lake, the file goes on its own). Each folder is looked at once: ``made`` holds the
+    folders found in the lake, ``moved`` those renamed whole."""
+    folder = lake.rstrip("/")
+    for name in path[len(lake) :].strip("/").split("/")[:-1]:
+        folder = f"{folder}/{name}"
+        if folder in moved:
+            return True
+        if folder in made:
+            continue
+        if os.path.isdir(folder):
+            made.add(folder)
+            continue
+        staged = staged_file(staging, folder[len(lake) :].lstrip("/"))
+        try:
+            os.rename(staged, folder)
+        except FileNotFoundError:
+            message = f"{staged} is missing and {folder} was never published"
+            raise FileNotFoundError(message) from None
+        moved.add(folder)
+        return True
+    return False
 
 
 def _delete_existing(paths: list[str]) -> None:

@@ -35,7 +35,9 @@ FORMAT_VERSION = 2  # 1: an index file per run, no catalog, no _lake.json (feedl
 # 2: staged files in a tree like the lake's, under _staging/<run>/files/ (feedlake 0.2);
 # 3: staged files flat in _staging/<run>/files/ (paths.staged_name), synced before the commit;
 # 4: staged in _staging/<run>@<lease generation>/, committed by creating _commits/<run>@<gen>
-COMMIT_PROTOCOL = 4
+# 5: as 4, staged files in a tree like the lake's again (paths.staged_file): a folder the
+#    lake does not have yet is published whole, by one rename
+COMMIT_PROTOCOL = 5
 
 
 def read_description(lake: str) -> dict[str, Any] | None:

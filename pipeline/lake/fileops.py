@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import functools
 import io
 import logging
 import os
+import struct
 from typing import BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
@@ -32,7 +34,9 @@ from pipeline.lake.storage import delete_exactly, files_below
 
 __all__ = [
     "is_local",
+    "is_top_folder",
     "make_folder",
+    "make_top_folder",
     "open_new",
     "open_read",
     "publish",
@@ -45,6 +49,12 @@ __all__ = [
 
 _LOG = logging.getLogger(__name__)
 _BUFFER = 1 << 16  # given explicitly, so that opening a file asks no isatty() of it
+# The local folders this process made or found (open_new), forgotten past a bound: a watcher
+# stages into new folders every batch.
+_MADE: set[str] = set()
+_MADE_LIMIT = 100_000
+# linux/fs.h: the inode flags ioctls and the Orlov allocator's top-of-hierarchy flag
+_GET_FLAGS, _SET_FLAGS, _TOPDIR = 0x80086601, 0x40086602, 0x00020000
 
 
 def is_local(path: str) -> bool:
@@ -56,13 +66,17 @@ def make_folder(folder: str, made: set[str] | None = None) -> None:
     """Create ``folder`` and its parents unless it exists; another worker creating it at the
     same time is fine. On local disk an existing folder costs one ``mkdir``, and so does a new
     one whose parent is in ``made``: the folders the caller made or found so far, which this
-    adds to."""
+    adds to; with ``made``, missing parents are made from the nearest one in it down, never
+    tried first and refused."""
     if made is not None and folder in made:
         return
     if is_local(folder):
+        parent = os.path.dirname(folder)
+        if made is not None and parent not in made and parent != folder:
+            make_folder(parent, made)  # from the nearest folder known to be there, down
         try:
             os.mkdir(folder)
-        except FileExistsError:
+        except (FileExistsError, PermissionError):  # an existing folder of another owner, too
             if not os.path.isdir(folder):
                 raise
         except FileNotFoundError:
@@ -81,14 +95,52 @@ def make_folder(folder: str, made: set[str] | None = None) -> None:
             raise
 
 
+def make_top_folder(folder: str) -> None:
+    """Create ``folder`` when missing (as :func:`make_folder`) and mark it, on local disk, as
+    the top of a hierarchy of folders for the block allocator (see the module's doc); where
+    the file system has no such flag (not ext2/3/4, or not the folder's owner) it stays a
+    plain folder."""
+    make_folder(folder)
+    if not is_local(folder):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        (flags,) = struct.unpack("l", fcntl.ioctl(fd, _GET_FLAGS, struct.pack("l", 0)))
+        if not flags & _TOPDIR:
+            fcntl.ioctl(fd, _SET_FLAGS, struct.pack("l", flags | _TOPDIR))
+    except OSError as error:  # ENOTTY, EOPNOTSUPP, EPERM...: a hint the file system ignores
+        _LOG.debug("%s stays a plain folder for the allocator: %s", folder, error)
+    finally:
+        os.close(fd)
+
+
+def is_top_folder(folder: str) -> bool:
+    """Whether ``folder`` (local disk) carries the allocator's top-of-hierarchy flag."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        (flags,) = struct.unpack("l", fcntl.ioctl(fd, _GET_FLAGS, struct.pack("l", 0)))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return bool(flags & _TOPDIR)
+
+
 def open_new(path: str) -> BinaryIO:
     """A new file at ``path``, open for writing; its folder is made when it is missing (on
-    local disk, only then: the open is tried first)."""
+    local disk once per process: :data:`_MADE` remembers it, so that the thousands of files
+    a run stages in a tree cost one ``mkdir`` a folder and one ``open`` a file)."""
     if is_local(path):
+        folder = os.path.dirname(path)
+        if folder not in _MADE:
+            if len(_MADE) > _MADE_LIMIT:
+                _MADE.clear()
+            make_folder(folder, _MADE)
         try:
             return open(path, "wb", buffering=_BUFFER)
-        except FileNotFoundError:
-            make_folder(os.path.dirname(path))
+        except FileNotFoundError:  # removed since this process made it
+            _MADE.clear()
+            make_folder(folder, _MADE)
             return open(path, "wb", buffering=_BUFFER)
     make_folder(path.rsplit("/", 1)[0])
     return FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)

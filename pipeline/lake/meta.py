@@ -20,7 +20,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.core.records import IndexBatch
-from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
+from pipeline.lake.commit import commit_run, make_staging, operation_id, operation_manifest
 from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
 from pipeline.lake.documents import read_document
 from pipeline.lake.files import LakeOutput, write_dicts
@@ -107,7 +107,7 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
         FORMAT_VERSION,
     )
     started = dt.datetime.now(dt.timezone.utc)
-    staging = staging_folder(lake, run_id, lease.generation)
+    staging = make_staging(lake, run_id, lease.generation)
     output = LakeOutput(lake, staging, run_id, codec="null")
     manifests = _manifests(lake)
     outputs = _migrate_index(output, legacy, manifests)

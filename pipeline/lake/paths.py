@@ -106,16 +106,16 @@ def file_name(run_id: str, shard: int, shards: int) -> str:
 
 
 def staged_name(relative: str) -> str:
-    """The flat name under which a run stages the file it publishes at ``relative`` (a path
-    below the lake): the path with ``%`` written ``%25`` and ``/`` written ``%2F``, so that a
-    run stages every file in one folder, made once, and the commit only renames."""
+    """A flat name for the path ``relative``: ``%`` written ``%25`` and ``/`` written ``%2F``
+    (staged parts, and the files of commit protocols 3 and 4, lie flat in one folder)."""
     return relative.replace("%", "%25").replace("/", "%2F")
 
 
 def staged_file(staging: str, relative: str) -> str:
     """Where a run whose staging folder is ``staging`` stages the file it publishes at
-    ``relative`` (commit protocol 3: every file flat in ``<staging>/files/``)."""
-    return f"{staging}/files/{staged_name(relative)}"
+    ``relative``: in ``<staging>/files/``, in a tree like the lake's, so that the commit
+    renames a folder the lake does not have yet, a new day's, whole (commit protocol 5)."""
+    return f"{staging}/files/{relative}"
 
 
 def destination_of(record: Article | Reject | IndexEntry, keys: tuple[str, ...]) -> str:

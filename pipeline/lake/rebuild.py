@@ -27,7 +27,7 @@ from connectors.inputs import item_identity
 from pipeline.core import minhash
 from pipeline.core.records import IndexBatch, ids_array
 from pipeline.core.text import fold
-from pipeline.lake.commit import commit_run, operation_id, operation_manifest, staging_folder
+from pipeline.lake.commit import commit_run, make_staging, operation_id, operation_manifest
 from pipeline.lake.confine import check_manifest
 from pipeline.lake.documents import read_document
 from pipeline.lake.files import LakeOutput, write_dicts
@@ -112,7 +112,7 @@ def _commit(
     """Stage ``blocks`` (records by destination folder), replacing every file of ``folder``."""
     started = dt.datetime.now(dt.timezone.utc)
     run_id = operation_id("repair")
-    output = LakeOutput(lake, staging_folder(lake, run_id, lease.generation), run_id, codec="null")
+    output = LakeOutput(lake, make_staging(lake, run_id, lease.generation), run_id, codec="null")
     name = tier_name(TOP_LEVEL, run_id)
     outputs = []
     for destination, records in sorted(blocks.items()):

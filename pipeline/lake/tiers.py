@@ -26,10 +26,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake.commit import (
     commit_run,
+    make_staging,
     operation_id,
     operation_manifest,
     staged_path,
-    staging_folder,
 )
 from pipeline.lake.files import LakeOutput, count_records, write_dicts
 from pipeline.lake.history import (
@@ -161,7 +161,7 @@ def merge_tiers(
     if not merges:
         return None
     run_id = operation_id("tiers")
-    staging = staging_folder(lake, run_id, lease.generation)
+    staging = make_staging(lake, run_id, lease.generation)
     output = LakeOutput(lake, staging, run_id, codec="null")
     outputs = [_stage(output, merge) for merge in merges]
     replaced = sorted(path for merge in merges for path in merge.paths)

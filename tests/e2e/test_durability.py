@@ -53,6 +53,18 @@ def _renamed_to(trace: list[Call], target: str) -> Call:
     return found[-1]
 
 
+def _published(trace: list[Call], lake: Path, target: str) -> tuple[Call, str]:
+    """The rename that put ``target`` in place (its own, or a folder's above it, renamed
+    whole), and where ``target`` was staged before it."""
+    renames = {_new_path(c): c for c in trace if c.name.startswith("rename")}
+    path = target
+    while path != str(lake) and path not in renames:
+        path = os.path.dirname(path)
+    assert path in renames, f"nothing was renamed to {target} or to a folder above it"
+    call = renames[path]
+    return call, _old_path(call) + target[len(path) :]
+
+
 def _new_path(call: Call) -> str:
     return call.path(1) if call.name == "rename" else call.path(3, 2)
 
@@ -99,8 +111,7 @@ def assert_durable_commits(trace: list[Call], lake: Path, manifest: dict) -> Non
     ), f"the manifest of {run_id} was renamed in before its content was synced"  # fmt: skip
     publishing = []
     for output in manifest["outputs"]:
-        published = _renamed_to(trace, output["path"])
-        staged = _old_path(published)
+        published, staged = _published(trace, lake, output["path"])
         written = _last_write(trace, staged, commit.start)
         assert _synced_between(trace, written, commit.start, staged, folder=False), (
             f"{staged}'s content was not synced before its run {run_id} committed"

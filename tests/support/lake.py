@@ -6,7 +6,6 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
-from urllib.parse import unquote
 
 import fastavro
 
@@ -135,11 +134,11 @@ def read_lake(lake: Path, kind: str) -> list[dict]:
 
 
 def staged_as_published(staging: Path) -> Path:
-    """What a run staged (its flat ``files/`` folder), laid out in ``staging/published/`` as
-    the lake will hold it once the run commits."""
-    published = staging / "published"
-    for path in (staging / "files").iterdir():
-        target = published / unquote(path.name)
+    """What a run staged (its ``files/`` folder), laid out in ``staging/published/`` as the
+    lake will hold it once the run commits."""
+    published, staged = staging / "published", staging / "files"
+    for path in [p for p in staged.rglob("*") if p.is_file()]:
+        target = published / path.relative_to(staged)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
     return published

@@ -159,9 +159,10 @@ class Disk:
         self.root = str(root)
         self.nodes: dict[int, _Node] = {}
         self.live: dict[str, int] = {}  # path -> node, as the process saw the lake
-        self.durable: dict[str, dict[str, int]] = {}  # folder -> the entries on the disk
-        self.pending: dict[str, list[tuple[int, str, int | None]]] = {}  # folder -> changes
-        self._add(self.root, folder=True)
+        # A folder's entries belong to the folder (its node), wherever it is renamed to.
+        self.durable: dict[int, dict[str, int]] = {}  # folder -> the entries on the disk
+        self.pending: dict[int, list[tuple[int, str, int | None]]] = {}  # folder -> changes
+        self.top = self._add(self.root, folder=True)
         for folder, folders, files in os.walk(before):
             here = os.path.normpath(os.path.join(self.root, os.path.relpath(folder, before)))
             for name in folders:
@@ -177,16 +178,17 @@ class Disk:
         self.live[path] = node
         parent, name = os.path.split(path)
         if folder:
-            self.durable.setdefault(path, {})
+            self.durable.setdefault(node, {})
         if path != self.root:
             if at is None:
-                self.durable.setdefault(parent, {})[name] = node
+                self.durable.setdefault(self.live[parent], {})[name] = node
             else:
                 self._change(parent, name, node, at)
         return node
 
     def _change(self, folder: str, name: str, node: int | None, at: int) -> None:
-        self.pending.setdefault(folder, []).append((at, name, node))
+        if folder in self.live:
+            self.pending.setdefault(self.live[folder], []).append((at, name, node))
 
     def _within(self, path: str | None) -> bool:
         return bool(path) and (path == self.root or path.startswith(self.root + "/"))
@@ -236,13 +238,13 @@ class Disk:
             return
         node = self.nodes[self.live[path]]
         if node.folder:
-            self._sync_folder(path, call.start)
+            self._sync_folder(self.live[path], call.start)
         else:
             node.sync(call.start)
 
     _fdatasync = _fsync
 
-    def _sync_folder(self, folder: str, before: int) -> None:
+    def _sync_folder(self, folder: int, before: int) -> None:
         changes = self.pending.get(folder, [])
         entries = self.durable.setdefault(folder, {})
         keep = []
@@ -327,15 +329,20 @@ class Disk:
             entries = {}
             for path, node in self.live.items():
                 if path != self.root:
-                    entries.setdefault(os.path.dirname(path), {})[os.path.basename(path)] = node
-        self._lay(self.root, out, where, entries)
+                    parent = self.live[os.path.dirname(path)]
+                    entries.setdefault(parent, {})[os.path.basename(path)] = node
+        self._lay(self.top, out, where, entries, set())
         return out
 
-    def _lay(self, folder: str, out: Path, where: dict[int, str], entries: dict) -> None:
+    def _lay(
+        self, folder: int, out: Path, where: dict[int, str], entries: dict, laid: set[int]
+    ) -> None:
         out.mkdir(parents=True, exist_ok=True)
+        laid.add(folder)
         for name, node in sorted(entries.get(folder, {}).items()):
             if self.nodes[node].folder:
-                self._lay(os.path.join(folder, name), out / name, where, entries)
+                if node not in laid:  # a folder in two places: each name undone on its own
+                    self._lay(node, out / name, where, entries, laid)
                 continue
             content = b""
             if self.nodes[node].written is None:
