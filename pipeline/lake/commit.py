@@ -43,6 +43,7 @@ from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.fileops import (
     is_local,
+    local_files,
     make_top_folder,
     publish,
     remove_files,
@@ -250,23 +251,10 @@ def _remove_unlisted(lake: str, manifest: dict[str, Any], generation: int) -> No
         return  # object stores publish file by file: what is not listed stays in staging
     staging = staging_folder(lake, manifest["run_id"], generation)
     listed = {staged_path(lake, staging, output["path"]) for output in manifest["outputs"]}
-    for path in _files_in(f"{staging}/files"):
+    for path in local_files(f"{staging}/files"):
         if path not in listed:
             _LOG.warning("%s was staged but is not in the run's manifest: removed", path)
             os.unlink(path)
-
-
-def _files_in(folder: str) -> list[str]:
-    """Every file below ``folder`` (local disk), none when it is missing."""
-    found, folders = [], [folder]
-    while folders:
-        try:
-            with os.scandir(folders.pop()) as entries:
-                for entry in entries:
-                    (folders if entry.is_dir(follow_symlinks=False) else found).append(entry.path)
-        except FileNotFoundError:
-            continue
-    return found
 
 
 def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None:

@@ -35,6 +35,7 @@ from pipeline.lake.storage import delete_exactly, files_below
 __all__ = [
     "is_local",
     "is_top_folder",
+    "local_files",
     "make_folder",
     "make_top_folder",
     "open_new",
@@ -105,7 +106,7 @@ def make_top_folder(folder: str) -> None:
         return
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        (flags,) = struct.unpack("l", fcntl.ioctl(fd, _GET_FLAGS, struct.pack("l", 0)))
+        flags = _inode_flags(fd)
         if not flags & _TOPDIR:
             fcntl.ioctl(fd, _SET_FLAGS, struct.pack("l", flags | _TOPDIR))
     except OSError as error:  # ENOTTY, EOPNOTSUPP, EPERM...: a hint the file system ignores
@@ -118,12 +119,17 @@ def is_top_folder(folder: str) -> bool:
     """Whether ``folder`` (local disk) carries the allocator's top-of-hierarchy flag."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        (flags,) = struct.unpack("l", fcntl.ioctl(fd, _GET_FLAGS, struct.pack("l", 0)))
+        return bool(_inode_flags(fd) & _TOPDIR)
     except OSError:
         return False
     finally:
         os.close(fd)
-    return bool(flags & _TOPDIR)
+
+
+def _inode_flags(fd: int) -> int:
+    """The inode flags of the open file ``fd`` (``lsattr``'s); OSError where there are none."""
+    (flags,) = struct.unpack("l", fcntl.ioctl(fd, _GET_FLAGS, struct.pack("l", 0)))
+    return flags
 
 
 def open_new(path: str) -> BinaryIO:
@@ -176,14 +182,21 @@ def publish(staged: str, target: str, made: set[str] | None = None) -> None:
         raise OSError(f"{staged} was renamed to {target} but it does not exist")
 
 
+def local_files(folder: str) -> list[str]:
+    """Every file below the local ``folder`` (a symbolic link counts as a file, never
+    followed); none when it is missing."""
+    found, folders = [], [folder]
+    while folders:
+        for entry in _entries(folders.pop()):
+            (folders if entry.is_dir(follow_symlinks=False) else found).append(entry.path)
+    return found
+
+
 def remove_files(folder: str) -> None:
     """Remove every file below ``folder``, leaving its folders (local disk)."""
     if is_local(folder):
-        for entry in _entries(folder):
-            if entry.is_dir(follow_symlinks=False):
-                remove_files(entry.path)
-            else:
-                _unlink(entry.path)
+        for path in local_files(folder):
+            _unlink(path)
         return
     delete_exactly(metadata.path for metadata in files_below(folder))
 

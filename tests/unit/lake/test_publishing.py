@@ -6,12 +6,13 @@ places a hierarchy of its own."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
 import pytest
 
-from pipeline.lake import commit, fileops
+from pipeline.lake import fileops
 from pipeline.lake.commit import commit_run, finish_run, make_staging, staging_folder
 from pipeline.lake.description import COMMIT_PROTOCOL
 from pipeline.lake.fileops import is_top_folder, make_top_folder
@@ -137,10 +138,14 @@ def test_each_runs_staging_is_placed_as_a_hierarchy_of_its_own(tmp_path):
 
 
 def test_a_file_system_without_the_flag_keeps_a_plain_folder(tmp_path, monkeypatch):
-    def refused(*args):
-        raise OSError(95, "Operation not supported")
+    real = fcntl.ioctl
 
-    monkeypatch.setattr(commit.make_top_folder.__globals__["fcntl"], "ioctl", refused)
+    def refused(fd, request, *args):  # the flag is read as it is; setting it is refused
+        if request == fileops._SET_FLAGS:
+            raise OSError(95, "Operation not supported")
+        return real(fd, request, *args)
+
+    monkeypatch.setattr(fcntl, "ioctl", refused)
     make_top_folder(str(tmp_path / "plain"))
     assert (tmp_path / "plain").is_dir() and not is_top_folder(str(tmp_path / "plain"))
 
