@@ -39,7 +39,7 @@ from pipeline.lake.commit import (
     staging_folder,
     stamped_id,
 )
-from pipeline.lake.confine import DamagedLakeFile
+from pipeline.lake.confine import DamagedLakeFile, OutsideLake
 from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
 from pipeline.lake.files import LakeOutput
@@ -339,6 +339,9 @@ def execute(job: Job, lease: WriterLease) -> dict[str, Any]:
     except CommitFailed as failed:
         abandon_run(config.lake, run_id, generation)
         raise JobFailed(f"run {run_id} did not commit: {failed}; nothing was committed") from failed
+    except OutsideLake:  # a link where the run publishes: its staging goes, unless committed
+        abandon_run(config.lake, run_id, generation)
+        raise
     except OSError as error:  # after the commit point: the next writer finishes the run
         raise JobFailed(
             f"run {run_id} committed, but making its files visible failed: {error}; the next "

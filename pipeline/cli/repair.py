@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import logging
 
@@ -83,13 +84,19 @@ def _repair(lake: str, wait: float) -> dict:
     from pipeline.lake.commit import recover
     from pipeline.lake.lease import WriterLease
     from pipeline.lake.meta import upgrade
-    from pipeline.lake.quarantine import move_aside, survey
+    from pipeline.lake.quarantine import links, move_aside, survey
     from pipeline.lake.rebuild import rebuild_catalog, rebuild_index
 
+    now = dt.datetime.now(dt.timezone.utc)
+    # Links in the lake's root keep every writer, repair too, from taking the lease (it
+    # would write through them): moved aside first, as links; what they point to is not read.
+    first = links(lake, root_only=True)
+    moved_to = move_aside(lake, first, now) if first else None
     with WriterLease(lake, "repair") as lease:
         lease.acquire(wait)
         damages = survey(lake)
-        moved_to = move_aside(lake, damages) if damages else None
+        moved_to = move_aside(lake, damages, now) if damages else moved_to
+        damages = first + damages
         recovered = recover(lake)
         upgrade(lake, lease)
         rebuilds = {damage.rebuild for damage in damages} - {None}

@@ -37,7 +37,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake import fencing
-from pipeline.lake.confine import check_manifest, check_run_name, damaged
+from pipeline.lake.confine import check_manifest, check_run_name, damaged, real_folder
 from pipeline.lake.description import COMMIT_PROTOCOL, write_description
 from pipeline.lake.documents import read_document, write_json
 from pipeline.lake.feed_state import save_feed_state
@@ -226,6 +226,7 @@ def commit_run(lake: str, manifest: dict[str, Any], lease: WriterLease) -> None:
     manifest["lease_generation"] = lease.generation
     reached("verified")
     _remove_unlisted(lake, manifest, lease.generation)
+    _lake_folders(lake, manifest)  # no link where the run publishes: refused before the commit
     sync_lake(lake)  # what the manifest lists is on the disk before the commit is
     reached("synced")
     lease.check()  # a writer that lost its lease does not try to commit
@@ -275,7 +276,7 @@ def finish_run(lake: str, manifest: dict[str, Any], check: bool = False) -> None
     for path in manifest.get("replaced", []):
         replaced.setdefault(path.rsplit("/", 1)[0], []).append(path)
     outputs = sorted(manifest.get("outputs", []), key=lambda output: output["path"])
-    made: set[str] = set()  # the folders made or found so far: each is made once
+    made = _lake_folders(lake, manifest)  # the folders made or found so far: each made once
     moved: set[str] = set()  # the folders renamed into the lake whole, with their files
     whole_folders = protocol >= 5 and is_local(lake)
     for n, output in enumerate(outputs):
@@ -324,7 +325,7 @@ def _publish_folder(lake: str, staging: str, path: str, made: set[str], moved: s
             return True
         if folder in made:
             continue
-        if os.path.isdir(folder):
+        if real_folder(folder, lake):  # a folder another writer made meanwhile
             made.add(folder)
             continue
         staged = staged_file(staging, folder[len(lake) :].lstrip("/"))
@@ -336,6 +337,32 @@ def _publish_folder(lake: str, staging: str, path: str, made: set[str], moved: s
         moved.add(folder)
         return True
     return False
+
+
+def _lake_folders(lake: str, manifest: dict[str, Any]) -> set[str]:
+    """The folders of the local ``lake`` that are there above the files ``manifest`` publishes
+    or replaces (none on object stores), each looked at once, from the root down.
+
+    Raises:
+        OutsideLake: one of them is a symbolic link, which would carry the run's renames and
+            deletes to where it points.
+    """
+    found: set[str] = set()
+    if not is_local(lake):
+        return found
+    paths = [output["path"] for output in manifest.get("outputs", [])]
+    missing: set[str] = set()
+    for path in [*paths, *manifest.get("replaced", [])]:
+        folder = lake.rstrip("/")
+        for name in path[len(folder) :].strip("/").split("/")[:-1]:
+            folder = f"{folder}/{name}"
+            if folder in found:
+                continue
+            if folder in missing or not real_folder(folder, lake):
+                missing.add(folder)
+                break  # nothing is below a folder that is not there
+            found.add(folder)
+    return found
 
 
 def _delete_existing(paths: list[str]) -> None:
@@ -432,10 +459,11 @@ def check_staged(lake: str, name: str) -> tuple[str, int | None]:
 
     Raises:
         DamagedLakeFile: it is no name feedlake makes, or (local disk) not a folder.
+        OutsideLake: (local disk) it is a symbolic link.
     """
     folder = FileSystems.join(lake, STAGING, name)
     run_id, generation = parse_staging_name(name) or (check_run_name(name, folder), None)
-    if is_local(folder) and not os.path.isdir(folder):
+    if is_local(folder) and not real_folder(folder, lake):
         raise damaged(folder, "is a file where a run's staging folder belongs")
     return run_id, generation
 

@@ -4,9 +4,12 @@ Guarantees: a path read from a file of the lake (a manifest's ``outputs`` and ``
 a staging folder's files) is used only when it lies below the lake's root, on the same store,
 with no empty, ``.`` or ``..`` segment (:func:`confined`); a run id read from the lake (the
 name of a folder in ``_staging``, a manifest's ``run_id``) only when it is a name feedlake
-could have made (:func:`is_run_name`). Anything else raises :class:`OutsideLake`, naming the
-file it came from, before anything is written or deleted: whoever can write one file in a
-shared lake can make the next writer stop, never write or delete outside the lake.
+could have made (:func:`is_run_name`); a folder feedlake writes into or deletes in (each entry
+of the lake's root, a staging folder, a partition folder) only when it is a folder, never a
+symbolic link, which would carry those writes and deletes to where it points
+(:func:`check_root`, :func:`real_folder`). Anything else raises :class:`OutsideLake`, naming
+the file it came from, before anything is written or deleted: whoever can write one file in
+a shared lake can make the next writer stop, never write or delete outside the lake.
 
 A file of the lake that cannot be read as what it should be (cut short, garbled, not the JSON
 object or the Avro records it must hold) raises :class:`DamagedLakeFile`, which says which
@@ -18,6 +21,8 @@ them without loading the pipeline.
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any
 
 from pipeline.lake.names import is_run_id
@@ -27,11 +32,15 @@ __all__ = [
     "NewerLakeFormat",
     "OutsideLake",
     "check_manifest",
+    "check_root",
     "check_run_name",
     "confined",
     "damaged",
     "is_run_name",
     "lake_of",
+    "linked",
+    "real_folder",
+    "root_links",
 ]
 
 # The lake's own folders and files, whose names end the lake's root in a path below it.
@@ -67,20 +76,72 @@ def damaged(path: str, problem: str) -> DamagedLakeFile:
     return error
 
 
-def _what_to_do(path: str) -> str:
+def _what_to_do(path: str, lake: str | None = None) -> str:
     return (
-        f"run 'feedlake repair --lake {lake_of(path)}' to move it aside and see what is lost "
-        "(docs/operating.md, Damaged metadata)"
+        f"run 'feedlake repair --lake {lake or lake_of(path)}' to move it aside and see what is "
+        "lost (docs/operating.md, Damaged metadata)"
     )
 
 
-def _outside(source: str, problem: str) -> OutsideLake:
+def _outside(source: str, problem: str, lake: str | None = None) -> OutsideLake:
     error = OutsideLake(
         f"{source} {problem}, refused: nothing outside the lake is written or deleted; "
-        f"{_what_to_do(source)}"
+        f"{_what_to_do(source, lake)}"
     )
     error.problem = problem
     return error
+
+
+def linked(path: str, lake: str | None = None) -> OutsideLake:
+    """The error for a symbolic link at ``path``, where a folder (or file) of the lake
+    ``lake`` belongs: feedlake makes none, and writing or deleting through it would reach
+    wherever it points."""
+    try:
+        target = os.readlink(path)
+    except OSError:  # gone or replaced since: still no folder of the lake's
+        target = "?"
+    return _outside(
+        path, f"is a symbolic link (to {target!r}) where the lake's own folder belongs", lake
+    )
+
+
+def real_folder(path: str, lake: str | None = None) -> bool:
+    """Whether a folder is at the local ``path`` (below ``lake``): False when nothing, or a
+    file, is there; one ``lstat``, so the link itself is what is looked at.
+
+    Raises:
+        OutsideLake: a symbolic link is there.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISLNK(mode):
+        raise linked(path, lake)
+    return stat.S_ISDIR(mode)
+
+
+def root_links(lake: str) -> list[str]:
+    """The symbolic links among the entries of the local lake's root (none on object stores,
+    which have no links): the lake itself may be a link, nothing in it may."""
+    if "://" in lake:
+        return []
+    try:
+        with os.scandir(lake) as entries:
+            return sorted(entry.path for entry in entries if entry.is_symlink())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def check_root(lake: str) -> None:
+    """Refuse a lake whose root holds a symbolic link (``_runs``, ``_staging``, ``_lease``,
+    ``articles``... each a folder a writer writes into): call it before writing anything.
+
+    Raises:
+        OutsideLake: naming the first link.
+    """
+    if found := root_links(lake):
+        raise linked(found[0], lake)
 
 
 def is_run_name(name: Any) -> bool:

@@ -36,6 +36,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake.confine import check_root
 from pipeline.lake.documents import (
     create_json_exclusive,
     create_json_generation,
@@ -241,7 +242,10 @@ class WriterLease:
         Raises:
             LeaseHeld: another writer still holds it after ``wait`` seconds.
             LeaseError: a lease file is not readable as a lease.
+            OutsideLake: the lake's root holds a symbolic link (``_lease`` one, say): a
+                writer would write through it (:func:`pipeline.lake.confine.check_root`).
         """
+        check_root(self.lake)
         deadline = time.monotonic() + max(wait, 0.0)
         announced = False
         while True:

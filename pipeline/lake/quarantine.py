@@ -3,12 +3,14 @@
 Guarantees: :func:`survey` reads every metadata file of the lake as the commands read it
 (``_lake.json``, each manifest, each folder in ``_staging`` and its marker, the feed state,
 each index and catalog file block by block) and changes nothing; a file that does not read
-back, or names a path outside the lake or a run id feedlake never makes, is a
-:class:`Damage` saying what the file was and what is lost without it. :func:`move_aside`
+back, or names a path outside the lake or a run id feedlake never makes, and every symbolic
+link below the lake's root (feedlake makes none; :func:`links`), is a :class:`Damage` saying
+what the file was and what is lost without it. :func:`move_aside`
 moves those files, never deleting one, to ``<lake>/_damaged/<stamp>/`` under their own
 paths, with ``repair.json`` listing them; no command reads that folder. Data files
-(``articles/``, ``duplicates/``, ``rejects/``) are never moved. Call :func:`move_aside`
-under the writer lease.
+(``articles/``, ``duplicates/``, ``rejects/``) are never moved; a link is moved as a link,
+and what it points to is never touched. Call :func:`move_aside` under the writer lease, except
+for links in the lake's root, which keep every writer from taking the lease.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.lake.commit import RUNNING_MARKER, STAGING, check_staged, manifest_path, staged_runs
-from pipeline.lake.confine import DamagedLakeFile, check_manifest
+from pipeline.lake.confine import DamagedLakeFile, check_manifest, linked
 from pipeline.lake.description import LAKE_FILE, read_description
-from pipeline.lake.documents import read_document, write_json
+from pipeline.lake.documents import read_document, read_json, write_json
 from pipeline.lake.feed_state import load_feed_state, state_path
 from pipeline.lake.fileops import is_local, make_folder
 from pipeline.lake.history import (
@@ -38,7 +40,7 @@ from pipeline.lake.history import (
 from pipeline.lake.names import parse_staging_name
 from pipeline.lake.storage import files_below
 
-__all__ = ["DAMAGED_FOLDER", "Damage", "move_aside", "survey"]
+__all__ = ["DAMAGED_FOLDER", "Damage", "links", "move_aside", "survey"]
 
 DAMAGED_FOLDER = "_damaged"
 
@@ -58,6 +60,7 @@ class Damage:
 
 
 _LOST = {
+    "link": "nothing of the lake: feedlake makes no link; what it points to is left as it is",
     "description": "the lake's description: the next run finds the partition keys from the "
     "article folders and writes it again",
     "manifest": "the record of that run: inspect no longer lists it (its data files, index "
@@ -98,7 +101,11 @@ def survey(lake: str) -> list[Damage]:
     Raises:
         NewerLakeFormat: the lake is of a format this feedlake does not know.
     """
+    linked = links(lake)
+    if any("/" not in damage.relative(lake) for damage in linked):
+        return linked  # the rest is read through them: surveyed once they are moved aside
     found = [
+        *linked,
         _checked(
             FileSystems.join(lake, LAKE_FILE),
             "the lake's description",
@@ -117,6 +124,33 @@ def survey(lake: str) -> list[Damage]:
     ]
     unique = {damage.path: damage for damage in found if damage is not None}
     return sorted(unique.values(), key=lambda damage: damage.path)
+
+
+def links(lake: str, root_only: bool = False) -> list[Damage]:
+    """Every symbolic link below the local ``lake`` (in its root only, with ``root_only``),
+    never followed; none on object stores. ``_damaged/`` is not looked in."""
+    if not is_local(lake):
+        return []
+    root = lake.rstrip("/")
+    found, folders = [], [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in listed:
+            if entry.is_symlink():
+                problem = _problem(linked(entry.path, lake))
+                found.append(Damage(entry.path, "a symbolic link", problem, _LOST["link"]))
+            elif (
+                entry.is_dir(follow_symlinks=False)
+                and not root_only
+                and (folder != root or entry.name != DAMAGED_FOLDER)
+            ):
+                folders.append(entry.path)
+    return sorted(found, key=lambda damage: damage.path)
 
 
 def _manifests(lake: str) -> Iterator[Damage | None]:
@@ -220,16 +254,10 @@ def move_aside(lake: str, damages: list[Damage], now: dt.datetime | None = None)
     folder = FileSystems.join(lake, DAMAGED_FOLDER, f"{now:%Y%m%dT%H%M%S}{now.microsecond:06d}Z")
     for damage in damages:
         _move(lake, damage.path, FileSystems.join(folder, *damage.relative(lake).split("/")))
-    write_json(
-        FileSystems.join(folder, "repair.json"),
-        {
-            "repaired": now.isoformat(),
-            "lake": lake,
-            "moved": [
-                {**dataclasses.asdict(damage), "path": damage.relative(lake)} for damage in damages
-            ],
-        },
-    )
+    listing = FileSystems.join(folder, "repair.json")
+    earlier = read_json(listing)["moved"] if FileSystems.exists(listing) else []  # same `now`
+    moved = [{**dataclasses.asdict(damage), "path": damage.relative(lake)} for damage in damages]
+    write_json(listing, {"repaired": now.isoformat(), "lake": lake, "moved": earlier + moved})
     return folder
 
 

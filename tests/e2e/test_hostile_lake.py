@@ -184,3 +184,61 @@ def test_a_garbled_description_is_one_line_and_repair_lets_the_next_run_write_it
     done = feedlake("run", "--drops", str(SAMPLE_DROP), "--lake", str(lake), "--reprocess")
     assert done.returncode == 0, done.stderr
     assert json.loads(description.read_text())["partition_by"] == ["dt", "region", "topic"]
+
+
+# Where a symbolic link to the victim is planted (below the lake's root), and whether the first
+# run of a new lake meets it before or after the run's data is written: each is a place a
+# writer writes into, or deletes in, that a link would carry outside the lake.
+LINKS = {
+    "a partition folder": "articles/dt=2025-08-29",
+    "a partition's region folder": "articles/dt=2025-08-29/region=europe",
+    "the articles folder": "articles",
+    "the staging folder": "_staging",
+    "a run's staging folder": "_staging/planted@1",
+    "an old run's staging folder": "_staging/planted",
+    "the manifests folder": "_runs",
+    "the lease folder": "_lease",
+}
+
+
+def plant_link(lake: Path, relative: str, victim: Path) -> Path:
+    link = lake / relative
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim, target_is_directory=True)
+    return link
+
+
+@pytest.mark.parametrize("case", list(LINKS))
+def test_a_symbolic_link_in_the_lake_is_refused_and_nothing_outside_changes(tmp_path, victim, case):
+    """A link where the lake's own folder belongs would carry a writer's renames, files and
+    deletes to where it points (a staging folder linked to the victim: recovery removed the
+    victim's files). It is refused, by name, before anything is written there."""
+    lake = tmp_path / "new-lake"
+    lake.mkdir()
+    before = tree(victim)
+    link = plant_link(lake, LINKS[case], victim)
+    done = runs_again(lake)
+    assert tree(victim) == before, f"{case}: the victim folder beside the lake was changed"
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt", "sub"], case
+    assert done.returncode == 1, done.stderr
+    line = one_line(done.stderr)
+    assert str(link) in line and "symbolic link" in line and "outside the lake" in line, line
+    assert not list(lake.glob("_runs/*.json")), f"{case}: a run committed through the link"
+
+
+def test_a_linked_staging_folder_is_moved_aside_by_repair_as_a_link_and_the_lake_runs_again(
+    lake, victim
+):
+    data = published_files(lake)
+    before = tree(victim)
+    link = plant_link(lake, "_staging/planted@1", victim)
+    done = runs_again(lake)
+    assert done.returncode == 1 and str(link) in one_line(done.stderr), done.stderr
+    repaired = feedlake("repair", "--lake", str(lake))
+    assert repaired.returncode == 0, repaired.stderr
+    assert str(link.relative_to(lake)) in repaired.stdout and "symbolic link" in repaired.stdout
+    moved = list((lake / "_damaged").glob("*/_staging/planted@1"))
+    assert len(moved) == 1 and moved[0].is_symlink(), "repair must move the link, not its target"
+    assert tree(victim) == before
+    assert runs_again(lake).returncode == 0
+    assert published_files(lake) == data and tree(victim) == before

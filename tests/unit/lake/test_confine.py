@@ -10,11 +10,13 @@ from pipeline.lake.confine import (
     DamagedLakeFile,
     OutsideLake,
     check_manifest,
+    check_root,
     check_run_name,
     confined,
     damaged,
     is_run_name,
     lake_of,
+    real_folder,
 )
 
 LAKE = "/data/lake"
@@ -145,3 +147,29 @@ def test_a_moved_root_never_carries_a_path_out_of_the_lake():
     ):
         with pytest.raises(OutsideLake):
             check_manifest(LAKE, manifest(**fields), SOURCE)
+
+
+def test_a_folder_is_a_real_folder_a_missing_one_or_a_file_is_not_and_a_link_is_refused(
+    tmp_path,
+):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "folder", target_is_directory=True)
+    assert real_folder(str(tmp_path / "folder"))
+    assert not real_folder(str(tmp_path / "missing"))
+    assert not real_folder(str(tmp_path / "file"))
+    assert not real_folder(str(tmp_path / "file" / "below"))
+    with pytest.raises(OutsideLake, match=r"link is a symbolic link \(to '.*folder'\)"):
+        real_folder(str(tmp_path / "link"), str(tmp_path))
+
+
+def test_a_lake_may_be_a_link_but_nothing_in_its_root_may(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "lake").symlink_to(tmp_path / "real", target_is_directory=True)
+    check_root(str(tmp_path / "lake"))
+    check_root(str(tmp_path / "missing"))
+    (tmp_path / "real" / "_runs").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(OutsideLake) as refused:
+        check_root(str(tmp_path / "lake"))
+    assert f"feedlake repair --lake {tmp_path / 'lake'}'" in str(refused.value)
+    assert str(tmp_path / "lake" / "_runs") in str(refused.value)

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.lake import fileops
 from pipeline.lake.commit import commit_run, finish_run, make_staging, staging_folder
+from pipeline.lake.confine import OutsideLake
 from pipeline.lake.description import COMMIT_PROTOCOL
 from pipeline.lake.fileops import is_top_folder, make_top_folder
 from pipeline.lake.lease import WriterLease
@@ -182,3 +183,42 @@ def test_a_folder_removed_since_it_was_made_is_made_again(tmp_path):
     with fileops.open_new(str(path)) as fh:
         fh.write(b"again")
     assert path.read_bytes() == b"again"
+
+
+def victim_folder(tmp_path: Path) -> Path:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep me")
+    return victim
+
+
+@pytest.mark.parametrize("where", ["articles", EXISTING, "articles/dt=2025-01-02"])
+def test_a_link_where_a_run_publishes_is_refused_before_the_commit(tmp_path, where):
+    lake = tmp_path / "lake"
+    victim = victim_folder(tmp_path)
+    with WriterLease(str(lake), "test") as lease:
+        lease.acquire()
+        manifest = staged_run(lake, lease.generation)
+        if (lake / where).exists():
+            (lake / where).rename(tmp_path / "held")
+        (lake / where).symlink_to(victim, target_is_directory=True)
+        with pytest.raises(OutsideLake, match=f"{lake / where} is a symbolic link .*victim"):
+            commit_run(str(lake), manifest, lease)
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+    assert not list((lake / "_commits").glob("*")), "the run committed"
+
+
+def test_a_link_planted_after_the_commit_stops_finishing_before_anything_goes_through_it(
+    tmp_path,
+):
+    lake = tmp_path / "lake"
+    victim = victim_folder(tmp_path)
+    (victim / "earlier.avro").write_bytes(b"outside the lake")
+    manifest = staged_run(lake)
+    manifest["replaced"] = [str(lake / EXISTING / "earlier.avro")]
+    (lake / EXISTING).rename(tmp_path / "held")
+    (lake / EXISTING).symlink_to(victim, target_is_directory=True)
+    with pytest.raises(OutsideLake, match=f"{lake / EXISTING} is a symbolic link"):
+        finish_run(str(lake), manifest)
+    assert sorted(p.name for p in victim.iterdir()) == ["earlier.avro", "keep.txt"]
+    assert not (lake / "articles" / "dt=2025-01-02").exists(), "published before the check"

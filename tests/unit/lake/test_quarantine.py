@@ -93,3 +93,30 @@ def test_a_lake_of_a_newer_format_is_not_surveyed(lake):
     (lake / "_lake.json").write_text(json.dumps({"format_version": 99, "partition_by": []}))
     with pytest.raises(NewerLakeFormat, match="format 99"):
         survey(str(lake))
+
+
+def test_links_are_found_anywhere_in_the_lake_never_followed_and_moved_as_links(lake, tmp_path):
+    victim = tmp_path / "victim"
+    (victim / "_staging" / "looks-like-a-run").mkdir(parents=True)
+    (lake / "articles" / "dt=2025-01-01").mkdir(parents=True)
+    deep = lake / "articles" / "dt=2025-01-01" / "region=asia"
+    deep.symlink_to(victim, target_is_directory=True)
+    region = "articles/dt=2025-01-01/region=asia"
+    assert [d.relative(str(lake)) for d in survey(str(lake))] == [region]
+    top = lake / "_catalog"
+    top.symlink_to(victim, target_is_directory=True)
+    found = survey(str(lake))
+    assert [d.relative(str(lake)) for d in found] == ["_catalog", region]
+    assert all("symbolic link" in d.problem and "victim" in d.problem for d in found)
+    folder = Path(move_aside(str(lake), found))
+    assert (folder / "_catalog").is_symlink() and (folder / region).is_symlink()
+    assert (victim / "_staging" / "looks-like-a-run").is_dir()
+    assert survey(str(lake)) == []
+
+
+def test_a_link_in_the_root_is_all_that_is_surveyed_until_it_is_moved(lake, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "not-a-run").write_text("what a survey through the link would call damaged")
+    (lake / "_staging").symlink_to(victim, target_is_directory=True)
+    assert [d.relative(str(lake)) for d in survey(str(lake))] == ["_staging"]
