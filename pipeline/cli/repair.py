@@ -84,7 +84,7 @@ def _repair(lake: str, wait: float) -> dict:
     from pipeline.lake.commit import recover
     from pipeline.lake.lease import WriterLease
     from pipeline.lake.meta import upgrade
-    from pipeline.lake.quarantine import links, move_aside, survey
+    from pipeline.lake.quarantine import decide_again, links, move_aside, survey
     from pipeline.lake.rebuild import rebuild_catalog, rebuild_index
 
     now = dt.datetime.now(dt.timezone.utc)
@@ -96,6 +96,7 @@ def _repair(lake: str, wait: float) -> dict:
         lease.acquire(wait)
         damages = survey(lake)
         moved_to = move_aside(lake, damages, now) if damages else moved_to
+        decide_again(lake, damages)  # before recovery, which finishes or removes each run
         damages = first + damages
         recovered = recover(lake)
         upgrade(lake, lease)

@@ -44,7 +44,17 @@ __all__ = [
 ]
 
 # The lake's own folders and files, whose names end the lake's root in a path below it.
-_LAKE_ENTRIES = ("_runs", "_staging", "_index", "_catalog", "_state", "_lease", "_lake.json")
+_LAKE_ENTRIES = (
+    "_runs",
+    "_staging",
+    "_commits",
+    "_index",
+    "_catalog",
+    "_state",
+    "_lease",
+    "_damaged",
+    "_lake.json",
+)
 
 
 class DamagedLakeFile(ValueError):

@@ -20,6 +20,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake.confine import damaged
 from pipeline.lake.documents import create_json_exclusive, read_document
 from pipeline.lake.storage import delete_exactly
 
@@ -30,8 +31,11 @@ __all__ = [
     "Abandoned",
     "abandon",
     "commit",
+    "decide_again",
     "decision_of",
+    "decision_path",
     "forget_commit",
+    "read_decision",
 ]
 
 COMMITS = "_commits"
@@ -43,7 +47,8 @@ class Abandoned(RuntimeError):
     """The run was abandoned by a writer that took the lease over: it cannot commit."""
 
 
-def _decision_path(lake: str, staged: str) -> str:
+def decision_path(lake: str, staged: str) -> str:
+    """Where the decision on the staged run ``staged`` is."""
     return FileSystems.join(lake, COMMITS, f"{staged}.json")
 
 
@@ -54,17 +59,42 @@ def _decide(lake: str, staged: str, decision: str, **details: Any) -> bool:
         "decided": dt.datetime.now(dt.timezone.utc).isoformat(),
         **details,
     }
-    return create_json_exclusive(_decision_path(lake, staged), document)
+    return create_json_exclusive(decision_path(lake, staged), document)
 
 
 def decision_of(lake: str, staged: str) -> dict[str, Any] | None:
     """The decision on the staged run ``staged`` (``<run>@<generation>``), None if none.
 
     Raises:
-        DamagedLakeFile: the decision's file is not a JSON object.
+        DamagedLakeFile: the decision's file is not a decision: not a JSON object, neither
+            ``committed`` nor ``abandoned``, or committed without a manifest. Never guessed
+            at: read as abandoned, a committed run's files would be removed.
     """
-    path = _decision_path(lake, staged)
-    return read_document(path, "a commit decision") if FileSystems.exists(path) else None
+    path = decision_path(lake, staged)
+    return read_decision(path) if FileSystems.exists(path) else None
+
+
+def read_decision(path: str) -> dict[str, Any]:
+    """The decision in the file ``path``; DamagedLakeFile when it is none."""
+    document = read_document(path, "a commit decision")
+    decision = document.get("decision")
+    if decision not in (COMMITTED, ABANDONED):
+        raise damaged(path, f"is not a commit decision (it decides {decision!r})")
+    if decision == COMMITTED and not isinstance(document.get("manifest"), dict):
+        raise damaged(path, "is not a commit decision (committed, with no manifest)")
+    return document
+
+
+def decide_again(lake: str, staged: str, manifest: dict[str, Any] | None) -> str:
+    """Decide the staged run ``staged`` again, once its damaged decision is moved aside:
+    committed with ``manifest`` (the one its writer recorded in ``_runs/``), else abandoned,
+    so that its writer, if it still runs, can never commit it; what was decided (an existing
+    decision, made meanwhile, stands)."""
+    decision = COMMITTED if manifest is not None else ABANDONED
+    details = {"manifest": manifest} if manifest is not None else {}
+    if _decide(lake, staged, decision, **details):
+        return decision
+    return (decision_of(lake, staged) or {}).get("decision", decision)
 
 
 def commit(lake: str, staged: str, manifest: dict[str, Any]) -> None:
@@ -80,7 +110,7 @@ def commit(lake: str, staged: str, manifest: dict[str, Any]) -> None:
     found = decision_of(lake, staged) or {}
     raise Abandoned(
         f"a writer that took the lease over abandoned run {staged} at "
-        f"{found.get('decided', '?')} ({_decision_path(lake, staged)}); nothing was committed"
+        f"{found.get('decided', '?')} ({decision_path(lake, staged)}); nothing was committed"
     )
 
 
@@ -95,4 +125,4 @@ def abandon(lake: str, staged: str) -> dict[str, Any] | None:
 
 def forget_commit(lake: str, staged: str) -> None:
     """Delete the decision of a committed run whose staging folder is gone."""
-    delete_exactly([_decision_path(lake, staged)])
+    delete_exactly([decision_path(lake, staged)])

@@ -23,6 +23,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.lake import fencing
 from pipeline.lake.commit import RUNNING_MARKER, STAGING, check_staged, manifest_path, staged_runs
 from pipeline.lake.confine import DamagedLakeFile, check_manifest, linked
 from pipeline.lake.description import LAKE_FILE, read_description
@@ -40,7 +41,7 @@ from pipeline.lake.history import (
 from pipeline.lake.names import parse_staging_name
 from pipeline.lake.storage import files_below
 
-__all__ = ["DAMAGED_FOLDER", "Damage", "links", "move_aside", "survey"]
+__all__ = ["DAMAGED_FOLDER", "Damage", "decide_again", "links", "move_aside", "survey"]
 
 DAMAGED_FOLDER = "_damaged"
 
@@ -53,7 +54,8 @@ class Damage:
     what: str  # what the file was
     problem: str  # why it cannot be used
     lost: str  # what the lake no longer knows once it is moved aside
-    rebuild: str | None = None  # "index" or "catalog": repair rebuilds it from the lake
+    # "index" or "catalog": repair rebuilds it from the lake; "decision": decides it again
+    rebuild: str | None = None
 
     def relative(self, lake: str) -> str:
         return self.path[len(lake) :].strip("/")
@@ -67,6 +69,9 @@ _LOST = {
     "entries and drop catalog entries stay)",
     "staging": "what an unfinished run staged: it is not a committed run, nothing of it is in "
     "the lake",
+    "decision": "whether its run committed, as its writer decided: repair decides again, "
+    "committed when the run's manifest in _runs/ says so (recovery then publishes the run), "
+    "else abandoned (what the run staged is kept here), so that its writer never commits it",
     "staged_commit": "the files a run staged whose manifest is damaged: kept here, not "
     "published, in case the run had committed",
     "feed_state": "each feed's ETag and Last-Modified: conditional GET starts over (the next "
@@ -113,6 +118,7 @@ def survey(lake: str) -> list[Damage]:
             lambda: read_description(lake),
         ),
         *_manifests(lake),
+        *_decisions(lake),
         *_staging(lake),
         _checked(
             state_path(lake),
@@ -173,6 +179,60 @@ def _manifests(lake: str) -> Iterator[Damage | None]:
                 f"belongs to the damaged manifest {path}",
                 _LOST["staged_commit"],
             )
+
+
+def _decisions(lake: str) -> Iterator[Damage | None]:
+    for metadata in files_below(FileSystems.join(lake, fencing.COMMITS), "*.json"):
+        path = metadata.path
+        damage = _checked(
+            path,
+            "a commit decision",
+            "decision",
+            lambda path=path: fencing.read_decision(path),
+            "decision",
+        )
+        yield damage
+        staged = path.rsplit("/", 1)[-1].removesuffix(".json")
+        if damage is not None and _recorded_manifest(lake, staged) is None:
+            folder = FileSystems.join(lake, STAGING, staged)
+            if _files_below(lake, folder):
+                yield Damage(
+                    folder,
+                    "a staging folder",
+                    f"belongs to the damaged commit decision {path}",
+                    _LOST["staged_commit"],
+                )
+
+
+def _recorded_manifest(lake: str, staged: str) -> dict[str, Any] | None:
+    """The manifest its writer recorded in ``_runs/`` for the staged run ``staged``
+    (``<run>@<generation>``) when it says the run committed, else None."""
+    run_id, generation = parse_staging_name(staged) or (None, None)
+    path = manifest_path(lake, run_id) if run_id else None
+    if path is None or not FileSystems.exists(path):
+        return None
+    try:
+        manifest = check_manifest(lake, read_document(path, "a run manifest"), path)
+    except DamagedLakeFile:
+        return None  # surveyed as a damaged manifest
+    committed = manifest.get("status") == "succeeded"
+    return manifest if committed and manifest.get("lease_generation") == generation else None
+
+
+def decide_again(lake: str, damages: list[Damage]) -> None:
+    """Decide again each staged run whose damaged decision :func:`move_aside` moved: committed
+    when its writer's manifest in ``_runs/`` says so and its staging is there (recovery then
+    publishes it), abandoned when no manifest says so (its staging was moved aside too); a
+    run whose staging is gone is finished, and needs none."""
+    for damage in damages:
+        if damage.rebuild != "decision":
+            continue
+        staged = damage.path.rsplit("/", 1)[-1].removesuffix(".json")
+        if parse_staging_name(staged) is None:
+            continue  # no run's decision: a file feedlake never wrote
+        manifest = _recorded_manifest(lake, staged)
+        if manifest is None or _files_below(lake, FileSystems.join(lake, STAGING, staged)):
+            fencing.decide_again(lake, staged, manifest)
 
 
 def _staging(lake: str) -> Iterator[Damage | None]:

@@ -19,8 +19,9 @@ from tests.conftest import ROOT, SAMPLE_DROP
 pytestmark = pytest.mark.e2e
 
 
-def feedlake(*argv: str, stdout=subprocess.PIPE, timeout: float = 300):
-    """``python -m pipeline.cli argv`` as a user runs it; stderr captured as text."""
+def feedlake(*argv: str, stdout=subprocess.PIPE, timeout: float = 300, env=None):
+    """``python -m pipeline.cli argv`` as a user runs it, with ``env`` added to the
+    environment; stderr captured as text."""
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *argv],
         cwd=ROOT,
@@ -28,6 +29,7 @@ def feedlake(*argv: str, stdout=subprocess.PIPE, timeout: float = 300):
         stderr=subprocess.PIPE,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env} if env else None,
     )
 
 

@@ -111,6 +111,36 @@ def garbage_manifest(lake: Path) -> Path:
     return path
 
 
+STAGED = "20261207T000000000Z-0dec1510@9"  # a run staged under lease generation 9
+
+
+def staged_run(lake: Path) -> Path:
+    folder = lake / "_staging" / STAGED
+    (folder / "files" / "articles").mkdir(parents=True)
+    (folder / "RUNNING").write_text(json.dumps({"commit_protocol": 5}))
+    return folder
+
+
+def garbage_decision(lake: Path) -> Path:
+    """A staged run whose decision was cut short: whether it committed is unreadable."""
+    staged_run(lake)
+    path = lake / "_commits" / f"{STAGED}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b'{"staging": "' + STAGED.encode() + b'", "decision": "comm')
+    return path
+
+
+def decision_without_a_decision(lake: Path) -> Path:
+    """A staged run whose decision is a JSON object, but not a decision."""
+    path = garbage_decision(lake)
+    path.write_text(json.dumps({"staging": STAGED, "decision": ["committed"]}))
+    return path
+
+
+DECISIONS = {
+    "garbage commit decision": garbage_decision,
+    "a decision that decides nothing": decision_without_a_decision,
+}
 DAMAGE = {
     "truncated index block": truncated_index,
     "garbled catalog": garbled_catalog,
@@ -132,6 +162,10 @@ EXPECTED = {
         "watch": 1,
     },
     "garbage manifest": {"run": 0, "run --reprocess": 0, "inspect": 1, "compact": 0},
+    **{
+        damage: {"run": 1, "run --reprocess": 1, "inspect": 0, "compact": 1, "watch": 1}
+        for damage in DECISIONS
+    },
 }
 
 
@@ -155,13 +189,13 @@ def test_each_damage_is_one_line_naming_the_file_from_each_command(
     lake = tmp_path / "lake"
     # compact merges the index and catalog files of a folder that has two: the lake of two runs
     shutil.copytree(undamaged if name == "compact" else first_lake, lake)
-    path = DAMAGE[damage](lake)
+    path = {**DAMAGE, **DECISIONS}[damage](lake)
     done = feedlake(*command(name, lake, inputs), timeout=240)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == EXPECTED[damage][name], done.stderr
     if done.returncode:
         line = one_line(done.stderr)
-        assert str(path) in line and f"feedlake repair --lake {lake}" in line, line
+        assert str(path) in line and f"feedlake repair --lake {lake}'" in line, line
 
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
@@ -200,6 +234,57 @@ def test_repair_moves_the_damage_aside_and_the_next_run_holds_what_an_undamaged_
     )
     assert counted.returncode == 0, counted.stderr
     assert json.loads(counted.stdout) == [{"n": len(records(undamaged, "articles"))}]
+
+
+@pytest.mark.parametrize("damage", list(DECISIONS))
+def test_a_damaged_decision_is_moved_aside_with_its_staging_and_the_run_stays_uncommitted(
+    first_lake, undamaged, inputs, tmp_path, damage
+):
+    """Whether the run committed cannot be read, and no manifest says it did: its decision
+    and what it staged are kept in _damaged, and an abandoned decision takes the damaged
+    one's place, so that its writer, if it still runs, can never commit it."""
+    lake = tmp_path / "lake"
+    shutil.copytree(first_lake, lake)
+    path = DECISIONS[damage](lake)
+    held = path.read_bytes()
+    repaired = feedlake("repair", "--lake", str(lake))
+    assert repaired.returncode == 0 and "Traceback" not in repaired.stderr, repaired.stderr
+    assert f"_commits/{STAGED}.json" in repaired.stdout, repaired.stdout
+    assert f"_staging/{STAGED}" in repaired.stdout, repaired.stdout
+    (moved,) = (lake / "_damaged").glob(f"*/_commits/{STAGED}.json")
+    assert moved.read_bytes() == held
+    assert list((lake / "_damaged").glob(f"*/_staging/{STAGED}/RUNNING"))
+    assert json.loads(path.read_text())["decision"] == "abandoned"
+    assert not list((lake / "_staging").glob("*"))
+    done = run(lake, inputs["next"])
+    assert done.returncode == 0, done.stderr
+    assert content(lake) == content(undamaged)
+    assert_whole(lake)
+
+
+def test_a_damaged_decision_of_a_run_whose_manifest_says_committed_is_decided_again_and_finished(
+    first_lake, undamaged, inputs, tmp_path
+):
+    """The next run committed and wrote its manifest, then its writer died before publishing;
+    the disk then garbled its decision. Its manifest says it committed: repair decides it
+    committed again, from that manifest, and recovery publishes it."""
+    lake = tmp_path / "lake"
+    shutil.copytree(first_lake, lake)
+    crashed = feedlake(
+        "run", *inputs["next"], "--lake", str(lake), env={"FEEDLAKE_CRASH_AT": "recorded"}
+    )
+    assert crashed.returncode == 86, crashed.stderr
+    (path,) = (lake / "_commits").glob("*.json")
+    path.write_bytes(path.read_bytes()[:40])
+    done = run(lake, inputs["next"])  # after a warning that it took the dead writer's lease
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert str(path) in done.stderr.splitlines()[-1] and f"repair --lake {lake}'" in done.stderr
+    repaired = feedlake("repair", "--lake", str(lake))
+    assert repaired.returncode == 0 and "Traceback" not in repaired.stderr, repaired.stderr
+    assert path.name in repaired.stdout and "finished" in repaired.stdout, repaired.stdout
+    assert not list((lake / "_damaged").glob("*/_staging/*")), "the committed run was not kept"
+    assert content(lake) == content(undamaged)
+    assert_whole(lake)
 
 
 def test_a_lake_without_damage_is_left_as_it_is(first_lake, tmp_path):

@@ -4,6 +4,7 @@ abandoned, and a committed one's decision holds its manifest until it is forgott
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -72,3 +73,35 @@ def test_a_decision_that_is_not_json_is_damaged_naming_its_file(tmp_path):
     (tmp_path / "_commits" / "r@1.json").write_bytes(b'{"decision": "comm')
     with pytest.raises(DamagedLakeFile, match=r"_commits/r@1\.json.*not a commit decision"):
         fencing.decision_of(lake, "r@1")
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"decision": ["committed"]}, r"it decides \['committed'\]"),
+        ({"staging": "r@1"}, "it decides None"),
+        ({"decision": "committed"}, "committed, with no manifest"),
+        ({"decision": "committed", "manifest": "r"}, "committed, with no manifest"),
+    ],
+)
+def test_a_decision_that_decides_nothing_is_damaged_never_read_as_abandoned(
+    tmp_path, document, problem
+):
+    """Read as abandoned, a committed run's staged files would be removed."""
+    path = tmp_path / "_commits" / "r@1.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(document))
+    with pytest.raises(DamagedLakeFile, match=f"r@1.json is not a commit decision \\({problem}"):
+        fencing.abandon(str(tmp_path), "r@1")
+    with pytest.raises(DamagedLakeFile, match=f"repair --lake {tmp_path}'"):
+        fencing.read_decision(str(path))
+
+
+def test_a_run_decided_again_is_committed_with_its_manifest_or_abandoned(tmp_path):
+    lake = str(tmp_path)
+    assert fencing.decide_again(lake, "r@1", MANIFEST) == "committed"
+    assert fencing.decision_of(lake, "r@1")["manifest"] == MANIFEST
+    assert fencing.decide_again(lake, "r@2", None) == "abandoned"
+    with pytest.raises(fencing.Abandoned):
+        fencing.commit(lake, "r@2", MANIFEST)
+    assert fencing.decide_again(lake, "r@2", MANIFEST) == "abandoned", "a decision stands"
