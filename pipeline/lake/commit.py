@@ -50,7 +50,7 @@ from pipeline.lake.fileops import (
     remove_folder,
     sync_lake,
 )
-from pipeline.lake.files import count_records
+from pipeline.lake.files import counted
 from pipeline.lake.history import INDEX_FOLDER
 from pipeline.lake.lease import LeaseLost, WriterLease
 from pipeline.lake.names import parse_staging_name, staging_name
@@ -439,15 +439,10 @@ def damaged_outputs(manifest: dict[str, Any]) -> list[str]:
     damaged = []
     for output in manifest.get("outputs", []):
         path, expected = output["path"], output.get("records")
-        try:
-            found = count_records(path)
-        except FileNotFoundError:
-            damaged.append(f"{path} is missing")
-            continue
-        except (OSError, ValueError, EOFError) as error:
-            damaged.append(f"{path} does not read back as Avro ({error})")
-            continue
-        if expected is not None and found != expected:
+        found, problem = counted(path)
+        if problem is not None:
+            damaged.append(f"{path} {problem}")
+        elif expected is not None and found != expected:
             damaged.append(f"{path} holds {found} records, the manifest says {expected}")
     return damaged
 

@@ -46,6 +46,7 @@ __all__ = [
     "StagedFile",
     "avro_writer",
     "count_records",
+    "counted",
     "encoder_for",
     "write_dicts",
     "write_file",
@@ -291,3 +292,14 @@ def count_records(path: str) -> int:
     """Records in an Avro container file, counted block by block from its framing."""
     with open_read(path) as fh:
         return count_container_records(fh)
+
+
+def counted(path: str) -> tuple[int | None, str | None]:
+    """The records of the Avro file at ``path``, or None and why they cannot be counted
+    (``is missing``, ``does not read back as Avro (...)``)."""
+    try:
+        return count_records(path), None
+    except FileNotFoundError:
+        return None, "is missing"
+    except (OSError, ValueError, EOFError) as error:
+        return None, f"does not read back as Avro ({error})"

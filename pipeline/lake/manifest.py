@@ -24,7 +24,7 @@ import schemas
 from pipeline.core.version import __version__
 from pipeline.lake.commit import COMMIT_PROTOCOL, staged_path, staging_folder
 from pipeline.lake.documents import read_document
-from pipeline.lake.files import count_records
+from pipeline.lake.files import counted
 from pipeline.lake.history import INDEX_FOLDER, catalog_entries, legacy_index_files, read_catalog
 from pipeline.lake.storage import files_below
 
@@ -59,15 +59,11 @@ def _check_outputs(
     outputs, problems = [], []
     for entry in sorted(files, key=lambda f: f["path"]):
         path = staged_path(lake, staging, entry["path"])
-        try:
-            records = count_records(path)
-        except FileNotFoundError:
-            problems.append(f"{path} was reported written but does not exist")
-            continue
-        except (OSError, ValueError, EOFError) as error:
-            problems.append(f"{path} does not read back as Avro: {error}")
-            continue
-        outputs.append({**entry, "records": records})
+        records, problem = counted(path)
+        if problem is None:
+            outputs.append({**entry, "records": records})
+        else:
+            problems.append(f"{path} {problem}, though the run reported it written")
     return outputs, problems
 
 
