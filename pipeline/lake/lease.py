@@ -27,6 +27,7 @@ import dataclasses
 import datetime as dt
 import getpass
 import logging
+import math
 import os
 import socket
 import threading
@@ -175,12 +176,23 @@ def _read_generation(number: int, path: str) -> _Generation:
         what = f"missing {', '.join(missing)}" if missing else "not a feedlake lease"
         return _Generation(path, number, None, what)
     try:
-        dt.datetime.fromisoformat(document["heartbeat"])
-        float(document["ttl_seconds"])
-        int(document["holder"]["pid"])
+        _check_fields(document)
     except (KeyError, TypeError, ValueError) as error:
         return _Generation(path, number, None, f"a field is not readable: {error}")
     return _Generation(path, number, document)
+
+
+def _check_fields(document: dict[str, Any]) -> None:
+    """Every field a lease is judged on reads as what it is (ValueError, TypeError or
+    KeyError when one does not): a lease is never judged on a guess."""
+    if dt.datetime.fromisoformat(document["heartbeat"]).tzinfo is None:
+        raise ValueError(f"heartbeat {document['heartbeat']!r} has no time zone")
+    for key, default in (("ttl_seconds", None), ("heartbeat_seconds", HEARTBEAT_SECONDS)):
+        seconds = float(document.get(key, default))
+        if not 0 < seconds < math.inf:  # nan too
+            raise ValueError(f"{key} {seconds} is not a positive number of seconds")
+    int(document["beats"])
+    int(document["holder"]["pid"])
 
 
 def holder_of(document: dict[str, Any]) -> str:

@@ -235,3 +235,23 @@ def test_a_holder_of_this_host_boot_and_namespace_whose_pid_is_gone_is_taken_at_
     lease.acquire(wait=0)
     assert lease.held
     lease.release()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"heartbeat": "2026-01-01T00:00:00"},  # no time zone: cannot be compared with now
+        {"beats": "many"},
+        {"ttl_seconds": "nan"},
+        {"ttl_seconds": -5},
+        {"holder": ["run"]},
+        {"heartbeat_seconds": "soon"},
+    ],
+)
+def test_a_lease_field_that_parses_but_is_not_what_it_must_be_is_refused(tmp_path, fields):
+    """An expired lease (a day old) is judged on every field: each must read as what it is."""
+    path = foreign_lease(tmp_path, now() - dt.timedelta(days=1))
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+    with pytest.raises(LeaseError, match=f"{path.name}.*delete that file") as caught:
+        WriterLease(str(tmp_path), "run", "next").acquire(wait=0)
+    assert not isinstance(caught.value, LeaseHeld)
