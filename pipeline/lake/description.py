@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.core.version import __version__
 from pipeline.lake.confine import NewerLakeFormat, damaged
 from pipeline.lake.documents import read_document, write_json
+from pipeline.lake.names import partition_keys_problem
 from pipeline.lake.storage import files_below
 
 __all__ = [
@@ -61,6 +62,8 @@ def read_description(lake: str) -> dict[str, Any] | None:
             f"{FORMAT_VERSION}, the newest this feedlake {__version__} reads and writes; use a "
             "newer feedlake (nothing was read or changed)"
         )
+    if problem := partition_keys_problem(partition_by):  # they name folders: only feedlake's
+        raise damaged(path, f"is not a lake's description ({problem})")
     return described
 
 

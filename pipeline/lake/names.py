@@ -7,7 +7,9 @@ hidden name, nor a name holding ``/``, a pattern character (``*``, ``?``, ``[``)
 (which separates a run id from its lease generation in a staging folder's name), a space or
 a control character. Partition values are not names of this kind: they come from controlled
 vocabularies and dates (:mod:`pipeline.lake.paths`), never from input text, and so do every
-other folder name of the lake.
+other folder name of the lake; the partition keys, read from ``--partition-by`` or from the
+lake's ``_lake.json``, are taken only among :data:`PARTITION_KEYS`, each once
+(:func:`partition_keys_problem`).
 
 A staging folder's name is ``<run id>@<lease generation>`` (:func:`staging_name`):
 :func:`parse_staging_name` reads one back, and refuses anything feedlake could not have made.
@@ -18,14 +20,17 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "PARTITION_KEYS",
     "RUN_ID_FORM",
     "RUN_ID_MAX",
     "is_run_id",
     "parse_staging_name",
+    "partition_keys_problem",
     "run_id_problem",
     "staging_name",
 ]
 
+PARTITION_KEYS = ("dt", "region", "topic")  # the article partition keys, in their default order
 RUN_ID_MAX = 128
 RUN_ID_FORM = (
     f"1 to {RUN_ID_MAX} letters, digits, '.', '_' and '-', starting with a letter or a digit"
@@ -66,3 +71,14 @@ def parse_staging_name(name: str) -> tuple[str, int] | None:
     if not at or not is_run_id(run_id) or not _GENERATION.fullmatch(generation):
         return None
     return run_id, int(generation)
+
+
+def partition_keys_problem(keys: object) -> str | None:
+    """Why ``keys`` are no article layout (known keys, each once, at least one), or None."""
+    if not isinstance(keys, (list, tuple)) or not keys:
+        return f"partition keys must be some of {', '.join(PARTITION_KEYS)}; got {keys!r}"
+    if any(key not in PARTITION_KEYS for key in keys) or len(set(keys)) != len(keys):
+        return (
+            f"partition keys must be some of {', '.join(PARTITION_KEYS)}, each once; got {keys!r}"
+        )
+    return None

@@ -23,6 +23,7 @@ from pipeline.core.records import (
     primary_topic,
 )
 from pipeline.lake.history import INDEX_FOLDER
+from pipeline.lake.names import PARTITION_KEYS, partition_keys_problem
 
 __all__ = [
     "PARTITION_KEYS",
@@ -38,8 +39,6 @@ __all__ = [
     "staged_file",
     "staged_name",
 ]
-
-PARTITION_KEYS = ("dt", "region", "topic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +91,7 @@ def _controlled(value: str, vocabulary: Collection[str]) -> str:
 def parse_partition_keys(text: str) -> tuple[str, ...]:
     """``"dt,region,topic"`` as a tuple, checked: known keys, no repeats, at least one."""
     keys = tuple(key.strip() for key in text.split(",") if key.strip())
-    unknown = [key for key in keys if key not in PARTITION_KEYS]
-    if not keys or unknown or len(set(keys)) != len(keys):
+    if partition_keys_problem(keys):
         raise ValueError(
             f"partition keys must be some of {', '.join(PARTITION_KEYS)}, each once; got {text!r}"
         )
@@ -151,5 +149,5 @@ def group_of(destination: str) -> str:
 
 
 def check_partition_keys(partition_by: tuple[str, ...]) -> None:
-    if not partition_by or not set(partition_by) <= set(PARTITION_KEYS):
-        raise ValueError(f"partition_by must be some of {PARTITION_KEYS}")
+    if problem := partition_keys_problem(partition_by):
+        raise ValueError(problem)
