@@ -62,10 +62,11 @@ def command_repair(argv: list[str]) -> int:
     from pipeline.lake.confine import DamagedLakeFile
     from pipeline.lake.description import read_description
     from pipeline.lake.lease import LeaseError
-    from pipeline.lake.quarantine import survey
+    from pipeline.lake.quarantine import check_damaged_folder, survey
 
     with contextlib.suppress(DamagedLakeFile):  # a damaged one is what repair moves aside
         read_description(lake)  # a lake of a newer format is refused before the lease
+    check_damaged_folder(lake)  # where repair moves things: never through a link
     if args.dry_run:
         damages = survey(lake)
         _print(lake, {"dry_run": True, "moved_to": None, "damaged": damages}, args)

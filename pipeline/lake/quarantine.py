@@ -41,7 +41,15 @@ from pipeline.lake.history import (
 from pipeline.lake.names import parse_staging_name
 from pipeline.lake.storage import files_below
 
-__all__ = ["DAMAGED_FOLDER", "Damage", "decide_again", "links", "move_aside", "survey"]
+__all__ = [
+    "DAMAGED_FOLDER",
+    "Damage",
+    "check_damaged_folder",
+    "decide_again",
+    "links",
+    "move_aside",
+    "survey",
+]
 
 DAMAGED_FOLDER = "_damaged"
 
@@ -307,9 +315,30 @@ def _staging_folders(lake: str, run_id: str) -> list[str]:
     return [folder for folder in folders if _files_below(lake, folder)]
 
 
+def check_damaged_folder(lake: str) -> None:
+    """Refuse a ``_damaged`` that is a symbolic link: what is moved aside would go through it.
+
+    Raises:
+        DamagedLakeFile: naming the link and how to remove it (repair cannot move it aside
+            into itself).
+    """
+    path = FileSystems.join(lake, DAMAGED_FOLDER)
+    if is_local(lake) and os.path.islink(path):
+        raise DamagedLakeFile(
+            f"{path} is a symbolic link (to {os.readlink(path)!r}) where the lake's own folder "
+            "belongs: feedlake repair would move what it moves aside through it, outside the "
+            f"lake; remove the link (rm {path}) and run again"
+        )
+
+
 def move_aside(lake: str, damages: list[Damage], now: dt.datetime | None = None) -> str:
     """Move each damaged file or folder to ``<lake>/_damaged/<stamp>/``, under its path
-    below the lake, and list them there in ``repair.json``; the folder."""
+    below the lake, and list them there in ``repair.json``; the folder.
+
+    Raises:
+        DamagedLakeFile: ``_damaged`` is a symbolic link (:func:`check_damaged_folder`).
+    """
+    check_damaged_folder(lake)
     now = now or dt.datetime.now(dt.timezone.utc)
     folder = FileSystems.join(lake, DAMAGED_FOLDER, f"{now:%Y%m%dT%H%M%S}{now.microsecond:06d}Z")
     for damage in damages:

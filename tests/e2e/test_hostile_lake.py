@@ -242,3 +242,21 @@ def test_a_linked_staging_folder_is_moved_aside_by_repair_as_a_link_and_the_lake
     assert tree(victim) == before
     assert runs_again(lake).returncode == 0
     assert published_files(lake) == data and tree(victim) == before
+
+
+def test_a_linked_damaged_folder_is_refused_by_repair_which_moves_nothing_into_it(lake, victim):
+    """repair moves what it moves aside into _damaged/: linked elsewhere, that would be a
+    write outside the lake. It says to remove the link, and moves nothing."""
+    before = tree(victim)
+    link = plant_link(lake, "_damaged", victim)
+    for argv in (["repair"], ["repair", "--dry-run"]):
+        done = feedlake(*argv, "--lake", str(lake))
+        assert done.returncode == 1, done.stderr
+        line = one_line(done.stderr)
+        assert str(link) in line and "symbolic link" in line and f"rm {link}" in line, line
+        assert tree(victim) == before and sorted(p.name for p in victim.iterdir()) == [
+            "keep.txt",
+            "sub",
+        ]
+    link.unlink()
+    assert feedlake("repair", "--lake", str(lake)).returncode == 0
