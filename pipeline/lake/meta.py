@@ -21,7 +21,12 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.core.records import IndexBatch
 from pipeline.lake.commit import commit_run, make_staging, operation_id, operation_manifest
-from pipeline.lake.description import FORMAT_VERSION, has_history, read_description
+from pipeline.lake.description import (
+    FORMAT_VERSION,
+    has_history,
+    read_description,
+    write_description,
+)
 from pipeline.lake.documents import read_document
 from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.history import (
@@ -98,6 +103,14 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
     current = described is not None and described.get("format_version", 1) >= FORMAT_VERSION
     if (current or not has_history(lake)) and not legacy:
         return False
+    if described is None and not legacy and _has_tiers(lake):
+        # A lake of format 2 whose _lake.json was lost (moved aside by repair): described again.
+        layout = layout_of(lake) or PARTITION_KEYS
+        write_description(lake, layout)
+        _LOG.warning(
+            "lake %s had no _lake.json: wrote it again (partitioned by %s)", lake, ",".join(layout)
+        )
+        return False
     run_id = operation_id("upgrade")
     _LOG.warning(
         "lake %s is of format 1: migrating its %d index files and its manifests to format %d "
@@ -126,6 +139,15 @@ def upgrade(lake: str, lease: WriterLease) -> bool:
     )
     commit_run(lake, manifest, lease)
     return True
+
+
+def _has_tiers(lake: str) -> bool:
+    """Whether the lake holds an index or drop catalog file of format 2 (format 1 had
+    neither: one index file a run, drops only in the manifests)."""
+    return any(
+        files_below(FileSystems.join(lake, folder), "**/L*-*.avro", limit=1)
+        for folder in (INDEX_FOLDER, CATALOG_FOLDER)
+    )
 
 
 def _manifests(lake: str) -> dict[str, dict[str, Any]]:

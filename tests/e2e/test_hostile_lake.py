@@ -180,10 +180,15 @@ def test_a_garbled_description_is_one_line_and_repair_lets_the_next_run_write_it
     done = runs_again(lake)
     assert done.returncode == 1, done.stderr
     assert str(description) in one_line(done.stderr)
-    assert feedlake("repair", "--lake", str(lake)).returncode == 0
+    repaired = feedlake("repair", "--lake", str(lake))
+    assert repaired.returncode == 0, repaired.stderr
     done = feedlake("run", "--drops", str(SAMPLE_DROP), "--lake", str(lake), "--reprocess")
     assert done.returncode == 0, done.stderr
     assert json.loads(description.read_text())["partition_by"] == ["dt", "region", "topic"]
+    # A lake of format 2 that lost its description is no lake of format 1: nothing migrated.
+    assert "format 1" not in repaired.stderr + done.stderr
+    kinds = [json.loads(path.read_text()).get("kind") for path in lake.glob("_runs/*.json")]
+    assert "upgrade" not in kinds, kinds
 
 
 # Where a symbolic link to the victim is planted (below the lake's root), and whether the first
