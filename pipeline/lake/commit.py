@@ -32,6 +32,7 @@ import os
 import re
 import signal
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
@@ -318,9 +319,7 @@ def _publish_folder(lake: str, staging: str, path: str, made: set[str], moved: s
     folders and files: one rename); whether it is published (False: every folder above it is
     in the lake, the file goes on its own). Each folder is looked at once: ``made`` holds the
     folders found in the lake, ``moved`` those renamed whole."""
-    folder = lake.rstrip("/")
-    for name in path[len(lake) :].strip("/").split("/")[:-1]:
-        folder = f"{folder}/{name}"
+    for folder in _folders_above(lake, path):
         if folder in moved:
             return True
         if folder in made:
@@ -339,6 +338,14 @@ def _publish_folder(lake: str, staging: str, path: str, made: set[str], moved: s
     return False
 
 
+def _folders_above(lake: str, path: str) -> Iterator[str]:
+    """The folders between ``lake`` and the file at ``path`` below it, from the root down."""
+    folder = lake.rstrip("/")
+    for name in path[len(folder) :].strip("/").split("/")[:-1]:
+        folder = f"{folder}/{name}"
+        yield folder
+
+
 def _lake_folders(lake: str, manifest: dict[str, Any]) -> set[str]:
     """The folders of the local ``lake`` that are there above the files ``manifest`` publishes
     or replaces (none on object stores), each looked at once, from the root down.
@@ -353,9 +360,7 @@ def _lake_folders(lake: str, manifest: dict[str, Any]) -> set[str]:
     paths = [output["path"] for output in manifest.get("outputs", [])]
     missing: set[str] = set()
     for path in [*paths, *manifest.get("replaced", [])]:
-        folder = lake.rstrip("/")
-        for name in path[len(folder) :].strip("/").split("/")[:-1]:
-            folder = f"{folder}/{name}"
+        for folder in _folders_above(lake, path):
             if folder in found:
                 continue
             if folder in missing or not real_folder(folder, lake):

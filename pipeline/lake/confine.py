@@ -93,26 +93,27 @@ def _what_to_do(path: str, lake: str | None = None) -> str:
     )
 
 
-def _outside(source: str, problem: str, lake: str | None = None) -> OutsideLake:
+def _outside(
+    source: str, problem: str, lake: str | None = None, what_to_do: str | None = None
+) -> OutsideLake:
     error = OutsideLake(
         f"{source} {problem}, refused: nothing outside the lake is written or deleted; "
-        f"{_what_to_do(source, lake)}"
+        f"{what_to_do or _what_to_do(source, lake)}"
     )
     error.problem = problem
     return error
 
 
-def linked(path: str, lake: str | None = None) -> OutsideLake:
+def linked(path: str, lake: str | None = None, what_to_do: str | None = None) -> OutsideLake:
     """The error for a symbolic link at ``path``, where a folder (or file) of the lake
     ``lake`` belongs: feedlake makes none, and writing or deleting through it would reach
-    wherever it points."""
+    wherever it points. ``what_to_do`` replaces the advice to run ``feedlake repair``."""
     try:
         target = os.readlink(path)
     except OSError:  # gone or replaced since: still no folder of the lake's
         target = "?"
-    return _outside(
-        path, f"is a symbolic link (to {target!r}) where the lake's own folder belongs", lake
-    )
+    problem = f"is a symbolic link (to {target!r}) where the lake's own folder belongs"
+    return _outside(path, problem, lake, what_to_do)
 
 
 def real_folder(path: str, lake: str | None = None) -> bool:

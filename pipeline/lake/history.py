@@ -46,6 +46,7 @@ __all__ = [
     "CATALOG_FOLDER",
     "INDEX_FOLDER",
     "NEAR_WINDOW_DAYS",
+    "TIER_FILES",
     "Catalog",
     "KnownItems",
     "LakeHistory",
@@ -66,6 +67,7 @@ __all__ = [
 
 INDEX_FOLDER = "_index"
 CATALOG_FOLDER = "_catalog"
+TIER_FILES = "**/L*-*.avro"  # every index or catalog file below a folder: L<level>-<name>.avro
 NEAR_WINDOW_DAYS = 30  # near copies of a story are rare after a month; exact ones never are
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 

@@ -32,6 +32,7 @@ from pipeline.lake.files import LakeOutput, write_dicts
 from pipeline.lake.history import (
     CATALOG_FOLDER,
     INDEX_FOLDER,
+    TIER_FILES,
     catalog_entries,
     ids_of,
     index_records,
@@ -145,7 +146,7 @@ def _has_tiers(lake: str) -> bool:
     """Whether the lake holds an index or drop catalog file of format 2 (format 1 had
     neither: one index file a run, drops only in the manifests)."""
     return any(
-        files_below(FileSystems.join(lake, folder), "**/L*-*.avro", limit=1)
+        files_below(FileSystems.join(lake, folder), TIER_FILES, limit=1)
         for folder in (INDEX_FOLDER, CATALOG_FOLDER)
     )
 

@@ -73,12 +73,11 @@ def parse_staging_name(name: str) -> tuple[str, int] | None:
     return run_id, int(generation)
 
 
-def partition_keys_problem(keys: object) -> str | None:
-    """Why ``keys`` are no article layout (known keys, each once, at least one), or None."""
-    if not isinstance(keys, (list, tuple)) or not keys:
-        return f"partition keys must be some of {', '.join(PARTITION_KEYS)}; got {keys!r}"
-    if any(key not in PARTITION_KEYS for key in keys) or len(set(keys)) != len(keys):
-        return (
-            f"partition keys must be some of {', '.join(PARTITION_KEYS)}, each once; got {keys!r}"
-        )
-    return None
+def partition_keys_problem(keys: object, given: object = None) -> str | None:
+    """Why ``keys`` are no article layout (known keys, each once, at least one), or None;
+    the message shows ``given`` (what they were read from) when there is one."""
+    known = isinstance(keys, (list, tuple)) and all(key in PARTITION_KEYS for key in keys)
+    if known and keys and len(set(keys)) == len(keys):
+        return None
+    shown = keys if given is None else given
+    return f"partition keys must be some of {', '.join(PARTITION_KEYS)}, each once; got {shown!r}"

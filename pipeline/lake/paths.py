@@ -91,10 +91,8 @@ def _controlled(value: str, vocabulary: Collection[str]) -> str:
 def parse_partition_keys(text: str) -> tuple[str, ...]:
     """``"dt,region,topic"`` as a tuple, checked: known keys, no repeats, at least one."""
     keys = tuple(key.strip() for key in text.split(",") if key.strip())
-    if partition_keys_problem(keys):
-        raise ValueError(
-            f"partition keys must be some of {', '.join(PARTITION_KEYS)}, each once; got {text!r}"
-        )
+    if problem := partition_keys_problem(keys, text):
+        raise ValueError(problem)
     return keys
 
 

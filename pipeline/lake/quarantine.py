@@ -33,6 +33,7 @@ from pipeline.lake.fileops import is_local, make_folder
 from pipeline.lake.history import (
     CATALOG_FOLDER,
     INDEX_FOLDER,
+    TIER_FILES,
     catalog_file,
     legacy_index_files,
     read_blocks,
@@ -114,11 +115,11 @@ def survey(lake: str) -> list[Damage]:
     Raises:
         NewerLakeFormat: the lake is of a format this feedlake does not know.
     """
-    linked = links(lake)
-    if any("/" not in damage.relative(lake) for damage in linked):
-        return linked  # the rest is read through them: surveyed once they are moved aside
+    planted = links(lake)
+    if any("/" not in damage.relative(lake) for damage in planted):
+        return planted  # the rest is read through them: surveyed once they are moved aside
     found = [
-        *linked,
+        *planted,
         _checked(
             FileSystems.join(lake, LAKE_FILE),
             "the lake's description",
@@ -263,7 +264,7 @@ def _staging(lake: str) -> Iterator[Damage | None]:
 
 def _tiered(lake: str) -> Iterator[Damage | None]:
     index = FileSystems.join(lake, INDEX_FOLDER)
-    for metadata in files_below(index, "**/L*-*.avro"):
+    for metadata in files_below(index, TIER_FILES):
         kind = metadata.path[len(index) :].strip("/").split("/", 1)[0]
         yield _checked(
             metadata.path,
@@ -276,7 +277,7 @@ def _tiered(lake: str) -> Iterator[Damage | None]:
         yield _checked(
             path, "an index file (format 1)", "ids", lambda p=path: read_index_file(p), "index"
         )
-    for metadata in files_below(FileSystems.join(lake, CATALOG_FOLDER), "**/L*-*.avro"):
+    for metadata in files_below(FileSystems.join(lake, CATALOG_FOLDER), TIER_FILES):
         yield _checked(
             metadata.path,
             "a drop catalog file",
@@ -319,15 +320,16 @@ def check_damaged_folder(lake: str) -> None:
     """Refuse a ``_damaged`` that is a symbolic link: what is moved aside would go through it.
 
     Raises:
-        DamagedLakeFile: naming the link and how to remove it (repair cannot move it aside
+        OutsideLake: naming the link and how to remove it (repair cannot move it aside
             into itself).
     """
     path = FileSystems.join(lake, DAMAGED_FOLDER)
     if is_local(lake) and os.path.islink(path):
-        raise DamagedLakeFile(
-            f"{path} is a symbolic link (to {os.readlink(path)!r}) where the lake's own folder "
-            "belongs: feedlake repair would move what it moves aside through it, outside the "
-            f"lake; remove the link (rm {path}) and run again"
+        raise linked(
+            path,
+            lake,
+            f"remove the link (rm {path}) and run again: feedlake repair moves what it moves "
+            "aside into this folder",
         )
 
 

@@ -35,6 +35,7 @@ from pipeline.lake.files import LakeOutput, count_records, write_dicts
 from pipeline.lake.history import (
     CATALOG_FOLDER,
     INDEX_FOLDER,
+    TIER_FILES,
     catalog_file,
     index_records,
     read_blocks,
@@ -57,7 +58,7 @@ def tiered_folders(lake: str) -> list[str]:
     folders = {
         metadata.path[len(lake) :].strip("/").rsplit("/", 1)[0]
         for kind in (INDEX_FOLDER, CATALOG_FOLDER)
-        for metadata in files_below(FileSystems.join(lake, kind), "**/L*-*.avro")
+        for metadata in files_below(FileSystems.join(lake, kind), TIER_FILES)
     }
     return sorted(folders)
 
